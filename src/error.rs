@@ -1,0 +1,134 @@
+//! The crate's error type.
+//!
+//! Every fallible function of this crate returns [`Error`]. Match on
+//! [`Error::kind`] to decide what to do; walk [`std::error::Error::source`]
+//! for the cause. No error ever carries a secret: credentials, keys and
+//! request bodies are never copied into a message.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What went wrong, in a form a program can match on.
+///
+/// New kinds may be added in minor releases, so a `match` needs a `_` arm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An identifier is empty, too long, or has a character outside
+    /// `[A-Za-z0-9_-]`.
+    InvalidId,
+    /// A decimal amount is not a decimal number.
+    InvalidAmount,
+    /// The body of a delivery is not a valid webhook payload.
+    InvalidPayload,
+    /// A delivery carries no credentials, malformed ones, or wrong ones.
+    Unauthorized,
+    /// Credentials given to this crate (a webhook URL, a username with a
+    /// colon, an empty password…) cannot be used.
+    InvalidCredentials,
+    /// A builder was given a configuration that cannot work.
+    InvalidConfig,
+}
+
+impl ErrorKind {
+    /// A short, stable description of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidId => "invalid identifier",
+            ErrorKind::InvalidAmount => "invalid amount",
+            ErrorKind::InvalidPayload => "invalid webhook payload",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::InvalidCredentials => "invalid credentials configuration",
+            ErrorKind::InvalidConfig => "invalid configuration",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error of every fallible operation of this crate.
+///
+/// It has a [`kind`](Error::kind), a message meant for logs (never a secret,
+/// never the raw input that caused it) and, where there is one, the
+/// underlying cause as its [`source`](std::error::Error::source).
+#[derive(thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct Error {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message for logs.
+    ///
+    /// The message must never contain a secret or untrusted input verbatim.
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn assert_traits<T: Send + Sync + 'static + std::error::Error>() {}
+        assert_traits::<Error>();
+    }
+
+    #[test]
+    fn display_has_kind_and_message_and_source_is_kept() {
+        let cause = std::io::Error::other("disk on fire");
+        let err = Error::new(ErrorKind::InvalidConfig, "bad base URL").with_source(cause);
+        assert_eq!(err.to_string(), "invalid configuration: bad base URL");
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+        assert_eq!(
+            err.source().map(|s| s.to_string()).as_deref(),
+            Some("disk on fire")
+        );
+    }
+}

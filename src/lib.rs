@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod delivery;
+pub mod error;
+pub mod model;
+
+pub use delivery::{BasicAuth, Credentials, WebhookPayload};
+pub use error::{Error, ErrorKind};
+pub use model::{
+    Amount, Event, EventData, EventId, EventType, LIFECYCLE, Operation, OperationType, Timestamp,
+    Transaction, TransactionId, TransactionStatus,
+};

@@ -1,0 +1,24 @@
+//! What Smart Router sends and the API returns: identifiers, events,
+//! transactions and their statuses.
+//!
+//! Every string enum the server sends is open (an unknown value parses and
+//! keeps its text) and every object keeps the fields this crate does not
+//! model in its `extra` map.
+
+mod amount;
+mod event;
+mod event_type;
+mod ids;
+pub(crate) mod object;
+mod open_enum;
+mod status;
+mod timestamp;
+mod transaction;
+
+pub use amount::Amount;
+pub use event::{Event, EventData};
+pub use event_type::EventType;
+pub use ids::{EventId, MAX_ID_LEN, TransactionId};
+pub use status::{LIFECYCLE, TransactionStatus};
+pub use timestamp::Timestamp;
+pub use transaction::{Operation, OperationType, Transaction};
