@@ -28,6 +28,8 @@ pub enum ErrorKind {
     InvalidCredentials,
     /// A builder was given a configuration that cannot work.
     InvalidConfig,
+    /// A claim or transaction store could not answer (unreachable, full).
+    Store,
 }
 
 impl ErrorKind {
@@ -40,6 +42,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::InvalidCredentials => "invalid credentials configuration",
             ErrorKind::InvalidConfig => "invalid configuration",
+            ErrorKind::Store => "store unavailable",
         }
     }
 }

@@ -3,13 +3,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod delivery;
 pub mod error;
 pub mod model;
+pub mod store;
 
+pub use api::{EventFetcher, FetchError, FetchErrorKind};
 pub use delivery::{BasicAuth, Credentials, WebhookPayload};
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, LIFECYCLE, Operation, OperationType, Timestamp,
     Transaction, TransactionId, TransactionStatus,
+};
+pub use store::{
+    Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
+    TransactionSnapshot, TransactionStore,
 };

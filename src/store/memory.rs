@@ -1,0 +1,375 @@
+//! In-memory stores: the default for a single process.
+
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{Applied, Claim, ClaimStore, ClaimToken, TransactionSnapshot, TransactionStore};
+use crate::error::{Error, ErrorKind};
+use crate::model::{EventId, TransactionId, TransactionStatus};
+
+/// How many events or transactions the in-memory stores remember by
+/// default.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// How long the in-memory claim store remembers a processed event by
+/// default: longer than the sender's retries (about 3 days).
+pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
+
+/// Locks a mutex, recovering from poisoning: every critical section below
+/// leaves the data consistent before it can panic.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A map bounded to `capacity` keys that evicts in insertion order, O(1)
+/// amortized per operation. Keys that must not be evicted yet are skipped.
+struct BoundedMap<K, V> {
+    map: HashMap<K, (V, u64)>,
+    order: VecDeque<(K, u64)>,
+    next_generation: u64,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    fn new(capacity: usize) -> Self {
+        BoundedMap {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            next_generation: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key).map(|(v, _)| v)
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key).map(|(v, _)| v)
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Inserts a new key, first evicting the oldest evictable one when the
+    /// map is full. Fails when nothing can be evicted.
+    fn insert(&mut self, key: K, value: V, evictable: impl Fn(&V) -> bool) -> Result<(), ()> {
+        if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
+            self.evict_one(&evictable)?;
+        }
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.map.insert(key.clone(), (value, generation));
+        self.order.push_back((key, generation));
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order
+                .retain(|(k, g)| map.get(k).is_some_and(|(_, live)| live == g));
+        }
+        Ok(())
+    }
+
+    fn evict_one(&mut self, evictable: &impl Fn(&V) -> bool) -> Result<(), ()> {
+        for _ in 0..self.order.len() {
+            let Some((key, generation)) = self.order.pop_front() else {
+                break;
+            };
+            match self.map.entry(key.clone()) {
+                MapEntry::Occupied(entry) if entry.get().1 == generation => {
+                    if evictable(&entry.get().0) {
+                        entry.remove();
+                        return Ok(());
+                    }
+                    self.order.push_back((key, generation));
+                }
+                _ => {} // a stale position: the key was removed or re-inserted
+            }
+        }
+        Err(())
+    }
+}
+
+enum ClaimState {
+    Claimed { token: ClaimToken, until: Instant },
+    Done { until: Instant },
+}
+
+struct ClaimEntry {
+    state: ClaimState,
+    completed: BTreeSet<String>,
+}
+
+impl ClaimEntry {
+    /// Whether the entry may be forgotten to make room: anything but a
+    /// live claim.
+    fn evictable(&self, now: Instant) -> bool {
+        match &self.state {
+            ClaimState::Claimed { until, .. } => *until <= now,
+            ClaimState::Done { .. } => true,
+        }
+    }
+}
+
+/// A [`ClaimStore`] in the process's memory: for a single instance.
+///
+/// Bounded: it remembers at most `capacity` events, forgetting the oldest
+/// processed ones first (never an event whose claim is live), and forgets a
+/// processed event after `done_ttl`. Each operation is O(1) amortized.
+///
+/// Each remembered event costs about 200 bytes (its ID twice, the map
+/// slot, the order slot); `benches/claims.rs` measures it.
+pub struct MemoryClaimStore {
+    inner: Mutex<BoundedMap<EventId, ClaimEntry>>,
+    done_ttl: Duration,
+}
+
+impl Default for MemoryClaimStore {
+    fn default() -> Self {
+        MemoryClaimStore::new(DEFAULT_CAPACITY, DEFAULT_DONE_TTL)
+    }
+}
+
+impl std::fmt::Debug for MemoryClaimStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = lock(&self.inner);
+        f.debug_struct("MemoryClaimStore")
+            .field("remembered", &inner.len())
+            .field("capacity", &inner.capacity)
+            .field("done_ttl", &self.done_ttl)
+            .finish()
+    }
+}
+
+impl MemoryClaimStore {
+    /// A store remembering at most `capacity` events (at least 1), each
+    /// processed one for `done_ttl`.
+    pub fn new(capacity: usize, done_ttl: Duration) -> Self {
+        MemoryClaimStore {
+            inner: Mutex::new(BoundedMap::new(capacity)),
+            done_ttl,
+        }
+    }
+
+    /// How many events the store remembers now.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).len()
+    }
+
+    /// Whether the store remembers no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most events the store remembers.
+    pub fn capacity(&self) -> usize {
+        lock(&self.inner).capacity
+    }
+}
+
+#[async_trait]
+impl ClaimStore for MemoryClaimStore {
+    async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error> {
+        let now = Instant::now();
+        let mut inner = lock(&self.inner);
+        if let Some(entry) = inner.get_mut(event) {
+            match &entry.state {
+                ClaimState::Done { until } if *until > now => return Ok(Claim::AlreadyDone),
+                ClaimState::Claimed { until, .. } if *until > now => return Ok(Claim::InProgress),
+                ClaimState::Claimed { .. } => {
+                    // The lease expired: take over, keeping what completed.
+                    let token = ClaimToken::unique();
+                    entry.state = ClaimState::Claimed {
+                        token: token.clone(),
+                        until: now + lease,
+                    };
+                    return Ok(Claim::Acquired {
+                        token,
+                        completed: entry.completed.clone(),
+                    });
+                }
+                ClaimState::Done { .. } => inner.remove(event),
+            }
+        }
+        let token = ClaimToken::unique();
+        let entry = ClaimEntry {
+            state: ClaimState::Claimed {
+                token: token.clone(),
+                until: now + lease,
+            },
+            completed: BTreeSet::new(),
+        };
+        inner
+            .insert(event.clone(), entry, |e| e.evictable(now))
+            .map_err(|()| {
+                Error::new(
+                    ErrorKind::Store,
+                    "the in-memory claim store is full of events being processed",
+                )
+            })?;
+        Ok(Claim::Acquired {
+            token,
+            completed: BTreeSet::new(),
+        })
+    }
+
+    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
+        if let Some(entry) = lock(&self.inner).get_mut(event) {
+            entry.completed.insert(handler.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+        let until = Instant::now() + self.done_ttl;
+        if let Some(entry) = lock(&self.inner).get_mut(event) {
+            if matches!(&entry.state, ClaimState::Claimed { token: held, .. } if held == token) {
+                entry.state = ClaimState::Done { until };
+                entry.completed = BTreeSet::new();
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+        let now = Instant::now();
+        if let Some(entry) = lock(&self.inner).get_mut(event) {
+            if let ClaimState::Claimed { token: held, until } = &mut entry.state {
+                if held == token {
+                    *until = now;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct TransactionRecord {
+    latest: TransactionSnapshot,
+    previous: Option<TransactionStatus>,
+}
+
+/// A [`TransactionStore`] in the process's memory: for a single instance.
+///
+/// Bounded: it remembers at most `capacity` transactions, forgetting the
+/// one first seen longest ago. A forgotten transaction seen again is a
+/// first sighting.
+pub struct MemoryTransactionStore {
+    inner: Mutex<BoundedMap<TransactionId, TransactionRecord>>,
+}
+
+impl Default for MemoryTransactionStore {
+    fn default() -> Self {
+        MemoryTransactionStore::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl std::fmt::Debug for MemoryTransactionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = lock(&self.inner);
+        f.debug_struct("MemoryTransactionStore")
+            .field("remembered", &inner.len())
+            .field("capacity", &inner.capacity)
+            .finish()
+    }
+}
+
+impl MemoryTransactionStore {
+    /// A store remembering at most `capacity` transactions (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        MemoryTransactionStore {
+            inner: Mutex::new(BoundedMap::new(capacity)),
+        }
+    }
+
+    /// How many transactions the store remembers now.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).len()
+    }
+
+    /// Whether the store remembers no transaction.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl TransactionStore for MemoryTransactionStore {
+    async fn apply(&self, snapshot: &TransactionSnapshot) -> Result<Applied, Error> {
+        let mut inner = lock(&self.inner);
+        if let Some(record) = inner.get_mut(&snapshot.transaction_id) {
+            if record.latest.event_id == snapshot.event_id {
+                return Ok(Applied::Newer {
+                    previous: record.previous.clone(),
+                });
+            }
+            if !snapshot.is_newer_than(&record.latest) {
+                return Ok(Applied::Stale {
+                    latest: record.latest.clone(),
+                });
+            }
+            let previous = Some(record.latest.status.clone());
+            record.previous = previous.clone();
+            record.latest = snapshot.clone();
+            return Ok(Applied::Newer { previous });
+        }
+        let record = TransactionRecord {
+            latest: snapshot.clone(),
+            previous: None,
+        };
+        // Every record may be forgotten, so inserting cannot fail.
+        let _ = inner.insert(snapshot.transaction_id.clone(), record, |_| true);
+        Ok(Applied::Newer { previous: None })
+    }
+
+    async fn latest(
+        &self,
+        transaction: &TransactionId,
+    ) -> Result<Option<TransactionSnapshot>, Error> {
+        Ok(lock(&self.inner).get(transaction).map(|r| r.latest.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_map_evicts_in_insertion_order_and_skips_pinned_keys() {
+        let mut map = BoundedMap::new(3);
+        for k in 0..3 {
+            map.insert(k, k == 0, |_| true).unwrap();
+        }
+        // Key 0 is pinned (value true means "not evictable").
+        map.insert(3, false, |pinned| !pinned).unwrap();
+        assert!(map.get(&0).is_some());
+        assert!(map.get(&1).is_none());
+        assert_eq!(map.len(), 3);
+        let mut full = BoundedMap::new(1);
+        full.insert(0, true, |pinned| !pinned).unwrap();
+        assert!(full.insert(1, true, |pinned| !pinned).is_err());
+    }
+
+    #[test]
+    fn the_order_queue_stays_bounded_under_reinsertion() {
+        let mut map = BoundedMap::new(10);
+        for round in 0..1000 {
+            let key = round % 5;
+            map.remove(&key);
+            map.insert(key, (), |_| true).unwrap();
+        }
+        assert!(map.order.len() <= 20);
+        assert_eq!(map.len(), 5);
+    }
+}

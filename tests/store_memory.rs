@@ -1,0 +1,62 @@
+//! The store contract, and the bounds, of the in-memory stores.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/store_contract.rs"]
+mod store_contract;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smart_router_webhooks::{Claim, ClaimStore, EventId, MemoryClaimStore, MemoryTransactionStore};
+
+#[tokio::test]
+async fn memory_stores_keep_the_store_contract() {
+    store_contract::run_all(
+        || Arc::new(MemoryClaimStore::default()),
+        || Arc::new(MemoryTransactionStore::default()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_claim_store_stays_within_capacity_under_a_million_events() {
+    let store = MemoryClaimStore::new(10_000, Duration::from_secs(3600));
+    let lease = Duration::from_secs(60);
+    for n in 0..1_000_000u32 {
+        let id = EventId::parse(&format!("ev_{n}")).unwrap();
+        let Claim::Acquired { token, .. } = store.claim(&id, lease).await.unwrap() else {
+            panic!("event {n} is new");
+        };
+        store.complete(&id, &token).await.unwrap();
+        assert!(store.len() <= 10_000);
+    }
+    assert_eq!(store.len(), 10_000);
+    // The newest are remembered, the oldest forgotten.
+    let newest = EventId::parse("ev_999999").unwrap();
+    assert_eq!(
+        store.claim(&newest, lease).await.unwrap(),
+        Claim::AlreadyDone
+    );
+    let oldest = EventId::parse("ev_0").unwrap();
+    assert!(matches!(
+        store.claim(&oldest, lease).await.unwrap(),
+        Claim::Acquired { .. }
+    ));
+}
+
+#[tokio::test]
+async fn live_claims_are_never_evicted_and_a_full_store_says_so() {
+    let store = MemoryClaimStore::new(2, Duration::from_secs(3600));
+    let lease = Duration::from_secs(60);
+    let ids: Vec<_> = (0..3)
+        .map(|n| EventId::parse(&format!("ev_{n}")).unwrap())
+        .collect();
+    store.claim(&ids[0], lease).await.unwrap();
+    store.claim(&ids[1], lease).await.unwrap();
+    let err = store.claim(&ids[2], lease).await.unwrap_err();
+    assert_eq!(err.kind(), smart_router_webhooks::ErrorKind::Store);
+    assert_eq!(
+        store.claim(&ids[0], lease).await.unwrap(),
+        Claim::InProgress
+    );
+}

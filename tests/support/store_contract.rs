@@ -1,0 +1,255 @@
+//! The behaviour every `ClaimStore` and `TransactionStore` must have,
+//! written once and run against each implementation.
+//!
+//! Each function takes a fresh, empty store (IDs are made unique per call,
+//! so a shared backend such as Redis may be reused between cases).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smart_router_webhooks::{
+    Applied, Claim, ClaimStore, EventId, Timestamp, TransactionId, TransactionSnapshot,
+    TransactionStatus, TransactionStore,
+};
+
+/// A prefix unique to this run, so cases sharing a backend never collide.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn event_id() -> EventId {
+    EventId::parse(&unique("ev")).unwrap()
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn acquired(claim: Claim) -> (smart_router_webhooks::ClaimToken, BTreeSet<String>) {
+    match claim {
+        Claim::Acquired { token, completed } => (token, completed),
+        other => panic!("expected Acquired, got {other:?}"),
+    }
+}
+
+pub async fn a_new_event_is_acquired_then_in_progress_then_done(store: &dyn ClaimStore) {
+    let id = event_id();
+    let (token, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
+    assert!(completed.is_empty());
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
+    store.complete(&id, &token).await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+pub async fn a_released_claim_can_be_taken_again_with_its_completed_handlers(
+    store: &dyn ClaimStore,
+) {
+    let id = event_id();
+    let (token, _) = acquired(store.claim(&id, LEASE).await.unwrap());
+    store.record_handler(&id, "ledger").await.unwrap();
+    store.record_handler(&id, "email").await.unwrap();
+    store.release(&id, &token).await.unwrap();
+    let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
+    assert_ne!(second, token);
+    assert_eq!(
+        completed,
+        BTreeSet::from(["email".to_owned(), "ledger".to_owned()])
+    );
+    store.complete(&id, &second).await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+pub async fn an_expired_lease_lets_another_delivery_take_over(store: &dyn ClaimStore) {
+    let id = event_id();
+    let (first, _) = acquired(store.claim(&id, Duration::from_millis(100)).await.unwrap());
+    store.record_handler(&id, "ledger").await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
+    assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]));
+    // The first holder comes back late: it can neither release nor
+    // complete the claim it lost.
+    store.release(&id, &first).await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
+    store.complete(&id, &first).await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
+    store.complete(&id, &second).await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+pub async fn concurrent_claims_have_exactly_one_winner(store: Arc<dyn ClaimStore>) {
+    let id = event_id();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let store = store.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            store.claim(&id, LEASE).await.unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Claim::Acquired { .. } => winners += 1,
+            Claim::InProgress => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+pub async fn events_are_independent(store: &dyn ClaimStore) {
+    let (a, b) = (event_id(), event_id());
+    let (token_a, _) = acquired(store.claim(&a, LEASE).await.unwrap());
+    store.record_handler(&a, "ledger").await.unwrap();
+    let (_, completed_b) = acquired(store.claim(&b, LEASE).await.unwrap());
+    assert!(completed_b.is_empty());
+    store.complete(&a, &token_a).await.unwrap();
+    assert_eq!(store.claim(&b, LEASE).await.unwrap(), Claim::InProgress);
+}
+
+fn snapshot(tx: &TransactionId, status: TransactionStatus, fired_at: &str) -> TransactionSnapshot {
+    TransactionSnapshot::new(
+        tx.clone(),
+        status,
+        Some(Timestamp::parse(fired_at)),
+        event_id(),
+    )
+}
+
+pub async fn snapshots_apply_in_order_and_stale_ones_change_nothing(store: &dyn TransactionStore) {
+    use TransactionStatus::*;
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    assert_eq!(store.latest(&tx).await.unwrap(), None);
+
+    let authorized = snapshot(&tx, Authorized, "2024-01-01T10:00:00Z");
+    assert_eq!(
+        store.apply(&authorized).await.unwrap(),
+        Applied::Newer { previous: None }
+    );
+
+    let refunded = snapshot(&tx, Refunded, "2024-01-03T10:00:00.000000002Z");
+    let completed = snapshot(&tx, Completed, "2024-01-03T10:00:00.000000001Z");
+    assert_eq!(
+        store.apply(&refunded).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Authorized)
+        }
+    );
+    // Completed was fired a nanosecond before refunded: stale.
+    assert_eq!(
+        store.apply(&completed).await.unwrap(),
+        Applied::Stale {
+            latest: refunded.clone()
+        }
+    );
+    assert_eq!(store.latest(&tx).await.unwrap(), Some(refunded.clone()));
+    // The same event applied again answers as the first time.
+    assert_eq!(
+        store.apply(&refunded).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Authorized)
+        }
+    );
+}
+
+pub async fn equal_times_are_ordered_by_lifecycle(store: &dyn TransactionStore) {
+    use TransactionStatus::*;
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    let at = "2024-01-01T10:00:00Z";
+    store.apply(&snapshot(&tx, Completed, at)).await.unwrap();
+    let pending = snapshot(&tx, Pending, at);
+    assert!(matches!(
+        store.apply(&pending).await.unwrap(),
+        Applied::Stale { .. }
+    ));
+    let chargeback = snapshot(&tx, ChargebackInitiated, at);
+    assert_eq!(
+        store.apply(&chargeback).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Completed)
+        }
+    );
+}
+
+pub async fn a_snapshot_without_a_time_never_overrides_one_with_a_time(
+    store: &dyn TransactionStore,
+) {
+    use TransactionStatus::*;
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    store
+        .apply(&snapshot(&tx, Authorized, "2024-01-01T10:00:00Z"))
+        .await
+        .unwrap();
+    let untimed = TransactionSnapshot::new(tx.clone(), Completed, None, event_id());
+    assert!(matches!(
+        store.apply(&untimed).await.unwrap(),
+        Applied::Stale { .. }
+    ));
+    let unreadable = TransactionSnapshot::new(
+        tx.clone(),
+        Completed,
+        Some(Timestamp::parse("yesterday")),
+        event_id(),
+    );
+    assert!(matches!(
+        store.apply(&unreadable).await.unwrap(),
+        Applied::Stale { .. }
+    ));
+}
+
+pub async fn concurrent_applies_keep_the_newest(store: Arc<dyn TransactionStore>) {
+    use TransactionStatus::*;
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    let statuses = [
+        Pending,
+        Authorized,
+        Completed,
+        Refunded,
+        ChargebackInitiated,
+        Solved,
+    ];
+    let mut tasks = Vec::new();
+    for (i, status) in statuses.iter().cycle().take(60).enumerate() {
+        let store = store.clone();
+        let s = snapshot(
+            &tx,
+            status.clone(),
+            &format!("2024-01-01T10:00:{:02}Z", i % 6),
+        );
+        tasks.push(tokio::spawn(async move { store.apply(&s).await.unwrap() }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let latest = store.latest(&tx).await.unwrap().unwrap();
+    assert_eq!(latest.status, Solved);
+    assert_eq!(latest.fired_at.unwrap().as_str(), "2024-01-01T10:00:05Z");
+}
+
+/// Runs every case of the contract against stores made by the two
+/// factories.
+pub async fn run_all(
+    claims: impl Fn() -> Arc<dyn ClaimStore>,
+    transactions: impl Fn() -> Arc<dyn TransactionStore>,
+) {
+    a_new_event_is_acquired_then_in_progress_then_done(&*claims()).await;
+    a_released_claim_can_be_taken_again_with_its_completed_handlers(&*claims()).await;
+    an_expired_lease_lets_another_delivery_take_over(&*claims()).await;
+    concurrent_claims_have_exactly_one_winner(claims()).await;
+    events_are_independent(&*claims()).await;
+    snapshots_apply_in_order_and_stale_ones_change_nothing(&*transactions()).await;
+    equal_times_are_ordered_by_lifecycle(&*transactions()).await;
+    a_snapshot_without_a_time_never_overrides_one_with_a_time(&*transactions()).await;
+    concurrent_applies_keep_the_newest(transactions()).await;
+}
