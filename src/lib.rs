@@ -5,18 +5,26 @@
 
 pub mod api;
 pub mod delivery;
+pub mod dispatch;
 pub mod error;
 pub mod model;
+pub mod receiver;
 pub mod store;
+pub mod tracker;
 
 pub use api::{EventFetcher, FetchError, FetchErrorKind};
 pub use delivery::{BasicAuth, Credentials, WebhookPayload};
+pub use dispatch::{EventContext, Handler, HandlerError, Router, TransitionFilter};
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, LIFECYCLE, Operation, OperationType, Timestamp,
     Transaction, TransactionId, TransactionStatus,
 };
+pub use receiver::{
+    DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome, Receiver, ReceiverBuilder,
+};
 pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
     TransactionSnapshot, TransactionStore,
 };
+pub use tracker::{Tracking, TransactionTracker, Transition};

@@ -312,6 +312,12 @@ fn ct_eq(given: &[u8], expected: &[u8]) -> Choice {
     equal
 }
 
+impl From<Credentials> for BasicAuth {
+    fn from(credentials: Credentials) -> Self {
+        BasicAuth::new(credentials)
+    }
+}
+
 impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BasicAuth")

@@ -1,0 +1,441 @@
+//! [`Router`]: which handlers take which events.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::handler::{EventContext, Handler, HandlerError};
+use crate::error::{Error, ErrorKind};
+use crate::model::{EventType, TransactionStatus};
+use crate::tracker::Transition;
+
+/// Which status changes a transition handler takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransitionFilter {
+    /// Every status change, the first sighting included.
+    Any,
+    /// Changes into this status (`Into(ChargebackInitiated)`: a dispute
+    /// was opened).
+    Into(TransactionStatus),
+    /// Changes from the first status into the second.
+    Between(TransactionStatus, TransactionStatus),
+    /// Changes into a final status (`failed`, `blocked`, `voided`,
+    /// `reversed`).
+    IntoFinal,
+    /// Changes the lifecycle table does not expect.
+    Unexpected,
+}
+
+/// A handler with its name.
+#[derive(Clone)]
+pub struct Route {
+    name: Arc<str>,
+    handler: Arc<dyn Handler>,
+}
+
+impl Route {
+    /// The handler's name, unique in its router.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs the handler.
+    ///
+    /// # Errors
+    ///
+    /// The handler's error.
+    pub async fn run(&self, ctx: &EventContext) -> Result<(), HandlerError> {
+        self.handler.handle(ctx).await
+    }
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Route").field(&self.name).finish()
+    }
+}
+
+/// The routing table: built once, shared by every delivery.
+///
+/// Finding the handlers of an event costs one hash lookup per segment of
+/// its name plus one per transition filter kind: it grows with the handlers
+/// that match, not with how many are registered.
+#[derive(Clone, Debug, Default)]
+pub struct Router {
+    exact: HashMap<EventType, Vec<Route>>,
+    prefixes: HashMap<Box<str>, Vec<Route>>,
+    into: HashMap<TransactionStatus, Vec<(Option<TransactionStatus>, Route)>>,
+    any_transition: Vec<Route>,
+    into_final: Vec<Route>,
+    unexpected: Vec<Route>,
+    every_event: Vec<Route>,
+    fallback: Option<Route>,
+}
+
+/// The handlers one event goes to, in the order they run.
+#[derive(Debug, Default)]
+pub struct Plan<'a> {
+    /// The handlers, each once.
+    pub routes: Vec<&'a Route>,
+    /// Whether no event-type, prefix or transition handler took the event,
+    /// so the fallback (if any) is among `routes`.
+    pub fell_back: bool,
+}
+
+impl Router {
+    /// A builder for a router.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::default()
+    }
+
+    /// The handlers `ctx` goes to: exact event-type handlers, then prefix
+    /// handlers (longest prefix first), then transition handlers, then the
+    /// fallback if none of those matched, then the every-event handlers;
+    /// each group in registration order, each handler once.
+    pub fn plan(&self, ctx: &EventContext) -> Plan<'_> {
+        let mut routes: Vec<&Route> = Vec::new();
+        let name = ctx.event().name.as_str();
+        if let Some(found) = self.exact.get(&ctx.event().name) {
+            routes.extend(found);
+        }
+        // Segment prefixes of the name, longest first: "a.b.c", "a.b", "a", "".
+        let mut end = Some(name.len());
+        while let Some(e) = end {
+            let prefix = &name[..e];
+            if let Some(found) = self.prefixes.get(prefix) {
+                routes.extend(found);
+            }
+            end = if e == 0 {
+                None
+            } else {
+                Some(prefix.rfind('.').unwrap_or(0))
+            };
+        }
+        if let Some(transition) = ctx.transition() {
+            self.transition_routes(transition, &mut routes);
+        }
+        let fell_back = routes.is_empty();
+        if fell_back {
+            routes.extend(self.fallback.as_ref());
+        }
+        routes.extend(&self.every_event);
+        let mut seen = HashSet::with_capacity(routes.len());
+        routes.retain(|r| seen.insert(Arc::as_ptr(&r.name)));
+        Plan { routes, fell_back }
+    }
+
+    fn transition_routes<'a>(&'a self, transition: &Transition, routes: &mut Vec<&'a Route>) {
+        if let Some(found) = self.into.get(&transition.to) {
+            routes.extend(
+                found
+                    .iter()
+                    .filter(|(from, _)| from.is_none() || *from == transition.from)
+                    .map(|(_, route)| route),
+            );
+        }
+        routes.extend(&self.any_transition);
+        if transition.is_into_final() {
+            routes.extend(&self.into_final);
+        }
+        if !transition.expected {
+            routes.extend(&self.unexpected);
+        }
+    }
+
+    /// Every handler name, in no particular order.
+    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
+        let grouped = self
+            .exact
+            .values()
+            .chain(self.prefixes.values())
+            .flatten()
+            .chain(self.into.values().flatten().map(|(_, r)| r));
+        grouped
+            .chain(&self.any_transition)
+            .chain(&self.into_final)
+            .chain(&self.unexpected)
+            .chain(&self.every_event)
+            .chain(self.fallback.as_ref())
+            .map(Route::name)
+    }
+}
+
+/// Registers handlers under stable names, then builds a [`Router`].
+///
+/// Names identify handlers in reports and in the record of which handlers
+/// completed for an event (so a retry runs only those that failed): keep
+/// them stable across deployments. A name may be registered once.
+#[derive(Default)]
+pub struct RouterBuilder {
+    router: Router,
+    names: Vec<Arc<str>>,
+}
+
+impl RouterBuilder {
+    fn route(&mut self, name: impl Into<String>, handler: impl Handler) -> Route {
+        let name: Arc<str> = Arc::from(name.into());
+        self.names.push(name.clone());
+        Route {
+            name,
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// Runs `handler` for events of type `event_type`.
+    pub fn on(
+        mut self,
+        event_type: EventType,
+        name: impl Into<String>,
+        handler: impl Handler,
+    ) -> Self {
+        let route = self.route(name, handler);
+        self.router.exact.entry(event_type).or_default().push(route);
+        self
+    }
+
+    /// Runs `handler` for events whose type starts with `prefix` at a
+    /// segment boundary (`"transaction."` or `"transaction"`; see
+    /// [`EventType::has_prefix`]).
+    pub fn on_prefix(
+        mut self,
+        prefix: impl Into<String>,
+        name: impl Into<String>,
+        handler: impl Handler,
+    ) -> Self {
+        let mut prefix = prefix.into();
+        if prefix.ends_with('.') {
+            prefix.pop();
+        }
+        let route = self.route(name, handler);
+        self.router
+            .prefixes
+            .entry(prefix.into_boxed_str())
+            .or_default()
+            .push(route);
+        self
+    }
+
+    /// Runs `handler` for the events whose transaction changed status as
+    /// `filter` says. The handler's [`EventContext::transition`] is set.
+    pub fn on_transition(
+        mut self,
+        filter: TransitionFilter,
+        name: impl Into<String>,
+        handler: impl Handler,
+    ) -> Self {
+        let route = self.route(name, handler);
+        let router = &mut self.router;
+        match filter {
+            TransitionFilter::Any => router.any_transition.push(route),
+            TransitionFilter::Into(to) => router.into.entry(to).or_default().push((None, route)),
+            TransitionFilter::Between(from, to) => {
+                router.into.entry(to).or_default().push((Some(from), route));
+            }
+            TransitionFilter::IntoFinal => router.into_final.push(route),
+            TransitionFilter::Unexpected => router.unexpected.push(route),
+        }
+        self
+    }
+
+    /// Runs `handler` for every event, whatever else takes it (for audit
+    /// logs, metrics). It does not count as taking the event: the fallback
+    /// still runs when nothing else does.
+    pub fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+        let route = self.route(name, handler);
+        self.router.every_event.push(route);
+        self
+    }
+
+    /// Runs `handler` for the events no event-type, prefix or transition
+    /// handler takes (event types this crate or you do not know
+    /// included). Such events are acknowledged whatever happens: with no
+    /// fallback they are acknowledged and reported.
+    pub fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+        let route = self.route(name, handler);
+        self.router.fallback = Some(route);
+        self
+    }
+
+    /// The router.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidConfig`] when a name is empty or registered
+    /// twice.
+    pub fn build(self) -> Result<Router, Error> {
+        let mut seen = HashSet::new();
+        for name in &self.names {
+            if name.trim().is_empty() {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    "a handler name is empty",
+                ));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("the handler name {name:?} is registered twice"),
+                ));
+            }
+        }
+        Ok(self.router)
+    }
+}
+
+impl std::fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Event, EventId, Transaction, TransactionId};
+    use crate::tracker::Tracking;
+
+    async fn noop(_: EventContext) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn ctx(name: &str, transition: Option<Transition>) -> EventContext {
+        let mut event = Event::new(EventId::parse("ev_1").unwrap(), EventType::from(name));
+        if let Some(t) = &transition {
+            event.data.transaction = Some(Transaction::new(
+                TransactionId::parse("tr_1").unwrap(),
+                t.to.clone(),
+            ));
+        }
+        EventContext::new(
+            Arc::new(event),
+            Tracking {
+                transition,
+                stale: false,
+            },
+        )
+    }
+
+    fn names(router: &Router, ctx: &EventContext) -> (Vec<String>, bool) {
+        let plan = router.plan(ctx);
+        (
+            plan.routes.iter().map(|r| r.name().to_owned()).collect(),
+            plan.fell_back,
+        )
+    }
+
+    #[test]
+    fn routes_by_type_prefix_transition_and_fallback() {
+        use TransactionStatus::*;
+        let router = Router::builder()
+            .on(EventType::TransactionCaptured, "captured", noop)
+            .on_prefix("transaction.", "all-transactions", noop)
+            .on_prefix("transaction.chargeback", "disputes", noop)
+            .on_transition(
+                TransitionFilter::Into(ChargebackInitiated),
+                "into-chargeback",
+                noop,
+            )
+            .on_transition(
+                TransitionFilter::Between(Pending, Completed),
+                "apm-settled",
+                noop,
+            )
+            .on_transition(TransitionFilter::IntoFinal, "final", noop)
+            .on_transition(TransitionFilter::Unexpected, "odd", noop)
+            .on_every_event("audit", noop)
+            .fallback("unhandled", noop)
+            .build()
+            .unwrap();
+
+        let captured = ctx(
+            "transaction.captured",
+            Some(Transition::new(Some(Authorized), Completed)),
+        );
+        assert_eq!(
+            names(&router, &captured),
+            (
+                vec!["captured".into(), "all-transactions".into(), "audit".into()],
+                false
+            )
+        );
+
+        let settled = ctx(
+            "transaction.captured",
+            Some(Transition::new(Some(Pending), Completed)),
+        );
+        assert!(
+            names(&router, &settled)
+                .0
+                .contains(&"apm-settled".to_owned())
+        );
+
+        let dispute = ctx(
+            "transaction.chargeback.created",
+            Some(Transition::new(Some(Completed), ChargebackInitiated)),
+        );
+        assert_eq!(
+            names(&router, &dispute).0,
+            ["disputes", "all-transactions", "into-chargeback", "audit"]
+        );
+
+        let failed = ctx(
+            "transaction.failed",
+            Some(Transition::new(Some(Completed), Failed)),
+        );
+        assert_eq!(
+            names(&router, &failed).0,
+            ["all-transactions", "final", "odd", "audit"]
+        );
+
+        let unknown = ctx("brand.new.thing", None);
+        assert_eq!(
+            names(&router, &unknown),
+            (vec!["unhandled".into(), "audit".into()], true)
+        );
+    }
+
+    #[test]
+    fn a_handler_matching_twice_runs_once() {
+        let router = Router::builder()
+            .on_prefix("", "everything", noop)
+            .build()
+            .unwrap();
+        assert_eq!(names(&router, &ctx("a.b", None)).0, ["everything"]);
+        assert_eq!(names(&router, &ctx("nodots", None)).0, ["everything"]);
+    }
+
+    #[test]
+    fn prefixes_do_not_match_inside_a_segment() {
+        let router = Router::builder()
+            .on_prefix("trans", "t", noop)
+            .build()
+            .unwrap();
+        assert!(
+            names(&router, &ctx("transaction.captured", None))
+                .0
+                .is_empty()
+        );
+        let router = Router::builder()
+            .on_prefix("transaction", "t", noop)
+            .build()
+            .unwrap();
+        assert_eq!(names(&router, &ctx("transaction", None)).0, ["t"]);
+    }
+
+    #[test]
+    fn names_must_be_unique_and_non_empty() {
+        let err = Router::builder()
+            .on_prefix("a", "x", noop)
+            .on_prefix("b", "x", noop)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+        let err = Router::builder()
+            .on_prefix("a", " ", noop)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    }
+}

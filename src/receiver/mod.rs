@@ -1,0 +1,424 @@
+//! [`Receiver`]: the whole pipeline of one delivery, from the HTTP request
+//! to the HTTP answer.
+//!
+//! method → credentials → size → payload → claim → fetch → track →
+//! dispatch → record → answer.
+
+mod builder;
+mod report;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+
+pub use builder::{
+    DEFAULT_BODY_LIMIT, DEFAULT_LEASE, DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
+};
+pub use report::{DeliveryReport, HandlerRun, Observer, Outcome};
+
+use crate::api::{EventFetcher, FetchErrorKind};
+use crate::delivery::{BasicAuth, WebhookPayload};
+use crate::dispatch::{EventContext, Router};
+use crate::error::Error;
+use crate::model::{Event, EventId};
+use crate::store::{Claim, ClaimStore, ClaimToken};
+use crate::tracker::TransactionTracker;
+
+/// Turns webhook deliveries into answers, running your handlers on the way.
+///
+/// Built once with [`Receiver::builder`], then shared by every request:
+/// cloning is cheap (an `Arc`), and it is `Send + Sync`.
+///
+/// ```
+/// use smart_router_webhooks::{Credentials, EventContext, EventType, HandlerError, Receiver};
+/// # use smart_router_webhooks::{EventFetcher, Event, EventId, FetchError, Transaction, TransactionId};
+/// # struct Api;
+/// # #[async_trait::async_trait]
+/// # impl EventFetcher for Api {
+/// #     async fn fetch_event(&self, _: &EventId) -> Result<Event, FetchError> { Err(FetchError::not_found()) }
+/// #     async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> { Err(FetchError::not_found()) }
+/// # }
+/// # let api_client = Api;
+///
+/// let receiver = Receiver::builder()
+///     .credentials(Credentials::from_webhook_url("https://hooks:s3cret@shop.example/webhooks")?)
+///     .fetcher(api_client)
+///     .on(EventType::TransactionCaptured, "fulfil-order", |ctx: EventContext| async move {
+///         println!("captured: {:?}", ctx.transaction().map(|t| &t.id));
+///         Ok::<_, HandlerError>(())
+///     })
+///     .build()?;
+/// # let _ = receiver;
+/// # Ok::<(), smart_router_webhooks::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    auth: Option<BasicAuth>,
+    fetcher: Arc<dyn EventFetcher>,
+    router: Router,
+    claims: Arc<dyn ClaimStore>,
+    tracker: TransactionTracker,
+    observer: Option<Arc<dyn Observer>>,
+    body_limit: usize,
+    not_found: NotFoundPolicy,
+    lease: Duration,
+    retry_after: Duration,
+    www_authenticate: HeaderValue,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("auth", &self.inner.auth)
+            .field("router", &self.inner.router)
+            .field("body_limit", &self.inner.body_limit)
+            .field("not_found", &self.inner.not_found)
+            .field("lease", &self.inner.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// A builder for a receiver.
+    pub fn builder() -> ReceiverBuilder {
+        ReceiverBuilder::default()
+    }
+
+    /// The largest body accepted, in bytes: adapters stop reading past it.
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+
+    /// The routing table.
+    pub fn router(&self) -> &Router {
+        &self.inner.router
+    }
+
+    /// Answers one delivery whose body was read (at most
+    /// [`body_limit`](Self::body_limit) bytes of it: a longer body may be
+    /// cut, and is answered 413).
+    ///
+    /// The answer follows the table of the crate docs: 2xx stops the
+    /// sender's retries, anything else asks for one. Its body is a short
+    /// plain-text word that never echoes the request.
+    pub async fn handle<B: AsRef<[u8]>>(&self, request: Request<B>) -> Response<Bytes> {
+        let report = self.deliver(request).await;
+        self.respond(&report)
+    }
+
+    /// Like [`handle`](Self::handle), but returns the report of the
+    /// delivery; [`respond`](Self::respond) makes its answer.
+    pub async fn deliver<B: AsRef<[u8]>>(&self, request: Request<B>) -> DeliveryReport {
+        let started = Instant::now();
+        let report = match self.verify(&request) {
+            Ok(payload) => {
+                let mut report = self.process(&payload.event_id).await;
+                if report.event_type.is_none() {
+                    report.event_type = payload.event_type;
+                }
+                report
+            }
+            Err(report) => *report,
+        };
+        self.observe(&report, started);
+        report
+    }
+
+    /// The first half of a delivery, for those who acknowledge at once and
+    /// process from their own queue: checks the method, the credentials,
+    /// the size and the payload, and nothing else (no store, no fetch).
+    ///
+    /// # Errors
+    ///
+    /// The report of a refused delivery; [`respond`](Self::respond) makes
+    /// its answer.
+    pub fn verify<B: AsRef<[u8]>>(
+        &self,
+        request: &Request<B>,
+    ) -> Result<WebhookPayload, Box<DeliveryReport>> {
+        let reject = |outcome, status, error: Option<Error>| {
+            let mut report = DeliveryReport::new(outcome, status);
+            report.rejection = error;
+            Box::new(report)
+        };
+        if request.method() != Method::POST {
+            return Err(reject(
+                Outcome::MethodNotAllowed,
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+            ));
+        }
+        if let Some(auth) = &self.inner.auth {
+            auth.verify(request.headers())
+                .map_err(|e| reject(Outcome::Unauthorized, StatusCode::UNAUTHORIZED, Some(e)))?;
+        }
+        let body = request.body().as_ref();
+        if body.len() > self.inner.body_limit {
+            return Err(reject(
+                Outcome::PayloadTooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+            ));
+        }
+        WebhookPayload::parse(body)
+            .map_err(|e| reject(Outcome::InvalidPayload, StatusCode::BAD_REQUEST, Some(e)))
+    }
+
+    /// The second half of a delivery: claims the event, fetches it, tracks
+    /// its transaction, runs the handlers and records what completed. The
+    /// report's status is the answer a delivery would get.
+    pub async fn process(&self, event_id: &EventId) -> DeliveryReport {
+        self.claim_then(event_id, None).await
+    }
+
+    /// Like [`process`](Self::process) for an event already fetched (no
+    /// fetch is made): for events read from your own queue or from the
+    /// API's event list.
+    pub async fn process_event(&self, event: Event) -> DeliveryReport {
+        let id = event.id.clone();
+        self.claim_then(&id, Some(event)).await
+    }
+
+    /// The HTTP answer of a delivery's report.
+    pub fn respond(&self, report: &DeliveryReport) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::from_static(report.outcome.as_str().as_bytes()));
+        *response.status_mut() = report.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        match report.outcome {
+            Outcome::MethodNotAllowed => {
+                headers.insert(ALLOW, HeaderValue::from_static("POST"));
+            }
+            Outcome::Unauthorized => {
+                headers.insert(WWW_AUTHENTICATE, self.inner.www_authenticate.clone());
+            }
+            _ => {}
+        }
+        if let Some(retry_after) = report.retry_after {
+            // Whole seconds, rounded up, at least 1.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
+    }
+
+    async fn claim_then(&self, event_id: &EventId, fetched: Option<Event>) -> DeliveryReport {
+        let inner = &*self.inner;
+        let claim = inner.claims.claim(event_id, inner.lease).await;
+        let mut report = match claim {
+            Ok(Claim::Acquired { token, completed }) => {
+                let mut report = self.run(event_id, fetched, &completed).await;
+                self.settle(event_id, &token, &mut report).await;
+                report
+            }
+            Ok(Claim::AlreadyDone) => DeliveryReport::new(Outcome::Duplicate, StatusCode::OK),
+            Ok(Claim::InProgress) => {
+                let mut report = DeliveryReport::new(Outcome::InProgress, StatusCode::CONFLICT);
+                report.retry_after = Some(inner.retry_after);
+                report
+            }
+            Err(error) => self.store_failure(error),
+        };
+        report.event_id = Some(event_id.clone());
+        report
+    }
+
+    fn store_failure(&self, error: Error) -> DeliveryReport {
+        let mut report =
+            DeliveryReport::new(Outcome::StoreUnavailable, StatusCode::SERVICE_UNAVAILABLE);
+        report.retry_after = Some(self.inner.retry_after);
+        report.store_error = Some(error);
+        report
+    }
+
+    /// Completes the claim when the event needs no retry, releases it
+    /// otherwise.
+    async fn settle(&self, event_id: &EventId, token: &ClaimToken, report: &mut DeliveryReport) {
+        let claims = &self.inner.claims;
+        if report.will_be_retried() {
+            if let Err(error) = claims.release(event_id, token).await {
+                // The lease expires anyway: keep the first failure's answer.
+                report.store_error.get_or_insert(error);
+            }
+            return;
+        }
+        if let Err(error) = claims.complete(event_id, token).await {
+            // Every handler's completion is recorded: the retry will run
+            // none of them again, and complete the claim.
+            let handlers = std::mem::take(&mut report.handlers);
+            let tracking = std::mem::take(&mut report.tracking);
+            *report = DeliveryReport {
+                handlers,
+                tracking,
+                ..self.store_failure(error)
+            };
+        }
+    }
+
+    /// Fetch (unless given), track, dispatch and record.
+    async fn run(
+        &self,
+        event_id: &EventId,
+        fetched: Option<Event>,
+        completed: &BTreeSet<String>,
+    ) -> DeliveryReport {
+        let inner = &*self.inner;
+        let mut fetch_duration = None;
+        let event = match fetched {
+            Some(event) => event,
+            None => {
+                let started = Instant::now();
+                let result = inner.fetcher.fetch_event(event_id).await;
+                fetch_duration = Some(started.elapsed());
+                match result {
+                    Ok(event) if event.id == *event_id => event,
+                    Ok(_) => {
+                        let error = crate::api::FetchError::new(FetchErrorKind::InvalidResponse)
+                            .with_source("the API answered with another event than the one asked");
+                        return self.fetch_failure(error, fetch_duration);
+                    }
+                    Err(error) => return self.fetch_failure(error, fetch_duration),
+                }
+            }
+        };
+        let mut report = DeliveryReport::new(Outcome::Processed, StatusCode::OK);
+        report.fetch_duration = fetch_duration;
+        report.event_type = Some(event.name.clone());
+        report.transaction_id = event.transaction().map(|t| t.id.clone());
+
+        let tracking = match inner.tracker.track(&event).await {
+            Ok(tracking) => tracking,
+            Err(error) => {
+                let mut failed = self.store_failure(error);
+                failed.event_type = report.event_type;
+                failed.fetch_duration = fetch_duration;
+                return failed;
+            }
+        };
+        report.tracking = tracking.clone();
+        let ctx = EventContext::new(Arc::new(event), tracking);
+        let plan = inner.router.plan(&ctx);
+        report.fell_back = plan.fell_back;
+
+        let started = Instant::now();
+        let mut retry = false;
+        for route in plan.routes {
+            if completed.contains(route.name()) {
+                report.skipped.push(route.name().to_owned());
+                continue;
+            }
+            let handler_started = Instant::now();
+            let result = route.run(&ctx).await;
+            let duration = handler_started.elapsed();
+            // A handler that succeeded, or failed for good, is not run again.
+            let done = match &result {
+                Ok(()) => true,
+                Err(error) => !error.is_retryable(),
+            };
+            retry |= !done;
+            report.handlers.push(HandlerRun {
+                name: route.name().to_owned(),
+                error: result.err(),
+                duration,
+            });
+            if !done {
+                continue;
+            }
+            if let Err(error) = inner.claims.record_handler(event_id, route.name()).await {
+                let mut failed = self.store_failure(error);
+                failed.handlers = std::mem::take(&mut report.handlers);
+                failed.tracking = report.tracking;
+                failed.event_type = report.event_type;
+                return failed;
+            }
+        }
+        report.handlers_duration = Some(started.elapsed());
+        if retry {
+            report.outcome = Outcome::HandlerFailed;
+            report.status = StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        report
+    }
+
+    fn fetch_failure(
+        &self,
+        error: crate::api::FetchError,
+        fetch_duration: Option<Duration>,
+    ) -> DeliveryReport {
+        let inner = &*self.inner;
+        let (outcome, status) = match error.kind() {
+            FetchErrorKind::NotFound => match inner.not_found {
+                NotFoundPolicy::Retry => (Outcome::EventNotFound, StatusCode::NOT_FOUND),
+                NotFoundPolicy::Acknowledge => (Outcome::EventNotFound, StatusCode::OK),
+            },
+            FetchErrorKind::Unauthorized => (
+                Outcome::ApiCredentialsRefused,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            _ => (Outcome::ApiUnavailable, StatusCode::SERVICE_UNAVAILABLE),
+        };
+        let mut report = DeliveryReport::new(outcome, status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            report.retry_after = Some(error.retry_after().unwrap_or(inner.retry_after));
+        }
+        report.fetch_error = Some(error);
+        report.fetch_duration = fetch_duration;
+        report
+    }
+
+    fn observe(&self, report: &DeliveryReport, started: Instant) {
+        #[cfg(feature = "tracing")]
+        trace_delivery(report, started);
+        #[cfg(not(feature = "tracing"))]
+        let _ = started;
+        if let Some(observer) = &self.inner.observer {
+            observer.on_delivery(report);
+        }
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn trace_delivery(report: &DeliveryReport, started: Instant) {
+    let span = tracing::info_span!(
+        "smart_router_webhook",
+        event_id = report.event_id.as_ref().map(EventId::as_str),
+        event_type = report.event_type.as_ref().map(|t| t.as_str()),
+        outcome = report.outcome.as_str(),
+        status = report.status.as_u16(),
+    );
+    let _entered = span.enter();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let fetch_ms = report.fetch_duration.map(|d| d.as_secs_f64() * 1000.0);
+    let handlers_ms = report.handlers_duration.map(|d| d.as_secs_f64() * 1000.0);
+    let failures = report.failures().count();
+    if report.status.is_server_error() || report.outcome == Outcome::ApiCredentialsRefused {
+        tracing::error!(elapsed_ms, fetch_ms, handlers_ms, failures, error = ?report.fetch_error.as_ref().map(ToString::to_string).or_else(|| report.store_error.as_ref().map(ToString::to_string)), "webhook delivery failed");
+    } else if failures > 0 || report.fell_back {
+        tracing::warn!(
+            elapsed_ms,
+            fetch_ms,
+            handlers_ms,
+            failures,
+            fell_back = report.fell_back,
+            "webhook delivery processed with failures or unhandled"
+        );
+    } else {
+        tracing::info!(
+            elapsed_ms,
+            fetch_ms,
+            handlers_ms,
+            "webhook delivery answered"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! What happened to one delivery: [`Outcome`], [`DeliveryReport`], and the
+//! [`Observer`] that receives every report.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::api::FetchError;
+use crate::dispatch::HandlerError;
+use crate::error::Error;
+use crate::model::{EventId, EventType, TransactionId};
+use crate::tracker::Tracking;
+
+/// How a delivery ended; each outcome has its HTTP answer (SPEC §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Fetched and handed to the handlers, none of which asked for a retry
+    /// (200).
+    Processed,
+    /// The event was already processed: a duplicate delivery (200, no
+    /// fetch).
+    Duplicate,
+    /// Not a `POST` (405 with `Allow: POST`).
+    MethodNotAllowed,
+    /// Missing or wrong credentials (401 with `WWW-Authenticate`).
+    Unauthorized,
+    /// The body is over the size limit (413).
+    PayloadTooLarge,
+    /// The body is not a webhook payload (400).
+    InvalidPayload,
+    /// Another delivery of the same event is being processed right now
+    /// (409: retry later).
+    InProgress,
+    /// The API does not know the event (404 by default, so the sender keeps
+    /// retrying while the configuration is fixed; 200 if so configured).
+    EventNotFound,
+    /// The API refused our credentials: a configuration error (500).
+    ApiCredentialsRefused,
+    /// The API is rate limiting, failing, slow or unreachable, or sent an
+    /// invalid response (503 with `Retry-After`).
+    ApiUnavailable,
+    /// The claim or transaction store could not answer (503 with
+    /// `Retry-After`).
+    StoreUnavailable,
+    /// A handler failed and asked for a retry (500). Handlers that
+    /// succeeded are not run again on the retry.
+    HandlerFailed,
+}
+
+impl Outcome {
+    /// A short, stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Processed => "processed",
+            Outcome::Duplicate => "duplicate",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::PayloadTooLarge => "payload_too_large",
+            Outcome::InvalidPayload => "invalid_payload",
+            Outcome::InProgress => "in_progress",
+            Outcome::EventNotFound => "event_not_found",
+            Outcome::ApiCredentialsRefused => "api_credentials_refused",
+            Outcome::ApiUnavailable => "api_unavailable",
+            Outcome::StoreUnavailable => "store_unavailable",
+            Outcome::HandlerFailed => "handler_failed",
+        }
+    }
+
+    /// Whether the delivery was refused before the event was looked at
+    /// (method, credentials, size, payload).
+    pub fn is_rejection(self) -> bool {
+        matches!(
+            self,
+            Outcome::MethodNotAllowed
+                | Outcome::Unauthorized
+                | Outcome::PayloadTooLarge
+                | Outcome::InvalidPayload
+        )
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One handler's run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct HandlerRun {
+    /// The handler's name.
+    pub name: String,
+    /// Its failure, `None` when it succeeded.
+    pub error: Option<HandlerError>,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// Everything known about one delivery once it is answered. Never holds a
+/// credential or the request's body.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DeliveryReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The HTTP status it was answered with.
+    pub status: StatusCode,
+    /// The event, once the payload was read.
+    pub event_id: Option<EventId>,
+    /// The event type: the fetched event's, else the payload's hint.
+    pub event_type: Option<EventType>,
+    /// The transaction of a transaction event.
+    pub transaction_id: Option<TransactionId>,
+    /// What the transaction tracker made of the event.
+    pub tracking: Tracking,
+    /// The handlers that ran, in order.
+    pub handlers: Vec<HandlerRun>,
+    /// The handlers not run because they completed on an earlier delivery.
+    pub skipped: Vec<String>,
+    /// Whether no handler took the event (the fallback ran, if any).
+    pub fell_back: bool,
+    /// Why the payload was refused, or the credentials were.
+    pub rejection: Option<Error>,
+    /// Why the fetch failed.
+    pub fetch_error: Option<FetchError>,
+    /// Why a store failed.
+    pub store_error: Option<Error>,
+    /// How long the fetch took.
+    pub fetch_duration: Option<Duration>,
+    /// How long the handlers took, all together.
+    pub handlers_duration: Option<Duration>,
+    /// The `Retry-After` sent, for 409 and 503 answers.
+    pub retry_after: Option<Duration>,
+}
+
+impl DeliveryReport {
+    pub(crate) fn new(outcome: Outcome, status: StatusCode) -> Self {
+        DeliveryReport {
+            outcome,
+            status,
+            event_id: None,
+            event_type: None,
+            transaction_id: None,
+            tracking: Tracking::default(),
+            handlers: Vec::new(),
+            skipped: Vec::new(),
+            fell_back: false,
+            rejection: None,
+            fetch_error: None,
+            store_error: None,
+            fetch_duration: None,
+            handlers_duration: None,
+            retry_after: None,
+        }
+    }
+
+    /// The handlers that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &HandlerError)> {
+        self.handlers
+            .iter()
+            .filter_map(|run| run.error.as_ref().map(|e| (run.name.as_str(), e)))
+    }
+
+    /// Whether the sender will deliver again (the answer is not 2xx).
+    pub fn will_be_retried(&self) -> bool {
+        !self.status.is_success()
+    }
+}
+
+/// Receives the report of every delivery: for logs, metrics and alerts
+/// (handler failures, fallbacks, configuration errors).
+///
+/// Called on the delivery's task before the answer is sent: keep it quick
+/// (hand heavy work to a queue). A closure taking `&DeliveryReport` works.
+pub trait Observer: Send + Sync + 'static {
+    /// Called once per delivery.
+    fn on_delivery(&self, report: &DeliveryReport);
+}
+
+impl<F: Fn(&DeliveryReport) + Send + Sync + 'static> Observer for F {
+    fn on_delivery(&self, report: &DeliveryReport) {
+        self(report)
+    }
+}

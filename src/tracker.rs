@@ -1,0 +1,116 @@
+//! [`TransactionTracker`]: follows each transaction's status across events
+//! that arrive late, twice, or out of order.
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::model::{Event, TransactionStatus};
+use crate::store::{Applied, TransactionSnapshot, TransactionStore};
+
+/// A change of a transaction's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transition {
+    /// The status before, `None` the first time the transaction is seen.
+    pub from: Option<TransactionStatus>,
+    /// The status now.
+    pub to: TransactionStatus,
+    /// Whether the lifecycle table expects this change (a first sighting is
+    /// always expected). An unexpected change is still reported: the table
+    /// is the crate's own, and the platform may take paths it does not
+    /// list.
+    pub expected: bool,
+}
+
+impl Transition {
+    /// The change from `from` to `to`, with `expected` read from the
+    /// lifecycle table.
+    pub fn new(from: Option<TransactionStatus>, to: TransactionStatus) -> Self {
+        let expected = from.as_ref().is_none_or(|from| from.can_transition_to(&to));
+        Transition { from, to, expected }
+    }
+
+    /// Whether the change is into a final status.
+    pub fn is_into_final(&self) -> bool {
+        self.to.is_final()
+    }
+}
+
+/// What the tracker made of one event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tracking {
+    /// The status change the event brought, if any.
+    pub transition: Option<Transition>,
+    /// Whether a newer event of the same transaction was already applied:
+    /// this one changes nothing.
+    pub stale: bool,
+}
+
+/// Follows transaction statuses, fed by the transaction snapshots of events.
+///
+/// For each transaction event, the event's snapshot (status as of
+/// `fired_at`) is compared with the latest one known:
+/// - the first sighting reports a transition from `None`;
+/// - a newer snapshot with another status reports the change (as does
+///   `refunded` → `refunded`, a further partial refund, which the lifecycle
+///   table lists);
+/// - an older one (by `fired_at`, then lifecycle order) is *stale*: it
+///   changes nothing and reports no transition, so a transaction never
+///   moves backwards however its events are shuffled.
+#[derive(Clone)]
+pub struct TransactionTracker {
+    store: Arc<dyn TransactionStore>,
+}
+
+impl std::fmt::Debug for TransactionTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionTracker").finish_non_exhaustive()
+    }
+}
+
+impl TransactionTracker {
+    /// A tracker keeping its snapshots in `store`.
+    pub fn new(store: Arc<dyn TransactionStore>) -> Self {
+        TransactionTracker { store }
+    }
+
+    /// The store the tracker keeps its snapshots in.
+    pub fn store(&self) -> &Arc<dyn TransactionStore> {
+        &self.store
+    }
+
+    /// Applies the event's transaction snapshot. Events without a
+    /// transaction change nothing.
+    ///
+    /// # Errors
+    ///
+    /// The store's error, of kind [`ErrorKind::Store`](crate::ErrorKind::Store).
+    pub async fn track(&self, event: &Event) -> Result<Tracking, Error> {
+        let Some(transaction) = event.transaction() else {
+            return Ok(Tracking::default());
+        };
+        let snapshot = TransactionSnapshot::new(
+            transaction.id.clone(),
+            transaction.status.clone(),
+            event.fired_at.clone(),
+            event.id.clone(),
+        );
+        Ok(match self.store.apply(&snapshot).await? {
+            Applied::Newer { previous } => {
+                let to = transaction.status.clone();
+                let changed = previous
+                    .as_ref()
+                    .is_none_or(|from| *from != to || from.can_transition_to(&to));
+                Tracking {
+                    transition: changed.then(|| Transition::new(previous, to)),
+                    stale: false,
+                }
+            }
+            Applied::Stale { .. } => Tracking {
+                transition: None,
+                stale: true,
+            },
+        })
+    }
+}

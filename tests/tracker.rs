@@ -1,0 +1,172 @@
+//! The transaction tracker follows real lifecycles, in order and shuffled.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use TransactionStatus::*;
+use smart_router_webhooks::{
+    Event, EventId, EventType, MemoryTransactionStore, Timestamp, Transaction, TransactionId,
+    TransactionStatus, TransactionTracker, Transition,
+};
+
+fn event(n: usize, tx: &str, status: TransactionStatus, minute: i128) -> Event {
+    let name = match status {
+        Completed => EventType::TransactionCaptured,
+        Refunded => EventType::TransactionRefunded,
+        ChargebackInitiated => EventType::TransactionChargebackCreated,
+        Solved => EventType::TransactionChargebackWon,
+        _ => EventType::TransactionAuthorized,
+    };
+    let mut event = Event::new(EventId::parse(&format!("ev_{tx}_{n}")).unwrap(), name);
+    event.fired_at = Some(Timestamp::from_unix_nanos(
+        1_700_000_000_000_000_000 + minute * 60_000_000_000,
+    ));
+    event.data.transaction = Some(Transaction::new(TransactionId::parse(tx).unwrap(), status));
+    event
+}
+
+fn story(tx: &str, statuses: &[TransactionStatus]) -> Vec<Event> {
+    statuses
+        .iter()
+        .enumerate()
+        .map(|(i, s)| event(i, tx, s.clone(), i as i128 * 7))
+        .collect()
+}
+
+async fn feed(tracker: &TransactionTracker, events: &[Event]) -> Vec<Transition> {
+    let mut transitions = Vec::new();
+    for event in events {
+        let tracking = tracker.track(event).await.unwrap();
+        assert!(
+            !(tracking.stale && tracking.transition.is_some()),
+            "{tracking:?}"
+        );
+        transitions.extend(tracking.transition);
+    }
+    transitions
+}
+
+fn tracker() -> TransactionTracker {
+    TransactionTracker::new(Arc::new(MemoryTransactionStore::default()))
+}
+
+#[tokio::test]
+async fn in_order_lifecycles_report_each_transition_once() {
+    let stories: [(&str, &[TransactionStatus]); 3] = [
+        ("tr_card", &[Authorized, Completed, Refunded]),
+        ("tr_paypal", &[Pending, Completed]),
+        ("tr_dispute", &[Completed, ChargebackInitiated, Solved]),
+    ];
+    for (tx, statuses) in stories {
+        let tracker = tracker();
+        let events = story(tx, statuses);
+        let transitions = feed(&tracker, &events).await;
+        let mut expected = vec![Transition::new(None, statuses[0].clone())];
+        for pair in statuses.windows(2) {
+            expected.push(Transition::new(Some(pair[0].clone()), pair[1].clone()));
+        }
+        assert_eq!(transitions, expected, "{tx}");
+        assert!(
+            transitions.iter().all(|t| t.expected),
+            "{tx}: {transitions:?}"
+        );
+        // Delivered again, the same events report the same transitions
+        // (a retried delivery sees the change it failed to handle).
+        let again = feed(&tracker, &events[events.len() - 1..]).await;
+        assert_eq!(again, expected[expected.len() - 1..]);
+    }
+}
+
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first.clone());
+            all.push(tail);
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn shuffled_lifecycles_never_go_backwards_and_end_in_the_same_state() {
+    let stories: [(&str, &[TransactionStatus]); 4] = [
+        ("tr_card", &[Authorized, Completed, Refunded]),
+        ("tr_paypal", &[Waiting, Pending, Completed]),
+        ("tr_dispute", &[Completed, ChargebackInitiated, Solved]),
+        (
+            "tr_long",
+            &[
+                Pending,
+                Authorized,
+                Completed,
+                Refunded,
+                ChargebackInitiated,
+            ],
+        ),
+    ];
+    for (tx, statuses) in stories {
+        let events = story(tx, statuses);
+        for order in permutations(&events) {
+            let tracker = tracker();
+            let transitions = feed(&tracker, &order).await;
+            let position = |s: &TransactionStatus| statuses.iter().position(|x| x == s).unwrap();
+            for t in &transitions {
+                if let Some(from) = &t.from {
+                    assert!(
+                        position(from) < position(&t.to),
+                        "{tx}: backwards {t:?} in {order:?}"
+                    );
+                }
+            }
+            let latest = tracker
+                .store()
+                .latest(&TransactionId::parse(tx).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&latest.status, statuses.last().unwrap(), "{tx}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unexpected_transition_is_reported_with_its_flag() {
+    let tracker = tracker();
+    let events = story("tr_odd", &[Completed, Pending]);
+    let transitions = feed(&tracker, &events).await;
+    assert_eq!(transitions.len(), 2);
+    assert_eq!(transitions[1].from, Some(Completed));
+    assert_eq!(transitions[1].to, Pending);
+    assert!(!transitions[1].expected);
+}
+
+#[tokio::test]
+async fn a_further_partial_refund_is_a_transition_and_a_repeat_status_is_not() {
+    let tracker = tracker();
+    let refunds = story("tr_refunds", &[Completed, Refunded, Refunded]);
+    let transitions = feed(&tracker, &refunds).await;
+    assert_eq!(
+        transitions.last().unwrap(),
+        &Transition::new(Some(Refunded), Refunded)
+    );
+    assert_eq!(transitions.len(), 3);
+
+    let tracker = self::tracker();
+    let repeat = story("tr_repeat", &[Authorized, Authorized]);
+    assert_eq!(feed(&tracker, &repeat).await.len(), 1);
+}
+
+#[tokio::test]
+async fn events_without_a_transaction_change_nothing() {
+    let tracker = tracker();
+    let event = Event::new(EventId::parse("ev_c").unwrap(), EventType::CustomerCreated);
+    let tracking = tracker.track(&event).await.unwrap();
+    assert_eq!(tracking.transition, None);
+    assert!(!tracking.stale);
+}
