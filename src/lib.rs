@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod adapters;
 pub mod api;
 pub mod delivery;
 pub mod dispatch;
@@ -21,7 +22,8 @@ pub use model::{
     Transaction, TransactionId, TransactionStatus,
 };
 pub use receiver::{
-    DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome, Receiver, ReceiverBuilder,
+    BodyCollector, BodyError, DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome,
+    Receiver, ReceiverBuilder,
 };
 pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,

@@ -4,6 +4,7 @@
 //! method → credentials → size → payload → claim → fetch → track →
 //! dispatch → record → answer.
 
+mod body;
 mod builder;
 mod report;
 
@@ -13,8 +14,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use std::future::Future;
 
+pub use body::{BodyCollector, BodyError};
 pub use builder::{
     DEFAULT_BODY_LIMIT, DEFAULT_LEASE, DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
 };
@@ -118,7 +121,15 @@ impl Receiver {
     /// delivery; [`respond`](Self::respond) makes its answer.
     pub async fn deliver<B: AsRef<[u8]>>(&self, request: Request<B>) -> DeliveryReport {
         let started = Instant::now();
-        let report = match self.verify(&request) {
+        self.finish(self.verify(&request), started).await
+    }
+
+    async fn finish(
+        &self,
+        checked: Result<WebhookPayload, Box<DeliveryReport>>,
+        started: Instant,
+    ) -> DeliveryReport {
+        let report = match checked {
             Ok(payload) => {
                 let mut report = self.process(&payload.event_id).await;
                 if report.event_type.is_none() {
@@ -144,32 +155,72 @@ impl Receiver {
         &self,
         request: &Request<B>,
     ) -> Result<WebhookPayload, Box<DeliveryReport>> {
-        let reject = |outcome, status, error: Option<Error>| {
-            let mut report = DeliveryReport::new(outcome, status);
-            report.rejection = error;
-            Box::new(report)
-        };
-        if request.method() != Method::POST {
-            return Err(reject(
+        self.check_head(request.method(), request.headers())?;
+        self.check_body(request.body().as_ref())
+    }
+
+    /// What can be checked before the body is read: the method, then the
+    /// credentials. Adapters call it before reading a byte of the body.
+    ///
+    /// # Errors
+    ///
+    /// The report of a refused delivery (405 or 401).
+    pub fn check_head(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<(), Box<DeliveryReport>> {
+        if method != Method::POST {
+            return Err(Box::new(DeliveryReport::new(
                 Outcome::MethodNotAllowed,
                 StatusCode::METHOD_NOT_ALLOWED,
-                None,
-            ));
+            )));
         }
         if let Some(auth) = &self.inner.auth {
-            auth.verify(request.headers())
-                .map_err(|e| reject(Outcome::Unauthorized, StatusCode::UNAUTHORIZED, Some(e)))?;
+            auth.verify(headers)
+                .map_err(|e| rejection(Outcome::Unauthorized, Some(e)))?;
         }
-        let body = request.body().as_ref();
+        Ok(())
+    }
+
+    fn check_body(&self, body: &[u8]) -> Result<WebhookPayload, Box<DeliveryReport>> {
         if body.len() > self.inner.body_limit {
-            return Err(reject(
-                Outcome::PayloadTooLarge,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                None,
-            ));
+            return Err(rejection(Outcome::PayloadTooLarge, None));
         }
-        WebhookPayload::parse(body)
-            .map_err(|e| reject(Outcome::InvalidPayload, StatusCode::BAD_REQUEST, Some(e)))
+        WebhookPayload::parse(body).map_err(|e| rejection(Outcome::InvalidPayload, Some(e)))
+    }
+
+    /// Answers a delivery whose body is still to be read, for adapters:
+    /// checks the method and credentials first, refuses a `Content-Length`
+    /// over the limit, then reads the body with `read_body` (given the
+    /// limit: it must stop past it and say [`BodyError::TooLarge`]), then
+    /// goes on as [`handle`](Self::handle). Nothing of the body is read
+    /// for a request refused on its head.
+    pub async fn handle_streaming<F, Fut>(
+        &self,
+        parts: http::request::Parts,
+        read_body: F,
+    ) -> Response<Bytes>
+    where
+        F: FnOnce(usize) -> Fut,
+        Fut: Future<Output = Result<Bytes, BodyError>>,
+    {
+        let started = Instant::now();
+        let checked = match self.check_head(&parts.method, &parts.headers) {
+            Err(report) => Err(report),
+            Ok(())
+                if declared_length(&parts.headers)
+                    .is_some_and(|n| n > self.inner.body_limit as u64) =>
+            {
+                Err(rejection(Outcome::PayloadTooLarge, None))
+            }
+            Ok(()) => match read_body(self.inner.body_limit).await {
+                Ok(body) => self.check_body(&body),
+                Err(error) => Err(rejection(error.outcome(), None)),
+            },
+        };
+        let report = self.finish(checked, started).await;
+        self.respond(&report)
     }
 
     /// The second half of a delivery: claims the event, fetches it, tracks
@@ -386,6 +437,24 @@ impl Receiver {
             observer.on_delivery(report);
         }
     }
+}
+
+/// The report of a delivery refused before its event was looked at.
+fn rejection(outcome: Outcome, error: Option<Error>) -> Box<DeliveryReport> {
+    let mut report = DeliveryReport::new(outcome, outcome.status());
+    report.rejection = error;
+    Box::new(report)
+}
+
+/// The `Content-Length` of a request, if it has one that reads as a number.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(feature = "tracing")]

@@ -27,8 +27,10 @@ pub enum Outcome {
     Unauthorized,
     /// The body is over the size limit (413).
     PayloadTooLarge,
-    /// The body is not a webhook payload (400).
+    /// The body is not a webhook payload, or could not be read (400).
     InvalidPayload,
+    /// The client sent the body too slowly (408).
+    BodyTimeout,
     /// Another delivery of the same event is being processed right now
     /// (409: retry later).
     InProgress,
@@ -58,12 +60,32 @@ impl Outcome {
             Outcome::Unauthorized => "unauthorized",
             Outcome::PayloadTooLarge => "payload_too_large",
             Outcome::InvalidPayload => "invalid_payload",
+            Outcome::BodyTimeout => "body_timeout",
             Outcome::InProgress => "in_progress",
             Outcome::EventNotFound => "event_not_found",
             Outcome::ApiCredentialsRefused => "api_credentials_refused",
             Outcome::ApiUnavailable => "api_unavailable",
             Outcome::StoreUnavailable => "store_unavailable",
             Outcome::HandlerFailed => "handler_failed",
+        }
+    }
+
+    /// The HTTP status of the outcome, under the default not-found
+    /// policy.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Outcome::Processed | Outcome::Duplicate => StatusCode::OK,
+            Outcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Outcome::Unauthorized => StatusCode::UNAUTHORIZED,
+            Outcome::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Outcome::InvalidPayload => StatusCode::BAD_REQUEST,
+            Outcome::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Outcome::InProgress => StatusCode::CONFLICT,
+            Outcome::EventNotFound => StatusCode::NOT_FOUND,
+            Outcome::ApiCredentialsRefused | Outcome::HandlerFailed => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Outcome::ApiUnavailable | Outcome::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -76,6 +98,7 @@ impl Outcome {
                 | Outcome::Unauthorized
                 | Outcome::PayloadTooLarge
                 | Outcome::InvalidPayload
+                | Outcome::BodyTimeout
         )
     }
 }

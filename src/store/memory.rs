@@ -128,8 +128,9 @@ impl ClaimEntry {
 /// processed ones first (never an event whose claim is live), and forgets a
 /// processed event after `done_ttl`. Each operation is O(1) amortized.
 ///
-/// Each remembered event costs about 200 bytes (its ID twice, the map
-/// slot, the order slot); `benches/claims.rs` measures it.
+/// A remembered event costs about 220 bytes (its ID twice, the map slot,
+/// the order slot): 100,000 events take about 22 MB. The figure is measured
+/// by `tests/memory_footprint.rs` with a counting allocator.
 pub struct MemoryClaimStore {
     inner: Mutex<BoundedMap<EventId, ClaimEntry>>,
     done_ttl: Duration,
