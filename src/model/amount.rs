@@ -150,7 +150,7 @@ impl Serialize for Amount {
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let s = crate::model::object::Text::deserialize(deserializer)?.0;
         Amount::parse(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -122,7 +122,7 @@ macro_rules! id_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                let s = crate::model::object::Text::deserialize(deserializer)?.0;
                 Self::parse(&s).map_err(serde::de::Error::custom)
             }
         }

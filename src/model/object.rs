@@ -14,28 +14,29 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, Visitor};
 
-/// A field name, borrowed from the input where it can be.
-pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+/// A string (a field name, an ID…), borrowed from the input where it can
+/// be, so that reading it allocates nothing.
+pub(crate) struct Text<'de>(pub(crate) Cow<'de, str>);
 
-impl<'de> Deserialize<'de> for Key<'de> {
+impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
+                f.write_str("a string")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(s)))
             }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_owned())))
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
             }
-            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s)))
             }
         }
-        deserializer.deserialize_str(KeyVisitor)
+        deserializer.deserialize_str(TextVisitor)
     }
 }
 
@@ -88,7 +89,7 @@ macro_rules! api_object {
                         $( let mut $rfield: Option<$rty> = None; )*
                         $( let mut $ofield: $oty = Default::default(); )*
                         let mut __extra = serde_json::Map::new();
-                        while let Some(__key) = __map.next_key::<$crate::model::object::Key<'de>>()? {
+                        while let Some(__key) = __map.next_key::<$crate::model::object::Text<'de>>()? {
                             match &*__key.0 {
                                 $( $rjson => $rfield = Some(__map.next_value()?), )*
                                 $( $ojson => $ofield = __map.next_value::<$crate::model::object::OrDefault<$oty>>()?.0, )*

@@ -125,7 +125,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let s = crate::model::object::Text::deserialize(deserializer)?.0;
         Ok(Timestamp::parse(&s))
     }
 }

@@ -1,0 +1,128 @@
+//! In-memory claim store: throughput of claim + complete with 1 and 8
+//! tasks contending on a multi-threaded runtime, and the bytes each
+//! remembered event costs (measured with a counting allocator).
+//!
+//! cargo bench --bench claims
+#![allow(unsafe_code)] // the counting allocator below
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench panics on a broken fixture
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use smart_router_webhooks::{Claim, ClaimStore, EventId, MemoryClaimStore};
+
+#[path = "support/ratio.rs"]
+mod ratio;
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+async fn claim_and_complete(store: &MemoryClaimStore, id: &EventId) {
+    match store.claim(id, LEASE).await {
+        Ok(Claim::Acquired { token, .. }) => store.complete(id, &token).await.expect("complete"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn bytes_per_event() -> f64 {
+    const EVENTS: usize = 100_000;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let ids: Vec<EventId> = (0..EVENTS)
+        .map(|n| EventId::parse(&format!("ev_{n:0>32}")).expect("id"))
+        .collect();
+    let store = MemoryClaimStore::new(EVENTS, Duration::from_secs(3600));
+    let before = LIVE.load(Ordering::SeqCst);
+    runtime.block_on(async {
+        for id in &ids {
+            claim_and_complete(&store, id).await;
+        }
+    });
+    (LIVE.load(Ordering::SeqCst) - before) as f64 / EVENTS as f64
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let store = Arc::new(MemoryClaimStore::default());
+    let next = Arc::new(AtomicU64::new(0));
+    let mut group = c.benchmark_group("claims");
+    for tasks in [1u64, 8] {
+        let id = format!("{tasks}-tasks");
+        group.bench_function(&id, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                runtime.block_on(async {
+                    let mut handles = Vec::new();
+                    for t in 0..tasks {
+                        let (store, next) = (store.clone(), next.clone());
+                        let share = iters / tasks + u64::from(t < iters % tasks);
+                        handles.push(tokio::spawn(async move {
+                            for _ in 0..share {
+                                let n = next.fetch_add(1, Ordering::Relaxed);
+                                let id = EventId::parse(&format!("ev_{n}")).expect("id");
+                                claim_and_complete(&store, &id).await;
+                            }
+                        }));
+                    }
+                    for handle in handles {
+                        handle.await.expect("task");
+                    }
+                });
+                let elapsed = start.elapsed();
+                ratio::record(&id, elapsed, iters);
+                elapsed
+            })
+        });
+    }
+    group.finish();
+    c.final_summary();
+    for tasks in ["1-tasks", "8-tasks"] {
+        let ns = ratio::mean_ns(tasks);
+        println!(
+            "THROUGHPUT claims {tasks}: {:.0} claim+complete per second",
+            1e9 / ns
+        );
+    }
+    ratio::ratio(
+        "claims 8 tasks/1 task (time per operation)",
+        "8-tasks",
+        "1-tasks",
+        2.0,
+    );
+    println!(
+        "MEMORY claims: {:.0} bytes per remembered event",
+        bytes_per_event()
+    );
+}
