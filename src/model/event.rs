@@ -78,7 +78,7 @@ impl Event {
             fired_at: None,
             data: EventData::default(),
             webhooks: None,
-            extra: serde_json::Map::new(),
+            extra: super::Extra::new(),
         }
     }
 

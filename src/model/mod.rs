@@ -8,6 +8,7 @@
 mod amount;
 mod event;
 mod event_type;
+pub(crate) mod extra;
 mod ids;
 pub(crate) mod object;
 mod open_enum;
@@ -18,6 +19,7 @@ mod transaction;
 pub use amount::Amount;
 pub use event::{Event, EventData};
 pub use event_type::EventType;
+pub use extra::Extra;
 pub use ids::{EventId, MAX_ID_LEN, TransactionId};
 pub use status::{LIFECYCLE, TransactionStatus};
 pub use timestamp::Timestamp;

@@ -6,7 +6,8 @@
 //! field the server blanks out does not fail the whole object.
 //!
 //! The objects are read in one pass over the input: known fields straight
-//! into their types, the others into `extra`. (A derived `Deserialize` with
+//! into their types, the others into `extra` as raw JSON text, read only
+//! when asked for. (A derived `Deserialize` with
 //! `#[serde(flatten)]` would buffer the whole object first.)
 
 use std::borrow::Cow;
@@ -74,7 +75,7 @@ macro_rules! api_object {
             $( $(#[doc = $rdoc])* #[doc = concat!("\n\nAPI field `", $rjson, "`.")] pub $rfield: $rty, )*
             $( $(#[doc = $odoc])* #[doc = concat!("\n\nAPI field `", $ojson, "`.")] pub $ofield: $oty, )*
             /// Every field this crate does not model, as the server sent it.
-            pub extra: serde_json::Map<String, serde_json::Value>,
+            pub extra: $crate::model::Extra,
         }
 
         impl<'de> serde::Deserialize<'de> for $name {
@@ -88,14 +89,14 @@ macro_rules! api_object {
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut __map: A) -> Result<$name, A::Error> {
                         $( let mut $rfield: Option<$rty> = None; )*
                         $( let mut $ofield: $oty = Default::default(); )*
-                        let mut __extra = serde_json::Map::new();
+                        let mut __extra = $crate::model::Extra::new();
                         while let Some(__key) = __map.next_key::<$crate::model::object::Text<'de>>()? {
                             match &*__key.0 {
                                 $( $rjson => $rfield = Some(__map.next_value()?), )*
                                 $( $ojson => $ofield = __map.next_value::<$crate::model::object::OrDefault<$oty>>()?.0, )*
                                 _ => {
-                                    let value = __map.next_value()?;
-                                    __extra.insert(__key.0.into_owned(), value);
+                                    let raw: Box<serde_json::value::RawValue> = __map.next_value()?;
+                                    __extra.push_raw(__key.0.into_owned(), raw);
                                 }
                             }
                         }
@@ -116,9 +117,7 @@ macro_rules! api_object {
                 let mut map = serializer.serialize_map(None)?;
                 $( map.serialize_entry($rjson, &self.$rfield)?; )*
                 $( map.serialize_entry($ojson, &self.$ofield)?; )*
-                for (key, value) in &self.extra {
-                    map.serialize_entry(key, value)?;
-                }
+                $crate::model::extra::serialize_fields(&self.extra, &mut map)?;
                 map.end()
             }
         }

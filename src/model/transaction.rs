@@ -141,7 +141,7 @@ impl Transaction {
             payment_type: None,
             operations: Vec::new(),
             refunds: Vec::new(),
-            extra: serde_json::Map::new(),
+            extra: super::Extra::new(),
         }
     }
 
