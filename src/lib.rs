@@ -8,6 +8,9 @@ pub mod delivery;
 pub mod error;
 pub mod model;
 pub mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use api::{EventFetcher, FetchError, FetchErrorKind};
 pub use delivery::{BasicAuth, Credentials, WebhookPayload};
