@@ -1,0 +1,10 @@
+//! Test kits: what you need to test code built on this crate without the
+//! real Smart Router.
+//!
+//! - [`MockApi`]: a real HTTP/1.1 server on `127.0.0.1` that behaves like
+//!   the Smart Router API (credentials, API version, events, transactions,
+//!   listing) and can be told to fail.
+
+mod mock_api;
+
+pub use mock_api::{Failure, MockApi, MockApiBuilder, RecordedRequest};
