@@ -11,10 +11,10 @@ pub mod error;
 pub mod model;
 pub mod receiver;
 pub mod store;
-pub mod tracker;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod tracker;
 
 pub use api::{EventFetcher, FetchError, FetchErrorKind};
 pub use delivery::{BasicAuth, Credentials, WebhookPayload};

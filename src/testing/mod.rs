@@ -4,7 +4,12 @@
 //! - [`MockApi`]: a real HTTP/1.1 server on `127.0.0.1` that behaves like
 //!   the Smart Router API (credentials, API version, events, transactions,
 //!   listing) and can be told to fail.
+//! - [`Sender`]: delivers webhooks like Smart Router does (credentials from
+//!   the webhook URL, retries with exponential backoff) and records every
+//!   attempt.
 
 mod mock_api;
+mod sender;
 
 pub use mock_api::{Failure, MockApi, MockApiBuilder, RecordedRequest};
+pub use sender::{Attempt, Delivery, Sender};
