@@ -20,3 +20,6 @@ pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
     TransactionSnapshot, TransactionStore,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
