@@ -33,3 +33,6 @@ pub use store::{
     TransactionSnapshot, TransactionStore,
 };
 pub use tracker::{Tracking, TransactionTracker, Transition};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};

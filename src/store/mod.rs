@@ -8,6 +8,8 @@
 //! trait, so an implementation can make it one command or script.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -17,6 +19,9 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
 pub use memory::{MemoryClaimStore, MemoryTransactionStore};
 
 /// Proof that a claim was acquired: only its holder may complete or release

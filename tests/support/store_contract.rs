@@ -87,6 +87,31 @@ pub async fn an_expired_lease_lets_another_delivery_take_over(store: &dyn ClaimS
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
 
+pub async fn a_lapsed_lease_not_taken_over_still_records_and_completes(store: &dyn ClaimStore) {
+    let id = event_id();
+    let (token, _) = acquired(store.claim(&id, Duration::from_millis(100)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Nobody took the event over: what the late holder did still counts.
+    store.record_handler(&id, "ledger").await.unwrap();
+    store.release(&id, &token).await.unwrap();
+    let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
+    assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]));
+    store.release(&id, &second).await.unwrap();
+    // A released claim's holder may still complete it, until it is taken.
+    store.complete(&id, &second).await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+pub async fn handlers_are_recorded_only_for_a_claimed_event(store: &dyn ClaimStore) {
+    let id = event_id();
+    store.record_handler(&id, "ledger").await.unwrap();
+    let (token, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
+    assert!(completed.is_empty(), "{completed:?}");
+    store.complete(&id, &token).await.unwrap();
+    store.record_handler(&id, "email").await.unwrap();
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
 pub async fn concurrent_claims_have_exactly_one_winner(store: Arc<dyn ClaimStore>) {
     let id = event_id();
     let mut tasks = Vec::new();
@@ -208,6 +233,53 @@ pub async fn a_snapshot_without_a_time_never_overrides_one_with_a_time(
     ));
 }
 
+pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
+    use TransactionStatus::*;
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    let odd = TransactionSnapshot::new(
+        tx.clone(),
+        TransactionStatus::from("on-hold-by-a-new-rule"),
+        Some(Timestamp::parse("last tuesday")),
+        event_id(),
+    );
+    assert_eq!(
+        store.apply(&odd).await.unwrap(),
+        Applied::Newer { previous: None }
+    );
+    assert_eq!(store.latest(&tx).await.unwrap(), Some(odd.clone()));
+    // Both without a readable time: the lifecycle decides.
+    let untimed = TransactionSnapshot::new(tx.clone(), Waiting, None, event_id());
+    assert_eq!(
+        store.apply(&untimed).await.unwrap(),
+        Applied::Newer {
+            previous: Some(odd.status.clone())
+        }
+    );
+    let precise = snapshot(&tx, Pending, "2024-01-01T10:00:00.000000001+02:00");
+    store.apply(&precise).await.unwrap();
+    // Another event with the same order key changes nothing either.
+    let twin = TransactionSnapshot::new(tx.clone(), Pending, precise.fired_at.clone(), event_id());
+    assert_eq!(
+        store.apply(&twin).await.unwrap(),
+        Applied::Stale {
+            latest: precise.clone()
+        }
+    );
+    let earlier = snapshot(&tx, Completed, "2024-01-01T08:00:00Z");
+    assert_eq!(
+        store.apply(&earlier).await.unwrap(),
+        Applied::Stale {
+            latest: precise.clone()
+        }
+    );
+    let latest = store.latest(&tx).await.unwrap().unwrap();
+    assert_eq!(latest, precise);
+    assert_eq!(
+        latest.fired_at.unwrap().as_str(),
+        "2024-01-01T10:00:00.000000001+02:00"
+    );
+}
+
 pub async fn concurrent_applies_keep_the_newest(store: Arc<dyn TransactionStore>) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
@@ -246,10 +318,13 @@ pub async fn run_all(
     a_new_event_is_acquired_then_in_progress_then_done(&*claims()).await;
     a_released_claim_can_be_taken_again_with_its_completed_handlers(&*claims()).await;
     an_expired_lease_lets_another_delivery_take_over(&*claims()).await;
+    a_lapsed_lease_not_taken_over_still_records_and_completes(&*claims()).await;
+    handlers_are_recorded_only_for_a_claimed_event(&*claims()).await;
     concurrent_claims_have_exactly_one_winner(claims()).await;
     events_are_independent(&*claims()).await;
     snapshots_apply_in_order_and_stale_ones_change_nothing(&*transactions()).await;
     equal_times_are_ordered_by_lifecycle(&*transactions()).await;
     a_snapshot_without_a_time_never_overrides_one_with_a_time(&*transactions()).await;
+    snapshots_read_back_exactly(&*transactions()).await;
     concurrent_applies_keep_the_newest(transactions()).await;
 }

@@ -1,0 +1,354 @@
+//! The store contract, key layout, times to live and outage behaviour of
+//! the Redis stores, against a real `redis-server`.
+//!
+//! The contract and key tests use the server at `REDIS_URL`
+//! (`redis://127.0.0.1:6379` by default) and fail when none answers; the
+//! outage tests start servers of their own.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+#[path = "support/store_contract.rs"]
+mod store_contract;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis_server::{INSTALL_HINT, RedisServer};
+use smart_router_webhooks::{
+    Applied, Claim, ClaimStore, ClaimToken, ErrorKind, EventId, RedisStoreBuilder, RedisStores,
+    Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
+};
+use store_contract::unique;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Stores on the server at `REDIS_URL`, or a failure saying how to start
+/// one.
+async fn shared_stores(
+    builder: impl FnOnce(RedisStoreBuilder) -> RedisStoreBuilder,
+) -> RedisStores {
+    let url = redis_url();
+    builder(RedisStoreBuilder::new(url.as_str()))
+        .build()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no Redis answers at REDIS_URL={url} ({e:?}); {INSTALL_HINT}, or set REDIS_URL")
+        })
+}
+
+/// A plain connection to inspect what the stores wrote.
+async fn inspector(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query_async(conn).await.unwrap()
+}
+
+fn event_id() -> EventId {
+    EventId::parse(&unique("ev")).unwrap()
+}
+
+fn transaction_id() -> TransactionId {
+    TransactionId::parse(&unique("tr")).unwrap()
+}
+
+fn acquired(claim: Claim) -> ClaimToken {
+    match claim {
+        Claim::Acquired { token, .. } => token,
+        other => panic!("expected Acquired, got {other:?}"),
+    }
+}
+
+fn snapshot(tx: &TransactionId, status: TransactionStatus) -> TransactionSnapshot {
+    TransactionSnapshot::new(
+        tx.clone(),
+        status,
+        Some(Timestamp::parse("2024-01-01T10:00:00.123456789Z")),
+        event_id(),
+    )
+}
+
+/// Asserts `ttl` (milliseconds) is set and within 5 s below `expected`.
+fn assert_ttl(key: &str, ttl: i64, expected: Duration) {
+    let expected = i64::try_from(expected.as_millis()).unwrap();
+    assert!(
+        ttl <= expected && ttl > expected - 5_000,
+        "PTTL {key} is {ttl} ms, expected about {expected} ms"
+    );
+}
+
+#[tokio::test]
+async fn redis_stores_keep_the_store_contract() {
+    // Short times to live, so that test keys do not linger.
+    let ttl = Duration::from_secs(600);
+    let stores = shared_stores(|b| {
+        b.key_prefix("srw-test:")
+            .done_ttl(ttl)
+            .handlers_ttl(ttl)
+            .transaction_ttl(ttl)
+    })
+    .await;
+    store_contract::run_all(
+        || Arc::new(stores.claim_store()),
+        || Arc::new(stores.transaction_store()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
+    let prefix = format!("{}:", unique("srw-keys"));
+    let (done_ttl, handlers_ttl, transaction_ttl) = (
+        Duration::from_secs(900),
+        Duration::from_secs(600),
+        Duration::from_secs(1200),
+    );
+    let stores = shared_stores(|b| {
+        b.key_prefix(prefix.as_str())
+            .done_ttl(done_ttl)
+            .handlers_ttl(handlers_ttl)
+            .transaction_ttl(transaction_ttl)
+    })
+    .await;
+    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+    let mut conn = inspector(&redis_url()).await;
+
+    let id = event_id();
+    let token = acquired(claims.claim(&id, LEASE).await.unwrap());
+    claims.record_handler(&id, "ledger").await.unwrap();
+    let tx = transaction_id();
+    transactions
+        .apply(&snapshot(&tx, TransactionStatus::Authorized))
+        .await
+        .unwrap();
+
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    keys.sort();
+    let claim_key = format!("{prefix}ev:{{{id}}}:claim");
+    let handlers_key = format!("{prefix}ev:{{{id}}}:handlers");
+    let tx_key = format!("{prefix}tx:{{{tx}}}");
+    assert_eq!(
+        keys,
+        [claim_key.clone(), handlers_key.clone(), tx_key.clone()]
+    );
+    // Redis Cluster hashes only what is between the first `{` and `}`.
+    let tag = |key: &str| {
+        let open = key.find('{').unwrap();
+        let close = open + key[open..].find('}').unwrap();
+        key[open + 1..close].to_owned()
+    };
+    assert_eq!(tag(&claim_key), id.as_str());
+    assert_eq!(tag(&handlers_key), id.as_str());
+    assert_eq!(tag(&tx_key), tx.as_str());
+
+    // An unfinished event is kept for the handlers' time to live...
+    assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, handlers_ttl);
+    assert_ttl(
+        &handlers_key,
+        pttl(&mut conn, &handlers_key).await,
+        handlers_ttl,
+    );
+    assert_ttl(&tx_key, pttl(&mut conn, &tx_key).await, transaction_ttl);
+    // ...or its lease, when longer.
+    let long = event_id();
+    claims.claim(&long, handlers_ttl * 2).await.unwrap();
+    let long_key = format!("{prefix}ev:{{{long}}}:claim");
+    assert_ttl(
+        &long_key,
+        pttl(&mut conn, &long_key).await,
+        handlers_ttl * 2,
+    );
+
+    // A done event keeps only its claim key, for the done time to live.
+    claims.complete(&id, &token).await.unwrap();
+    assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, done_ttl);
+    assert_eq!(pttl(&mut conn, &handlers_key).await, -2, "handlers deleted");
+
+    // Recording for an event that is not claimed writes nothing.
+    claims.record_handler(&id, "late").await.unwrap();
+    assert_eq!(pttl(&mut conn, &handlers_key).await, -2, "nothing recorded");
+    let unclaimed = event_id();
+    claims.record_handler(&unclaimed, "ledger").await.unwrap();
+    let stray: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}ev:{{{unclaimed}}}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[tokio::test]
+async fn an_unfinished_event_and_its_handlers_are_forgotten_together() {
+    let stores = shared_stores(|b| {
+        b.key_prefix("srw-test:")
+            .handlers_ttl(Duration::from_millis(300))
+    })
+    .await;
+    let claims = stores.claim_store();
+    let id = event_id();
+    acquired(claims.claim(&id, Duration::from_millis(100)).await.unwrap());
+    claims.record_handler(&id, "ledger").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The lease ended, the handlers are still remembered.
+    match claims.claim(&id, Duration::from_millis(100)).await.unwrap() {
+        Claim::Acquired { completed, .. } => assert!(completed.contains("ledger")),
+        other => panic!("expected Acquired, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // Past the handlers' time to live the event is new again.
+    match claims.claim(&id, LEASE).await.unwrap() {
+        Claim::Acquired { completed, .. } => assert!(completed.is_empty(), "{completed:?}"),
+        other => panic!("expected Acquired, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_the_password() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{}", server.port());
+    let stores = RedisStoreBuilder::new(url.as_str()).build().await.unwrap();
+    let claims = stores.claim_store();
+    acquired(claims.claim(&event_id(), LEASE).await.unwrap());
+    for printed in [
+        format!("{stores:?}"),
+        format!("{claims:?}"),
+        format!("{:?}", stores.transaction_store()),
+        format!("{:?}", RedisStoreBuilder::new(url.as_str())),
+    ] {
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(printed.contains(&server.port().to_string()), "{printed}");
+    }
+    let wrong = format!("redis://:wrong-pw@127.0.0.1:{}", server.port());
+    let err = RedisStoreBuilder::new(wrong).build().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Store);
+    let printed = format!("{err:?} {err}");
+    assert!(!printed.contains("wrong-pw"), "{printed}");
+}
+
+/// Runs `operation`, asserting it fails with [`ErrorKind::Store`] within
+/// `bound`.
+async fn fails_within<T: std::fmt::Debug>(
+    bound: Duration,
+    operation: impl Future<Output = Result<T, smart_router_webhooks::Error>>,
+) {
+    let start = Instant::now();
+    let err = operation.await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Store, "{err}");
+    assert!(
+        start.elapsed() <= bound,
+        "failed after {:?}, over {bound:?}: {err}",
+        start.elapsed()
+    );
+}
+
+/// Asserts every operation of both stores fails with [`ErrorKind::Store`]
+/// within `bound`.
+async fn every_operation_fails_within(stores: &RedisStores, bound: Duration) {
+    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+    let (id, token, tx) = (event_id(), ClaimToken::unique(), transaction_id());
+    for _ in 0..3 {
+        fails_within(bound, claims.claim(&id, LEASE)).await;
+        fails_within(bound, claims.record_handler(&id, "ledger")).await;
+        fails_within(bound, claims.complete(&id, &token)).await;
+        fails_within(bound, claims.release(&id, &token)).await;
+        fails_within(
+            bound,
+            transactions.apply(&snapshot(&tx, TransactionStatus::Completed)),
+        )
+        .await;
+        fails_within(bound, transactions.latest(&tx)).await;
+    }
+}
+
+/// Asserts both stores work, retrying for up to 10 s while the connection
+/// is re-established.
+async fn stores_work_again(stores: &RedisStores) {
+    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let id = event_id();
+    let token = loop {
+        match claims.claim(&id, LEASE).await {
+            Ok(claim) => break acquired(claim),
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.kind(), ErrorKind::Store, "{e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the store did not recover within 10 s: {e}"),
+        }
+    };
+    claims.record_handler(&id, "ledger").await.unwrap();
+    claims.complete(&id, &token).await.unwrap();
+    assert_eq!(claims.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+    let tx = transaction_id();
+    assert_eq!(
+        transactions
+            .apply(&snapshot(&tx, TransactionStatus::Completed))
+            .await
+            .unwrap(),
+        Applied::Newer { previous: None }
+    );
+    assert!(transactions.latest(&tx).await.unwrap().is_some());
+}
+
+const TIMEOUT: Duration = Duration::from_millis(500);
+/// The timeout plus room for a loaded test machine.
+const BOUND: Duration = Duration::from_millis(1500);
+
+/// A server of this test's own, and working stores on it with [`TIMEOUT`].
+async fn own_server_and_stores() -> (RedisServer, RedisStores) {
+    let server = RedisServer::start();
+    let stores = RedisStoreBuilder::new(server.url())
+        .timeout(TIMEOUT)
+        .build()
+        .await
+        .unwrap();
+    stores_work_again(&stores).await;
+    (server, stores)
+}
+
+#[tokio::test]
+async fn a_crashed_server_fails_operations_fast_and_the_stores_recover_by_themselves() {
+    let (mut server, stores) = own_server_and_stores().await;
+
+    server.stop();
+    every_operation_fails_within(&stores, BOUND).await;
+
+    // Same port, same stores, not rebuilt. Persistence is off, so the
+    // restarted server is empty: what the stores knew is lost.
+    server.restart();
+    stores_work_again(&stores).await;
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_fails_operations_within_the_timeout() {
+    let (server, stores) = own_server_and_stores().await;
+
+    server.signal("STOP");
+    every_operation_fails_within(&stores, BOUND).await;
+    server.signal("CONT");
+    stores_work_again(&stores).await;
+}
+
+#[tokio::test]
+async fn building_against_no_server_fails_within_the_timeout() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.stop();
+    fails_within(BOUND, RedisStoreBuilder::new(url).timeout(TIMEOUT).build()).await;
+}
