@@ -12,7 +12,12 @@ pub mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use api::{EventFetcher, FetchError, FetchErrorKind};
+#[cfg(feature = "reqwest")]
+pub use api::ReqwestTransport;
+pub use api::{
+    ApiClient, ApiClientBuilder, EventFetcher, FetchError, FetchErrorKind, Transport,
+    TransportError,
+};
 pub use delivery::{BasicAuth, Credentials, WebhookPayload};
 pub use error::{Error, ErrorKind};
 pub use model::{
