@@ -16,7 +16,12 @@ pub mod store;
 pub mod testing;
 pub mod tracker;
 
-pub use api::{EventFetcher, FetchError, FetchErrorKind};
+#[cfg(feature = "reqwest")]
+pub use api::ReqwestTransport;
+pub use api::{
+    ApiClient, ApiClientBuilder, EventFetcher, FetchError, FetchErrorKind, Transport,
+    TransportError,
+};
 pub use delivery::{BasicAuth, Credentials, WebhookPayload};
 pub use dispatch::{EventContext, Handler, HandlerError, Router, TransitionFilter};
 pub use error::{Error, ErrorKind};

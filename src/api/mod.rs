@@ -1,22 +1,52 @@
 //! Fetching events and transactions from the Smart Router API.
 //!
 //! The receiver trusts nothing in a delivery but its event ID: the event
-//! itself comes from the API through an [`EventFetcher`].
+//! itself comes from the API through an [`EventFetcher`]. [`ApiClient`] is
+//! the implementation that talks to Smart Router; it builds `http`
+//! requests and sends them through a [`Transport`], so any HTTP client can
+//! carry them ([`ReqwestTransport`] with the `reqwest` feature).
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use smart_router_webhooks::{ApiClient, EventFetcher, EventId};
+//!
+//! let client = ApiClient::builder("proj_1234", "key_live_5678").build()?;
+//! let event = client.fetch_event(&EventId::parse("ev_rV1yRUxr8IZ4p5sumcW2fbLxRy4FTB3C")?).await?;
+//! println!("{} {}", event.id, event.name);
+//! # Ok(()) }
+//! ```
 
+mod client;
+mod envelope;
 mod error;
+mod listing;
+#[cfg(feature = "reqwest")]
+mod reqwest_transport;
+mod transport;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use client::{ApiClient, ApiClientBuilder};
 pub use error::{FetchError, FetchErrorKind};
+pub use listing::{
+    EventPage, EventPager, ListEvents, MAX_PAGE_SIZE, Order, WebhookDelivery, WebhookPage,
+};
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use reqwest_transport::ReqwestTransport;
+pub use transport::{
+    RequestLimits, Transport, TransportError, TransportErrorKind, TransportFn, transport_fn,
+};
 
 use crate::model::{Event, EventId, Transaction, TransactionId};
 
 /// Fetches events and transactions by ID: the seam between the receiver and
 /// the API.
 ///
-/// `ApiClient` is the implementation that talks to
+/// [`ApiClient`] is the implementation that talks to
 /// Smart Router; implement it yourself for a cache, another client or a
 /// test double.
 #[async_trait]

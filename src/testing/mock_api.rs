@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::api::{ApiClient, ApiClientBuilder};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventId, Transaction, TransactionId};
 
@@ -361,6 +362,27 @@ impl MockApi {
     /// The private key the mock accepts.
     pub fn private_key(&self) -> &str {
         &self.private_key
+    }
+
+    /// A client builder with this mock's base URL and credentials; add a
+    /// transport (or enable the `reqwest` feature) and build.
+    ///
+    /// ```
+    /// # #[cfg(feature = "reqwest")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use smart_router_webhooks::testing::MockApi;
+    /// use smart_router_webhooks::{EventFetcher, FetchErrorKind, TransactionId};
+    ///
+    /// let api = MockApi::start().await;
+    /// let client = api.client_builder().build()?;
+    /// let err = client.fetch_transaction(&TransactionId::parse("tr_1")?).await.unwrap_err();
+    /// assert_eq!(err.kind(), FetchErrorKind::NotFound);
+    /// assert_eq!(api.requests("/transactions/tr_1"), 1);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "reqwest"))] fn main() {}
+    /// ```
+    pub fn client_builder(&self) -> ApiClientBuilder {
+        ApiClient::builder(&*self.project_id, &*self.private_key).base_url(self.url())
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

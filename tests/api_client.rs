@@ -1,0 +1,569 @@
+//! `ApiClient` with the reqwest transport against the mock API on
+//! loopback: the exact request, the vendor's answers as typed values, every
+//! failure mode mapped to its `FetchError` kind, listing, and no credential
+//! in any output.
+#![cfg(all(feature = "reqwest", feature = "testing"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::json;
+use smart_router_webhooks::api::{ListEvents, Order, TransportErrorKind};
+use smart_router_webhooks::testing::{Failure, MockApi};
+use smart_router_webhooks::{
+    Amount, ApiClient, Event, EventFetcher, EventId, EventType, FetchError, FetchErrorKind,
+    OperationType, ReqwestTransport, TransactionId, TransactionStatus, TransportError,
+};
+
+const EVENT_FAILED: &str = include_str!("fixtures/event-transaction-failed.json");
+const TRANSACTION_AUTHORIZED: &str = include_str!("fixtures/transaction-authorized.json");
+const TRANSACTION_OPERATIONS: &str = include_str!("fixtures/transaction-operations-expanded.json");
+const TRANSACTION_PAYOUTS: &str = include_str!("fixtures/transaction-payout-items-expanded.json");
+const VENDOR_EVENT_ID: &str = "ev_rV1yRUxr8IZ4p5sumcW2fbLxRy4FTB3C";
+
+fn ev(id: &str) -> EventId {
+    EventId::parse(id).unwrap()
+}
+
+fn tr(id: &str) -> TransactionId {
+    TransactionId::parse(id).unwrap()
+}
+
+fn amount(s: &str) -> Option<Amount> {
+    Some(s.parse().unwrap())
+}
+
+fn client(api: &MockApi) -> ApiClient {
+    api.client_builder().build().unwrap()
+}
+
+/// The kind of the transport error under a fetch error, if any.
+fn transport_kind(err: &FetchError) -> Option<TransportErrorKind> {
+    err.source()?
+        .downcast_ref::<TransportError>()
+        .map(TransportError::kind)
+}
+
+#[tokio::test]
+async fn fetches_the_vendors_event_with_the_exact_request() {
+    let api = MockApi::start().await;
+    let id = api.add_event_json(EVENT_FAILED).unwrap();
+    assert_eq!(id.as_str(), VENDOR_EVENT_ID);
+
+    let event = client(&api).fetch_event(&id).await.unwrap();
+
+    assert_eq!(event.id, id);
+    assert_eq!(event.name, EventType::TransactionFailed);
+    assert_eq!(
+        event.project_id.as_deref(),
+        Some("proj_jhgTvqTxNmyJVwAaKHDk3C4wqFFPah8r")
+    );
+    assert!(event.sandbox);
+    assert_eq!(event.webhooks, None);
+    assert_eq!(
+        event.fired_at.as_ref().unwrap().as_str(),
+        "2023-04-22T15:48:57.55294073Z"
+    );
+    let t = event.transaction().unwrap();
+    assert_eq!(t.id.as_str(), "tr_NcIZWFdUQhfOQdfefQov14vN77tRa2Yn");
+    assert_eq!(t.status, TransactionStatus::Failed);
+    assert_eq!(t.amount, amount("10"));
+    assert_eq!(t.currency.as_deref(), Some("EUR"));
+    assert_eq!(t.error_code.as_deref(), Some("card.failed-cvc"));
+    assert_eq!(t.extra["amount_local"], "11.1");
+
+    let request = api.last_request().unwrap();
+    assert_eq!(request.method, http::Method::GET);
+    assert_eq!(request.path, format!("/events/{VENDOR_EVENT_ID}"));
+    assert_eq!(request.query, None);
+    let token = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        MockApi::PROJECT_ID,
+        MockApi::PRIVATE_KEY
+    ));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Basic {token}").as_str())
+    );
+    assert_eq!(request.header("api-version"), Some("1.4.0.0"));
+    assert_eq!(request.header("accept"), Some("application/json"));
+    assert_eq!(
+        request.header("user-agent"),
+        Some(concat!("smart-router-webhooks/", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(api.requests(&format!("/events/{VENDOR_EVENT_ID}")), 1);
+    assert_eq!(api.total_requests(), 1);
+}
+
+#[tokio::test]
+async fn fetches_the_vendors_transactions_as_typed_values() {
+    let api = MockApi::start().await;
+    for json in [
+        TRANSACTION_AUTHORIZED,
+        TRANSACTION_OPERATIONS,
+        TRANSACTION_PAYOUTS,
+    ] {
+        api.add_transaction_json(json).unwrap();
+    }
+    let client = client(&api);
+
+    // transaction-operations-expanded.json has the same ID as
+    // transaction-authorized.json and replaced it.
+    let t = client
+        .fetch_transaction(&tr("tr_msUOyQgmJp8UduKANzblNwa5hrjQGag5"))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Authorized);
+    assert_eq!(t.amount, amount("29"));
+    assert_eq!(t.authorized_amount, amount("29"));
+    assert_eq!(t.captured_amount, amount("0"));
+    assert_eq!(t.currency.as_deref(), Some("EUR"));
+    assert_eq!(t.metadata["fruit"], "banana");
+    assert_eq!(t.operations[0].kind, Some(OperationType::Request));
+    assert_eq!(t.operations[1].kind, Some(OperationType::Authorization));
+
+    let t = client
+        .fetch_transaction(&tr("tr_RbYZcNz86hRLVNOGKOGmIyyibguwFds5"))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TransactionStatus::Completed);
+    assert_eq!(t.captured_amount, amount("40"));
+    assert_eq!(t.extra["payout_items"][0]["fees"], "-5.8");
+
+    assert_eq!(
+        api.last_request().unwrap().path,
+        "/transactions/tr_RbYZcNz86hRLVNOGKOGmIyyibguwFds5"
+    );
+}
+
+#[tokio::test]
+async fn the_vendors_401_and_404_map_to_their_kinds_with_error_type_kept() {
+    let api = MockApi::start().await;
+
+    let wrong_key = ApiClient::builder(MockApi::PROJECT_ID, "key_wrong")
+        .base_url(api.url())
+        .build()
+        .unwrap();
+    let err = wrong_key.fetch_event(&ev("ev_1")).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::Unauthorized);
+    assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
+    assert_eq!(err.error_type(), Some("request.authentication.invalid"));
+    assert!(
+        err.api_message()
+            .unwrap()
+            .starts_with("Could not read your project ID")
+    );
+
+    let client = client(&api);
+    let err = client.fetch_event(&ev("ev_missing")).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::NotFound);
+    assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
+    assert_eq!(err.error_type(), Some("resource.event.not-found"));
+    assert_eq!(err.api_message(), Some("The event could not be found."));
+
+    let err = client
+        .fetch_transaction(&tr("tr_missing"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::NotFound);
+    assert_eq!(err.error_type(), Some("resource.transaction.not-found"));
+}
+
+#[tokio::test]
+async fn a_wrong_api_version_is_refused_by_the_mock() {
+    let api = MockApi::start().await;
+    let client = api.client_builder().api_version("1.3.0.0").build().unwrap();
+    let err = client.fetch_event(&ev("ev_1")).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::InvalidResponse);
+    assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
+    assert_eq!(
+        api.last_request().unwrap().header("api-version"),
+        Some("1.3.0.0")
+    );
+}
+
+#[tokio::test]
+async fn each_failure_of_the_api_maps_to_its_kind() {
+    let api = MockApi::start().await;
+    api.add_event_json(EVENT_FAILED).unwrap();
+    let client = api
+        .client_builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let id = ev(VENDOR_EVENT_ID);
+
+    let cases: [(Failure, FetchErrorKind, Option<u16>, Option<u64>); 8] = [
+        (
+            Failure::InternalError,
+            FetchErrorKind::Unavailable,
+            Some(500),
+            None,
+        ),
+        (
+            Failure::Unavailable { retry_after: None },
+            FetchErrorKind::Unavailable,
+            Some(503),
+            None,
+        ),
+        (
+            Failure::Unavailable {
+                retry_after: Some(30),
+            },
+            FetchErrorKind::Unavailable,
+            Some(503),
+            Some(30),
+        ),
+        (
+            Failure::RateLimited {
+                retry_after: Some(5),
+                reset: Some(60),
+            },
+            FetchErrorKind::RateLimited,
+            Some(429),
+            Some(5),
+        ),
+        (
+            Failure::RateLimited {
+                retry_after: None,
+                reset: Some(12),
+            },
+            FetchErrorKind::RateLimited,
+            Some(429),
+            Some(12),
+        ),
+        (Failure::Close, FetchErrorKind::Unavailable, None, None),
+        (
+            Failure::Garbage,
+            FetchErrorKind::InvalidResponse,
+            Some(200),
+            None,
+        ),
+        (
+            Failure::Respond {
+                status: 200,
+                body: json!({"success": false, "error_type": "x.y", "message": "no"}).to_string(),
+            },
+            FetchErrorKind::InvalidResponse,
+            Some(200),
+            None,
+        ),
+    ];
+    for (failure, kind, status, retry_after) in cases {
+        api.fail_next(1, failure.clone());
+        let err = client.fetch_event(&id).await.unwrap_err();
+        assert_eq!(err.kind(), kind, "{failure:?}");
+        assert_eq!(err.status().map(|s| s.as_u16()), status, "{failure:?}");
+        assert_eq!(
+            err.retry_after(),
+            retry_after.map(Duration::from_secs),
+            "{failure:?}"
+        );
+    }
+    // The mock recovers, and so does the client (its pool dropped the
+    // connection the mock closed).
+    assert_eq!(client.fetch_event(&id).await.unwrap().id, id);
+    assert_eq!(api.requests(&format!("/events/{VENDOR_EVENT_ID}")), 9);
+}
+
+#[tokio::test]
+async fn a_closed_connection_or_a_refused_one_is_unavailable() {
+    let api = MockApi::start().await;
+    api.fail_next(1, Failure::Close);
+    let err = client(&api).fetch_event(&ev("ev_1")).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::Unavailable);
+    assert_eq!(transport_kind(&err), Some(TransportErrorKind::Connection));
+
+    let gone = MockApi::start().await;
+    let client = client(&gone);
+    drop(gone);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = client.fetch_event(&ev("ev_1")).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::Unavailable);
+    assert_eq!(transport_kind(&err), Some(TransportErrorKind::Connect));
+}
+
+#[tokio::test]
+async fn the_timeout_fires() {
+    let api = MockApi::start().await;
+    api.fail_id("ev_slow", Failure::Hang);
+    let client = api
+        .client_builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client.fetch_event(&ev("ev_slow")).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), FetchErrorKind::Unavailable);
+    assert_eq!(transport_kind(&err), Some(TransportErrorKind::Timeout));
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    // Only that ID hangs.
+    assert_eq!(
+        client
+            .fetch_event(&ev("ev_other"))
+            .await
+            .unwrap_err()
+            .kind(),
+        FetchErrorKind::NotFound
+    );
+
+    // A slow API (the mock's delay) times out the same way.
+    api.set_delay(Duration::from_millis(500));
+    let err = client.fetch_event(&ev("ev_other")).await.unwrap_err();
+    assert_eq!(transport_kind(&err), Some(TransportErrorKind::Timeout));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_without_being_read() {
+    let api = MockApi::start().await;
+    let small = api
+        .client_builder()
+        .max_response_bytes(64 * 1024)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    for content_length in [false, true] {
+        api.fail_next(
+            1,
+            Failure::HugeBody {
+                bytes: 1 << 30,
+                content_length,
+            },
+        );
+        let started = Instant::now();
+        let err = small.fetch_event(&ev("ev_1")).await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.kind(), FetchErrorKind::InvalidResponse);
+        assert_eq!(transport_kind(&err), Some(TransportErrorKind::BodyTooLarge));
+        // Reading a gigabyte over loopback takes seconds in a debug build;
+        // stopping at 64 KiB takes milliseconds.
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+    // The default limit (4 MiB) lets a normal answer through.
+    api.add_event_json(EVENT_FAILED).unwrap();
+    client(&api)
+        .fetch_event(&ev(VENDOR_EVENT_ID))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_invalid_id_never_reaches_the_api() {
+    let api = MockApi::start().await;
+    let _client = client(&api);
+    assert!(EventId::parse("../transactions/tr_1").is_err());
+    assert!(TransactionId::parse("tr_1?expand=all").is_err());
+    assert_eq!(api.total_requests(), 0);
+}
+
+/// Adds `ev_1` … `ev_n`, the oldest first.
+fn add_events(api: &MockApi, n: usize) {
+    for i in 1..=n {
+        api.add_event(Event::new(
+            ev(&format!("ev_{i}")),
+            EventType::TransactionCaptured,
+        ));
+    }
+}
+
+fn ids(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn the_pager_walks_three_pages_and_stops_at_the_last() {
+    let api = MockApi::start().await;
+    add_events(&api, 7);
+    let client = client(&api);
+
+    let mut pager = client.event_pager(ListEvents::new().limit(3).order(Order::Asc));
+    let mut pages = Vec::new();
+    while let Some(events) = pager.next_page().await.unwrap() {
+        pages.push(ids(&events).join(","));
+    }
+    assert_eq!(pages, ["ev_1,ev_2,ev_3", "ev_4,ev_5,ev_6", "ev_7"]);
+    assert_eq!(pager.cursor(), Some(&ev("ev_7")));
+    assert!(pager.is_done());
+    assert_eq!(pager.next_page().await.unwrap(), None);
+
+    let requests = api.recorded_requests();
+    assert_eq!(requests.len(), 3, "no request after has_more: false");
+    let cursors: Vec<_> = requests
+        .iter()
+        .map(|r| r.query_param("start_after"))
+        .collect();
+    assert_eq!(cursors, [None, Some("ev_3".into()), Some("ev_6".into())]);
+    for request in &requests {
+        assert_eq!(request.path, "/events");
+        assert_eq!(request.query_param("limit").as_deref(), Some("3"));
+        assert_eq!(request.query_param("order").as_deref(), Some("asc"));
+    }
+}
+
+#[tokio::test]
+async fn events_since_a_saved_cursor_resumes_after_it() {
+    let api = MockApi::start().await;
+    add_events(&api, 5);
+    let client = client(&api);
+
+    let mut pager = client.events_since(Some(ev("ev_2")));
+    let events = pager.next_page().await.unwrap().unwrap();
+    assert_eq!(ids(&events), ["ev_3", "ev_4", "ev_5"]);
+    assert_eq!(pager.next_page().await.unwrap(), None);
+    let request = api.last_request().unwrap();
+    assert_eq!(request.query_param("start_after").as_deref(), Some("ev_2"));
+    assert_eq!(request.query_param("limit").as_deref(), Some("100"));
+
+    // Nothing new since ev_5: one request, no page.
+    let mut pager = client.events_since(pager.cursor().cloned());
+    assert_eq!(pager.next_page().await.unwrap(), None);
+    assert_eq!(pager.cursor(), Some(&ev("ev_5")));
+}
+
+#[tokio::test]
+async fn a_failed_page_is_retried_from_the_same_cursor() {
+    let api = MockApi::start().await;
+    add_events(&api, 4);
+    let client = client(&api);
+    let mut pager = client.event_pager(ListEvents::new().limit(2).order(Order::Asc));
+    pager.next_page().await.unwrap().unwrap();
+    api.fail_next(1, Failure::InternalError);
+    let err = pager.next_page().await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::Unavailable);
+    assert_eq!(pager.cursor(), Some(&ev("ev_2")));
+    let events = pager.next_page().await.unwrap().unwrap();
+    assert_eq!(ids(&events), ["ev_3", "ev_4"]);
+}
+
+#[tokio::test]
+async fn lists_newest_first_by_default() {
+    let api = MockApi::start().await;
+    add_events(&api, 3);
+    let page = client(&api).list_events(&ListEvents::new()).await.unwrap();
+    assert_eq!(ids(&page.events), ["ev_3", "ev_2", "ev_1"]);
+    assert!(!page.has_more);
+    assert_eq!(api.last_request().unwrap().query, None);
+}
+
+#[tokio::test]
+async fn lists_the_delivery_records_of_an_event() {
+    let api = MockApi::start().await;
+    let id = api.add_event_json(EVENT_FAILED).unwrap();
+    api.add_webhook(
+        &id,
+        json!({"id": "wh_1", "event_id": id.as_str(), "response_code": "500",
+               "request_url": "https://hooks:s3cr3t@shop.example/webhooks", "status": 2}),
+    );
+    api.add_webhook(
+        &id,
+        json!({"id": "wh_2", "event_id": id.as_str(), "response_code": 200, "response_time_ms": 42}),
+    );
+    let page = client(&api).event_webhooks(&id).await.unwrap();
+    assert!(!page.has_more);
+    let codes: Vec<_> = page.webhooks.iter().map(|w| w.response_code).collect();
+    assert_eq!(codes, [Some(500), Some(200)]);
+    assert!(!page.webhooks[0].is_delivered() && page.webhooks[1].is_delivered());
+    assert_eq!(page.webhooks[0].extra["status"], 2);
+    assert_eq!(page.webhooks[1].response_time_ms, Some(42));
+    assert!(!format!("{page:?}").contains("s3cr3t"));
+    assert_eq!(
+        api.last_request().unwrap().path,
+        format!("/events/{VENDOR_EVENT_ID}/webhooks")
+    );
+
+    let err = client(&api)
+        .event_webhooks(&ev("ev_missing"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn no_credential_appears_in_any_output() {
+    const SECRET: &str = "key_live_Sup3rS3cr3tValue";
+    let api = MockApi::builder().private_key(SECRET).start().await;
+    let token = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{SECRET}", MockApi::PROJECT_ID));
+
+    let builder = api.client_builder().timeout(Duration::from_millis(300));
+    let mut outputs = vec![format!("{builder:?}"), format!("{api:?}")];
+    let client = builder.build().unwrap();
+    outputs.push(format!("{client:?}"));
+    outputs.push(format!("{:?}", ReqwestTransport::new().unwrap()));
+
+    let failures = [
+        Failure::InternalError,
+        Failure::RateLimited {
+            retry_after: Some(1),
+            reset: None,
+        },
+        Failure::Close,
+        Failure::Hang,
+        Failure::Garbage,
+        Failure::HugeBody {
+            bytes: 1 << 24,
+            content_length: false,
+        },
+        // An API (or a proxy) that echoes the request.
+        Failure::Respond {
+            status: 400,
+            body: json!({"success": false, "error_type": "echo",
+                         "message": format!("Authorization: Basic {token}")})
+            .to_string(),
+        },
+    ];
+    let small = api
+        .client_builder()
+        .timeout(Duration::from_millis(300))
+        .max_response_bytes(1024)
+        .build()
+        .unwrap();
+    for failure in failures {
+        api.fail_next(1, failure);
+        let err = small.fetch_event(&ev("ev_1")).await.unwrap_err();
+        outputs.push(format!("{err} | {err:?} | {:?}", err.source()));
+    }
+    let wrong = ApiClient::builder(MockApi::PROJECT_ID, "key_wrong")
+        .base_url(api.url())
+        .build()
+        .unwrap();
+    let err = wrong.fetch_event(&ev("ev_1")).await.unwrap_err();
+    outputs.push(format!("{err} | {err:?}"));
+    let err = ApiClient::builder(MockApi::PROJECT_ID, format!("{SECRET}\n"))
+        .build()
+        .unwrap_err();
+    outputs.push(format!("{err} | {err:?}"));
+    let err = ApiClient::builder(MockApi::PROJECT_ID, SECRET)
+        .base_url(format!("https://user:{SECRET}@api.example"))
+        .build()
+        .unwrap_err();
+    outputs.push(format!("{err} | {err:?}"));
+    outputs.push(format!("{:?}", api.recorded_requests()));
+
+    for output in &outputs {
+        assert!(!output.contains(SECRET), "{output}");
+        assert!(!output.contains(&token), "{output}");
+    }
+}
+
+#[tokio::test]
+async fn clones_share_one_transport() {
+    let api = MockApi::start().await;
+    let id = api.add_event_json(EVENT_FAILED).unwrap();
+    let client = client(&api);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            let id = id.clone();
+            tokio::spawn(async move { client.fetch_event(&id).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().id, id);
+    }
+    assert_eq!(api.requests(&format!("/events/{VENDOR_EVENT_ID}")), 8);
+}
