@@ -567,3 +567,25 @@ async fn clones_share_one_transport() {
     }
     assert_eq!(api.requests(&format!("/events/{VENDOR_EVENT_ID}")), 8);
 }
+
+#[tokio::test]
+async fn https_goes_through_rustls_and_a_failed_handshake_is_a_connect_error() {
+    // A server that answers plain text to a TLS client hello.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt as _;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+        }
+    });
+    let client = ApiClient::builder("proj_1", "key_1")
+        .base_url(format!("https://localhost:{}", addr.port()))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let err = client.fetch_event(&ev("ev_1")).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::Unavailable);
+    assert_eq!(transport_kind(&err), Some(TransportErrorKind::Connect));
+    server.abort();
+}
