@@ -1,4 +1,4 @@
-//! cargo run --example custom_transport --features testing
+//! cargo run --example custom_transport
 //!
 //! `ApiClient` over another HTTP client: hyper-util's legacy client
 //! instead of reqwest. The transport honours the client's limits: a

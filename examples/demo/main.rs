@@ -1,0 +1,19 @@
+//! cargo run --example demo
+//!
+//! The whole flow in one command, with no setup and no network: a mock
+//! Smart Router API, a receiver served by axum on loopback, and a sender
+//! that delivers like Smart Router does (credentials from the webhook URL,
+//! retries with backoff). It plays a payment story (captures, a PayPal
+//! payment settling minutes later, a chargeback weeks later, a duplicate,
+//! events out of order, a forged delivery, an unknown event type, an API
+//! failure mended by a retry) and prints what each delivery was answered,
+//! which handlers ran and which status changes were seen.
+
+mod scenario;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut stdout = std::io::stdout();
+    scenario::run(&mut stdout).await?;
+    Ok(())
+}
