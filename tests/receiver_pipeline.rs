@@ -333,3 +333,38 @@ fn the_receiver_is_send_sync_and_cheap_to_clone() {
         .unwrap();
     assert_send(receiver.handle(delivery("ev_1")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_sharing_one_in_memory_store_fetch_once() {
+    let api = api_with(&[captured_event("ev_6")], Duration::from_millis(50));
+    let claims = Arc::new(MemoryClaimStore::default());
+    let transactions = Arc::new(MemoryTransactionStore::default());
+    let a = Counter::default();
+    let receivers: Vec<Receiver> = (0..2)
+        .map(|_| {
+            Receiver::builder()
+                .credentials(credentials())
+                .fetcher(api.clone())
+                .claim_store(claims.clone())
+                .transaction_store(transactions.clone())
+                .on(EventType::TransactionCaptured, "a", a.clone())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let receiver = receivers[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            receiver.deliver(delivery("ev_6")).await.status
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(
+            task.await.unwrap(),
+            StatusCode::OK | StatusCode::CONFLICT
+        ));
+    }
+    assert_eq!(api.fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(a.runs(), 1);
+}

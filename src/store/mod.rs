@@ -209,3 +209,38 @@ pub trait TransactionStore: Send + Sync + 'static {
         transaction: &TransactionId,
     ) -> Result<Option<TransactionSnapshot>, Error>;
 }
+
+/// A shared store is a store: give several receivers one `Arc` of it.
+#[async_trait]
+impl<S: ClaimStore + ?Sized> ClaimStore for std::sync::Arc<S> {
+    async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error> {
+        (**self).claim(event, lease).await
+    }
+
+    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
+        (**self).record_handler(event, handler).await
+    }
+
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+        (**self).complete(event, token).await
+    }
+
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+        (**self).release(event, token).await
+    }
+}
+
+/// A shared store is a store: give several receivers one `Arc` of it.
+#[async_trait]
+impl<S: TransactionStore + ?Sized> TransactionStore for std::sync::Arc<S> {
+    async fn apply(&self, snapshot: &TransactionSnapshot) -> Result<Applied, Error> {
+        (**self).apply(snapshot).await
+    }
+
+    async fn latest(
+        &self,
+        transaction: &TransactionId,
+    ) -> Result<Option<TransactionSnapshot>, Error> {
+        (**self).latest(transaction).await
+    }
+}
