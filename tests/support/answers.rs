@@ -124,6 +124,8 @@ impl Target for Direct {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setup {
     Default,
+    /// The receiver's default body limit (64 KiB) instead of 1 KiB.
+    DefaultBodyLimit,
     AcknowledgeNotFound,
     WrongApiKey,
 }
@@ -241,7 +243,11 @@ impl World {
         let mut builder = Receiver::builder()
             .credentials(Credentials::new(USER, PASSWORD).unwrap())
             .fetcher(client.build().unwrap())
-            .body_limit(BODY_LIMIT)
+            .body_limit(if setup == Setup::DefaultBodyLimit {
+                smart_router_webhooks::receiver::DEFAULT_BODY_LIMIT
+            } else {
+                BODY_LIMIT
+            })
             .on(
                 EventType::TransactionCaptured,
                 "captured",

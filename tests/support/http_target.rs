@@ -30,7 +30,10 @@ pub fn request_bytes(req: &Req) -> Vec<u8> {
 }
 
 /// Reads one HTTP/1.1 response from `stream`.
-pub async fn read_answer(stream: &mut TcpStream, head_request: bool) -> Answer {
+pub async fn read_answer<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    head_request: bool,
+) -> Answer {
     let mut buf = Vec::new();
     let head_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -85,7 +88,10 @@ pub async fn read_answer(stream: &mut TcpStream, head_request: bool) -> Answer {
     }
 }
 
-async fn read_chunked(stream: &mut TcpStream, mut buf: Vec<u8>) -> Vec<u8> {
+async fn read_chunked<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    mut buf: Vec<u8>,
+) -> Vec<u8> {
     let mut body = Vec::new();
     loop {
         while !buf.windows(2).any(|w| w == b"\r\n") {
