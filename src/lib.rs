@@ -27,7 +27,7 @@ pub use dispatch::{EventContext, Handler, HandlerError, Router, TransitionFilter
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Operation, OperationType,
-    Timestamp, Transaction, TransactionId, TransactionStatus,
+    Timestamp, Transaction, TransactionId, TransactionStatus, WebhookRecords,
 };
 pub use receiver::{
     BodyCollector, BodyError, DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome,

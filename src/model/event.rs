@@ -41,7 +41,7 @@ api_object! {
             /// The object the event is about.
             data: EventData = "data",
             /// The webhook deliveries of the event, when the API lists them.
-            webhooks: Option<Vec<serde_json::Value>> = "webhooks",
+            webhooks: Option<WebhookRecords> = "webhooks",
         }
     }
 }
@@ -113,5 +113,27 @@ impl Event {
             return serde_json::to_value(transaction).ok();
         }
         self.data.extra.get(key).cloned()
+    }
+}
+
+/// The webhook deliveries an event lists, as the API sent them.
+///
+/// Reads as a slice of JSON values. `Debug` shows how many there are, not
+/// what they hold: a record's `request_url` carries the webhook URL's
+/// credentials.
+#[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WebhookRecords(pub Vec<serde_json::Value>);
+
+impl std::ops::Deref for WebhookRecords {
+    type Target = [serde_json::Value];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookRecords({} records)", self.0.len())
     }
 }

@@ -139,13 +139,18 @@ impl PartialEq for Extra {
     }
 }
 
+/// Shows the field names only: an unmodelled field may hold a secret (an
+/// invoice's `webhook_url` with its credentials, say), and `Debug` output
+/// ends up in logs.
 impl fmt::Debug for Extra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(
-                self.fields
+        f.debug_tuple("Extra")
+            .field(
+                &self
+                    .fields
                     .iter()
-                    .map(|field| (&field.key, field.raw.get())),
+                    .map(|field| &*field.key)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -192,5 +197,16 @@ mod tests {
         assert_eq!(extra.len(), 1);
         assert_eq!(extra["a"], 1);
         assert_eq!(serde_json::to_string(&extra).unwrap(), "{\"a\":1}");
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let mut extra = Extra::new();
+        extra.insert(
+            "webhook_url",
+            serde_json::json!("https://hooks:hunter2@shop.example/wh"),
+        );
+        let shown = format!("{extra:?}");
+        assert_eq!(shown, "Extra([\"webhook_url\"])");
     }
 }

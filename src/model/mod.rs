@@ -17,7 +17,7 @@ mod timestamp;
 mod transaction;
 
 pub use amount::Amount;
-pub use event::{Event, EventData};
+pub use event::{Event, EventData, WebhookRecords};
 pub use event_type::EventType;
 pub use extra::Extra;
 pub use ids::{EventId, MAX_ID_LEN, TransactionId};
