@@ -47,6 +47,9 @@ const EVENT_NOT_FOUND: &str = include_str!("../../tests/fixtures/event-not-found
 /// The vendor's answer to an unknown transaction (HTTP 404).
 const TRANSACTION_NOT_FOUND: &str = include_str!("../../tests/fixtures/transaction-not-found.json");
 
+/// The ID the template of `serve_any_event` is written with, then replaced.
+const ANY_EVENT_PLACEHOLDER: &str = "ev_any_event_placeholder_7f3a9c";
+
 /// How many requests [`MockApi::recorded_requests`] keeps.
 const RECORDED: usize = 64;
 /// The page size of `GET /events` when the request gives none.
@@ -160,6 +163,7 @@ pub struct MockApiBuilder {
     private_key: String,
     api_version: Option<String>,
     delay: Duration,
+    any_event: Option<Event>,
 }
 
 impl fmt::Debug for MockApiBuilder {
@@ -180,6 +184,7 @@ impl Default for MockApiBuilder {
             private_key: MockApi::PRIVATE_KEY.to_owned(),
             api_version: Some(MockApi::API_VERSION.to_owned()),
             delay: Duration::ZERO,
+            any_event: None,
         }
     }
 }
@@ -218,6 +223,17 @@ impl MockApiBuilder {
         self
     }
 
+    /// Answers `GET /events/{id}` for any ID not added otherwise with
+    /// `template` under the asked ID, for load tests that fetch millions of
+    /// distinct events. The answer's body is written once, so serving it
+    /// costs no serialization; requests for such events are counted in
+    /// [`MockApi::total_requests`] only, so that the mock's memory stays
+    /// flat however many distinct IDs are asked.
+    pub fn serve_any_event(mut self, template: Event) -> Self {
+        self.any_event = Some(template);
+        self
+    }
+
     /// Binds `127.0.0.1` on a free port and starts serving.
     ///
     /// Must be called within a tokio runtime.
@@ -229,9 +245,22 @@ impl MockApiBuilder {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let token = BASE64.encode(format!("{}:{}", self.project_id, self.private_key));
+        let any_event = self.any_event.map(|template| {
+            let mut template = template;
+            template.id = EventId::parse(ANY_EVENT_PLACEHOLDER).unwrap_or(template.id);
+            let body = json!({"success": true, "event": template}).to_string();
+            match body.split_once(ANY_EVENT_PLACEHOLDER) {
+                Some((before, after)) => (
+                    Bytes::from(before.to_owned()),
+                    Bytes::from(after.to_owned()),
+                ),
+                None => (Bytes::from(body), Bytes::new()),
+            }
+        });
         let shared = Arc::new(Shared {
             expected_authorization: format!("Basic {token}"),
             api_version: self.api_version,
+            any_event,
             state: Mutex::new(State {
                 delay: self.delay,
                 ..State::default()
@@ -541,6 +570,8 @@ fn unwrap_envelope(json: &str, key: &'static str) -> Result<Value, Error> {
 struct Shared {
     expected_authorization: String,
     api_version: Option<String>,
+    /// The body of any event (see `serve_any_event`), split around its ID.
+    any_event: Option<(Bytes, Bytes)>,
     state: Mutex<State>,
 }
 
@@ -581,8 +612,10 @@ impl State {
             .map(|(_, value)| value)
     }
 
-    fn record(&mut self, request: RecordedRequest) {
-        *self.counts.entry(request.path.clone()).or_default() += 1;
+    fn record(&mut self, request: RecordedRequest, count_path: bool) {
+        if count_path {
+            *self.counts.entry(request.path.clone()).or_default() += 1;
+        }
         self.total += 1;
         if self.recorded.len() == RECORDED {
             self.recorded.pop_front();
@@ -658,12 +691,21 @@ async fn handle(
     }
     let (failure, delay) = {
         let mut state = shared.lock();
-        state.record(RecordedRequest {
-            method: request.method().clone(),
-            path: path.clone(),
-            query: query.clone(),
-            headers,
-        });
+        // Events served from the template are not counted by path: there
+        // may be millions of them.
+        let from_template = shared.any_event.is_some()
+            && path
+                .strip_prefix("/events/")
+                .is_some_and(|id| !id.contains('/') && state.event(id).is_none());
+        state.record(
+            RecordedRequest {
+                method: request.method().clone(),
+                path: path.clone(),
+                query: query.clone(),
+                headers,
+            },
+            !from_template,
+        );
         (state.take_failure(&path), state.delay)
     };
     if !delay.is_zero() {
@@ -779,9 +821,16 @@ fn answer(
     let state = shared.lock();
     match segments.as_slice() {
         ["events"] => list_events(&state, query),
-        ["events", id] => match state.event(id) {
-            Some(event) => success(json!({"success": true, "event": event})),
-            None => json_response(StatusCode::NOT_FOUND, EVENT_NOT_FOUND),
+        ["events", id] => match (state.event(id), &shared.any_event) {
+            (Some(event), _) => success(json!({"success": true, "event": event})),
+            (None, Some((before, after))) => {
+                let mut body = Vec::with_capacity(before.len() + id.len() + after.len());
+                body.extend_from_slice(before);
+                body.extend_from_slice(id.as_bytes());
+                body.extend_from_slice(after);
+                json_response(StatusCode::OK, body)
+            }
+            (None, None) => json_response(StatusCode::NOT_FOUND, EVENT_NOT_FOUND),
         },
         ["events", id, "webhooks"] => match state.event(id) {
             Some(_) => {
@@ -907,6 +956,38 @@ impl Body for Zeros {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn any_event_is_served_from_the_template_under_the_asked_id() {
+        use crate::EventFetcher;
+        let mut template = Event::new(
+            EventId::parse("ev_template").unwrap(),
+            crate::EventType::TransactionCaptured,
+        );
+        template.data.transaction = Some(Transaction::new(
+            TransactionId::parse("tr_1").unwrap(),
+            crate::TransactionStatus::Completed,
+        ));
+        let api = MockApi::builder().serve_any_event(template).start().await;
+        let client = api.client_builder().build().unwrap();
+        for n in 0..3 {
+            let id = EventId::parse(&format!("ev_{n}")).unwrap();
+            let event = client.fetch_event(&id).await.unwrap();
+            assert_eq!(event.id, id);
+            assert_eq!(event.transaction().unwrap().id.as_str(), "tr_1");
+        }
+        assert_eq!(api.total_requests(), 3);
+        assert_eq!(
+            api.requests("/events/ev_0"),
+            0,
+            "template events are not counted by path"
+        );
     }
 }
 

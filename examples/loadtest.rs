@@ -1,0 +1,244 @@
+//! cargo run --release --example loadtest
+//!
+//! The receiver under load, on loopback: axum serving the receiver, the
+//! mock Smart Router API answering each fetch after a delay (default 50 ms,
+//! like a real API round trip) with the vendor's 16 KB event, and a load
+//! generator keeping N deliveries in flight on keep-alive connections.
+//!
+//! With every delivery waiting `delay` on its fetch, no receiver can do
+//! better than N / delay deliveries per second (Little's law): the figure
+//! printed is the rate achieved as a ratio of that ceiling, with the p50
+//! and p99 latency, and the process's resident memory sampled each second
+//! (peak, and how much it grew over the second half of the run).
+//!
+//! Options: `--inflight N` (default: 100 then 1000), `--seconds S` (default
+//! 20 at N = 100, 60 at N = 1000), `--delay-ms D` (default 50). Everything
+//! (load generator, receiver, mock API) shares one process and its 2
+//! worker threads, as on a 2-core machine.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use smart_router_webhooks::adapters::axum::webhook_router;
+use smart_router_webhooks::testing::MockApi;
+use smart_router_webhooks::{Credentials, Event, EventContext, EventType, HandlerError, Receiver};
+
+const FIXTURE: &[u8] = include_bytes!("../tests/fixtures/event-transaction-failed.json");
+const PATH: &str = "/webhooks/smart-router";
+
+#[derive(Deserialize)]
+struct Envelope {
+    event: Event,
+}
+
+/// The process's resident memory now and at its peak, in KiB.
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+struct Run {
+    inflight: usize,
+    seconds: u64,
+    delay: Duration,
+}
+
+struct Figures {
+    deliveries: u64,
+    rate: f64,
+    ceiling: f64,
+    p50: Duration,
+    p99: Duration,
+    peak_kib: u64,
+    growth_kib: i64,
+    errors: u64,
+}
+
+async fn noop(_: EventContext) -> Result<(), HandlerError> {
+    Ok(())
+}
+
+/// One connection's loop: deliver new events until `stop`, recording each
+/// answer's latency in microseconds.
+async fn load(
+    addr: std::net::SocketAddr,
+    authorization: http::HeaderValue,
+    next: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    errors: Arc<AtomicU64>,
+) -> Result<Vec<u32>, Box<dyn Error + Send + Sync>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let mut latencies = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        let body = format!(r#"{{"event_id":"ev_load_{n}","event_type":"transaction.failed"}}"#);
+        let request = Request::post(PATH)
+            .header(http::header::HOST, "127.0.0.1")
+            .header(http::header::AUTHORIZATION, authorization.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let started = Instant::now();
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if status != StatusCode::OK {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(latencies)
+}
+
+async fn run(run: &Run) -> Result<Figures, Box<dyn Error + Send + Sync>> {
+    let template = serde_json::from_slice::<Envelope>(FIXTURE)?.event;
+    let api = MockApi::builder()
+        .delay(run.delay)
+        .serve_any_event(template)
+        .start()
+        .await;
+    let credentials = Credentials::new("smart-router", "4f3c9b1e8d7a6c5b4a39281706f5e4d3")?;
+    let receiver = Receiver::builder()
+        .credentials(credentials.clone())
+        .fetcher(api.client_builder().build()?)
+        .on(EventType::TransactionFailed, "a", noop)
+        .on_prefix("transaction.", "b", noop)
+        .on_every_event("c", noop)
+        .build()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server =
+        tokio::spawn(
+            async move { axum::serve(listener, webhook_router::<()>(PATH, receiver)).await },
+        );
+
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..run.inflight {
+        tasks.push(tokio::spawn(load(
+            addr,
+            credentials.authorization_header(),
+            next.clone(),
+            stop.clone(),
+            errors.clone(),
+        )));
+    }
+    // Warm up, then measure.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let start_count = next.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    for _ in 0..run.seconds {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(memory_kib().0);
+    }
+    let elapsed = started.elapsed();
+    let delivered = next.load(Ordering::Relaxed) - start_count;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    server.abort();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+        Duration::from_micros(u64::from(latencies.get(index).copied().unwrap_or(0)))
+    };
+    let half = samples.len() / 2;
+    let growth_kib = samples.last().copied().unwrap_or(0) as i64
+        - samples.get(half).copied().unwrap_or(0) as i64;
+    Ok(Figures {
+        deliveries: delivered,
+        rate: delivered as f64 / elapsed.as_secs_f64(),
+        ceiling: run.inflight as f64 / run.delay.as_secs_f64(),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        peak_kib: memory_kib().1,
+        growth_kib,
+        errors: errors.load(Ordering::Relaxed),
+    })
+}
+
+fn option(args: &[String], name: &str) -> Option<u64> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    let args: Vec<String> = std::env::args().collect();
+    let delay = Duration::from_millis(option(&args, "--delay-ms").unwrap_or(50));
+    let runs: Vec<Run> = match option(&args, "--inflight") {
+        Some(n) => vec![Run {
+            inflight: n as usize,
+            seconds: option(&args, "--seconds").unwrap_or(60),
+            delay,
+        }],
+        None => vec![
+            Run {
+                inflight: 100,
+                seconds: option(&args, "--seconds").unwrap_or(20),
+                delay,
+            },
+            Run {
+                inflight: 1000,
+                seconds: option(&args, "--seconds").unwrap_or(60),
+                delay,
+            },
+        ],
+    };
+    for run_config in &runs {
+        println!(
+            "load: {} in flight for {} s, each fetch delayed {} ms",
+            run_config.inflight,
+            run_config.seconds,
+            run_config.delay.as_millis()
+        );
+        let f = run(run_config).await?;
+        println!(
+            "  deliveries      {} ({} not answered 200)",
+            f.deliveries, f.errors
+        );
+        println!(
+            "  rate            {:.0}/s of a ceiling of {:.0}/s: ratio {:.3} (target >= 0.8)",
+            f.rate,
+            f.ceiling,
+            f.rate / f.ceiling
+        );
+        println!(
+            "  latency         p50 {:.1} ms, p99 {:.1} ms",
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3
+        );
+        println!(
+            "  memory          peak RSS {:.1} MiB, growth over the second half {:+.1} MiB",
+            f.peak_kib as f64 / 1024.0,
+            f.growth_kib as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
