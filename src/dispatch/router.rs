@@ -57,11 +57,16 @@ impl std::fmt::Debug for Route {
 
 /// The routing table: built once, shared by every delivery.
 ///
-/// Finding the handlers of an event costs one hash lookup per segment of
-/// its name plus one per transition filter kind: it grows with the handlers
-/// that match, not with how many are registered.
+/// Finding the handlers of an event costs one hash lookup for a known or
+/// exactly registered type (its routes are computed when the router is
+/// built), one per segment of its name for another type, plus one for its
+/// status change: it grows with the handlers that match, not with how many
+/// are registered.
 #[derive(Clone, Debug, Default)]
 pub struct Router {
+    /// For every known event type and every type registered exactly: its
+    /// exact and prefix routes, computed once at build time.
+    by_name: HashMap<Box<str>, Vec<Route>>,
     exact: HashMap<EventType, Vec<Route>>,
     prefixes: HashMap<Box<str>, Vec<Route>>,
     into: HashMap<TransactionStatus, Vec<(Option<TransactionStatus>, Route)>>,
@@ -93,24 +98,11 @@ impl Router {
     /// fallback if none of those matched, then the every-event handlers;
     /// each group in registration order, each handler once.
     pub fn plan(&self, ctx: &EventContext) -> Plan<'_> {
-        let mut routes: Vec<&Route> = Vec::new();
         let name = ctx.event().name.as_str();
-        if let Some(found) = self.exact.get(&ctx.event().name) {
-            routes.extend(found);
-        }
-        // Segment prefixes of the name, longest first: "a.b.c", "a.b", "a", "".
-        let mut end = Some(name.len());
-        while let Some(e) = end {
-            let prefix = &name[..e];
-            if let Some(found) = self.prefixes.get(prefix) {
-                routes.extend(found);
-            }
-            end = if e == 0 {
-                None
-            } else {
-                Some(prefix.rfind('.').unwrap_or(0))
-            };
-        }
+        let mut routes: Vec<&Route> = match self.by_name.get(name) {
+            Some(found) => found.iter().collect(),
+            None => self.routes_by_name(&ctx.event().name).collect(),
+        };
         if let Some(transition) = ctx.transition() {
             self.transition_routes(transition, &mut routes);
         }
@@ -119,9 +111,31 @@ impl Router {
             routes.extend(self.fallback.as_ref());
         }
         routes.extend(&self.every_event);
-        let mut seen = HashSet::with_capacity(routes.len());
-        routes.retain(|r| seen.insert(Arc::as_ptr(&r.name)));
+        // Each route sits in one bucket and each bucket is visited once,
+        // so no handler is listed twice.
         Plan { routes, fell_back }
+    }
+
+    /// The exact routes of `name`, then its prefix routes, longest prefix
+    /// first ("a.b.c", "a.b", "a", "").
+    fn routes_by_name<'a>(&'a self, name: &EventType) -> impl Iterator<Item = &'a Route> {
+        let text = name.as_str();
+        let mut end = Some(text.len());
+        let prefixes = std::iter::from_fn(move || {
+            let e = end?;
+            let prefix = &text[..e];
+            end = if e == 0 {
+                None
+            } else {
+                Some(prefix.rfind('.').unwrap_or(0))
+            };
+            Some(prefix)
+        });
+        self.exact
+            .get(name)
+            .into_iter()
+            .flatten()
+            .chain(prefixes.filter_map(|p| self.prefixes.get(p)).flatten())
     }
 
     fn transition_routes<'a>(&'a self, transition: &Transition, routes: &mut Vec<&'a Route>) {
@@ -278,7 +292,20 @@ impl RouterBuilder {
                 ));
             }
         }
-        Ok(self.router)
+        let mut router = self.router;
+        let names: Vec<EventType> = EventType::KNOWN
+            .iter()
+            .cloned()
+            .chain(router.exact.keys().cloned())
+            .collect();
+        router.by_name = names
+            .into_iter()
+            .map(|name| {
+                let routes = router.routes_by_name(&name).cloned().collect();
+                (Box::from(name.as_str()), routes)
+            })
+            .collect();
+        Ok(router)
     }
 }
 
