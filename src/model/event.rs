@@ -67,21 +67,6 @@ api_object! {
 }
 
 impl Event {
-    /// An event with the given ID and type and nothing else: for tests and
-    /// for building one by hand.
-    pub fn new(id: EventId, name: EventType) -> Self {
-        Event {
-            id,
-            name,
-            project_id: None,
-            sandbox: false,
-            fired_at: None,
-            data: EventData::default(),
-            webhooks: None,
-            extra: super::Extra::new(),
-        }
-    }
-
     /// Reads an event from the JSON of its `event` object.
     ///
     /// # Errors

@@ -78,6 +78,18 @@ macro_rules! api_object {
             pub extra: $crate::model::Extra,
         }
 
+        impl $name {
+            #[doc = concat!("A `", stringify!($name), "` with the required fields given and every other")]
+            /// field empty: for tests and for building one by hand.
+            pub fn new($($rfield: $rty),*) -> Self {
+                $name {
+                    $( $rfield, )*
+                    $( $ofield: Default::default(), )*
+                    extra: $crate::model::Extra::new(),
+                }
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 struct ObjectVisitor;

@@ -100,51 +100,6 @@ api_object! {
 }
 
 impl Transaction {
-    /// A transaction with the given ID and status and every other field
-    /// empty: for tests and for building one by hand.
-    pub fn new(id: TransactionId, status: TransactionStatus) -> Self {
-        Transaction {
-            id,
-            status,
-            project_id: None,
-            invoice_id: None,
-            customer_id: None,
-            subscription_id: None,
-            token_id: None,
-            card_id: None,
-            name: None,
-            amount: None,
-            currency: None,
-            authorized_amount: None,
-            captured_amount: None,
-            refunded_amount: None,
-            available_amount: None,
-            voided_amount: None,
-            error_code: None,
-            error_message: None,
-            authorized: false,
-            captured: false,
-            voided: false,
-            refunded: false,
-            chargedback: false,
-            received_fraud_notification: false,
-            received_retrieval_request: false,
-            created_at: None,
-            authorized_at: None,
-            captured_at: None,
-            refunded_at: None,
-            voided_at: None,
-            chargedback_at: None,
-            metadata: BTreeMap::new(),
-            sandbox: false,
-            gateway_name: None,
-            payment_type: None,
-            operations: Vec::new(),
-            refunds: Vec::new(),
-            extra: super::Extra::new(),
-        }
-    }
-
     /// Whether part, but not all, of the captured amount was refunded:
     /// the payment is refunded and `refunded_amount` is above zero and
     /// below `captured_amount`.
@@ -192,6 +147,7 @@ open_enum! {
 api_object! {
     /// One step of a transaction's history (a request, an authorization, a
     /// capture, a refund, a chargeback…).
+    #[derive(Default)]
     pub struct Operation {
         required {}
         optional {
