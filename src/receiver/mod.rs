@@ -124,7 +124,35 @@ impl Receiver {
         self.finish(self.verify(&request), started).await
     }
 
+    /// Processes a checked delivery and reports it; with the `tracing`
+    /// feature, inside a span that the handlers' own events nest in.
     async fn finish(
+        &self,
+        checked: Result<WebhookPayload, Box<DeliveryReport>>,
+        started: Instant,
+    ) -> DeliveryReport {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::field::Empty;
+            let span = tracing::info_span!(
+                "smart_router_webhook",
+                event_id = Empty,
+                event_type = Empty,
+                outcome = Empty,
+                status = Empty,
+            );
+            if let Ok(payload) = &checked {
+                span.record("event_id", payload.event_id.as_str());
+            }
+            tracing::Instrument::instrument(self.process_checked(checked, started), span).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            self.process_checked(checked, started).await
+        }
+    }
+
+    async fn process_checked(
         &self,
         checked: Result<WebhookPayload, Box<DeliveryReport>>,
         started: Instant,
@@ -459,14 +487,15 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 
 #[cfg(feature = "tracing")]
 fn trace_delivery(report: &DeliveryReport, started: Instant) {
-    let span = tracing::info_span!(
-        "smart_router_webhook",
-        event_id = report.event_id.as_ref().map(EventId::as_str),
-        event_type = report.event_type.as_ref().map(|t| t.as_str()),
-        outcome = report.outcome.as_str(),
-        status = report.status.as_u16(),
-    );
-    let _entered = span.enter();
+    let span = tracing::Span::current();
+    if let Some(id) = &report.event_id {
+        span.record("event_id", id.as_str());
+    }
+    if let Some(event_type) = &report.event_type {
+        span.record("event_type", event_type.as_str());
+    }
+    span.record("outcome", report.outcome.as_str());
+    span.record("status", report.status.as_u16());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let fetch_ms = report.fetch_duration.map(|d| d.as_secs_f64() * 1000.0);
     let handlers_ms = report.handlers_duration.map(|d| d.as_secs_f64() * 1000.0);
