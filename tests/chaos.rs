@@ -139,8 +139,9 @@ impl Size {
     /// Why a duplicate never finds its event evicted from the in-memory
     /// claim store.
     ///
-    /// A processed event is evicted only after as many new events were
-    /// claimed as there were evictable events ahead of it in the store:
+    /// An event, processed or released for a retry (with the handlers
+    /// that completed for it), is evicted only after as many new events
+    /// were claimed as there were evictable events ahead of it in the store:
     /// at least `capacity - 1 - IN_FLIGHT` (at most `IN_FLIGHT` claims are
     /// live at once, and live claims are never evicted). While any
     /// delivery of an event is running, only deliveries up to

@@ -124,9 +124,14 @@ impl ClaimEntry {
 
 /// A [`ClaimStore`] in the process's memory: for a single instance.
 ///
-/// Bounded: it remembers at most `capacity` events, forgetting the oldest
-/// processed ones first (never an event whose claim is live), and forgets a
-/// processed event after `done_ttl`. Each operation is O(1) amortized.
+/// Bounded: it remembers at most `capacity` events, forgetting the one
+/// claimed first, whether processed or waiting for a retry, but never an
+/// event whose claim is live; it forgets a processed event after
+/// `done_ttl`. A forgotten event is a new one: delivered again, a
+/// processed event is processed again, and an unfinished one runs again
+/// the handlers that had completed for it. Give it a capacity above the
+/// events that arrive during the sender's retries. Each operation is O(1)
+/// amortized.
 ///
 /// A remembered event costs about 220 bytes (its ID twice, the map slot,
 /// the order slot): 100,000 events take about 22 MB. The figure is measured
