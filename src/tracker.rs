@@ -42,8 +42,9 @@ impl Transition {
 pub struct Tracking {
     /// The status change the event brought, if any.
     pub transition: Option<Transition>,
-    /// Whether a newer event of the same transaction was already applied:
-    /// this one changes nothing.
+    /// Whether a newer event of the same transaction was already applied
+    /// when this one was first tracked: it changes nothing. (A retry of an
+    /// event that was not stale then is not stale now either.)
     pub stale: bool,
 }
 
@@ -57,7 +58,10 @@ pub struct Tracking {
 ///   table lists);
 /// - an older one (by `fired_at`, then lifecycle order) is *stale*: it
 ///   changes nothing and reports no transition, so a transaction never
-///   moves backwards however its events are shuffled.
+///   moves backwards however its events are shuffled;
+/// - an event tracked before is reported as it was the first time, even
+///   when newer events came in between, so that a retried delivery runs
+///   the transition handlers that failed on its change.
 #[derive(Clone)]
 pub struct TransactionTracker {
     store: Arc<dyn TransactionStore>,

@@ -368,3 +368,81 @@ async fn receivers_sharing_one_in_memory_store_fetch_once() {
     assert_eq!(api.fetches.load(Ordering::SeqCst), 1);
     assert_eq!(a.runs(), 1);
 }
+
+#[tokio::test]
+async fn a_failed_transition_handler_runs_again_after_a_newer_event_of_its_transaction() {
+    let event = |id: &str, name, status, second| {
+        let mut event = Event::new(EventId::parse(id).unwrap(), name);
+        event.fired_at = Some(smart_router_webhooks::Timestamp::parse(&format!(
+            "2024-05-01T10:00:{second:02}Z"
+        )));
+        event.data.transaction = Some(Transaction::new(
+            TransactionId::parse("tr_7").unwrap(),
+            status,
+        ));
+        event
+    };
+    let authorized = event(
+        "ev_7a",
+        EventType::TransactionAuthorized,
+        TransactionStatus::Authorized,
+        1,
+    );
+    let captured = event(
+        "ev_7b",
+        EventType::TransactionCaptured,
+        TransactionStatus::Completed,
+        2,
+    );
+    let api = api_with(&[authorized, captured], Duration::ZERO);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let changes = {
+        let seen = seen.clone();
+        move |ctx: EventContext| {
+            let mut seen = seen.lock().unwrap();
+            let t = ctx.transition().unwrap();
+            seen.push((ctx.event().id.to_string(), t.from.clone(), t.to.clone()));
+            // The first run fails: the ledger is down.
+            let result = if seen.len() == 1 {
+                Err(HandlerError::retry("the ledger is down"))
+            } else {
+                Ok(())
+            };
+            async move { result }
+        }
+    };
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api)
+        .on_transition(
+            smart_router_webhooks::TransitionFilter::Any,
+            "changes",
+            changes,
+        )
+        .build()
+        .unwrap();
+
+    let report = receiver.deliver(delivery("ev_7a")).await;
+    assert_eq!(report.outcome, Outcome::HandlerFailed);
+    // The capture arrives before the retry of the authorization.
+    assert_eq!(
+        receiver.deliver(delivery("ev_7b")).await.outcome,
+        Outcome::Processed
+    );
+    let report = receiver.deliver(delivery("ev_7a")).await;
+    assert_eq!(report.outcome, Outcome::Processed);
+    assert_eq!(
+        report.handlers.iter().map(|h| &h.name).collect::<Vec<_>>(),
+        ["changes"],
+        "the retry runs the handler that failed"
+    );
+    use TransactionStatus::*;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("ev_7a".to_owned(), None, Authorized),
+            ("ev_7b".to_owned(), Some(Authorized), Completed),
+            ("ev_7a".to_owned(), None, Authorized),
+        ]
+    );
+}

@@ -194,6 +194,29 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
 }
 
 #[tokio::test]
+async fn superseded_answers_stay_bounded_in_the_transactions_hash() {
+    let prefix = format!("{}:", unique("srw-answers"));
+    let stores = shared_stores(|b| {
+        b.key_prefix(prefix.as_str())
+            .transaction_ttl(Duration::from_secs(600))
+    })
+    .await;
+    let tx = store_contract::the_answers_of_the_last_sixteen_superseded_events_are_kept(
+        &stores.transaction_store(),
+    )
+    .await;
+    let mut conn = inspector(&redis_url()).await;
+    let fields: usize = redis::cmd("HLEN")
+        .arg(format!("{prefix}tx:{{{tx}}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // event, status, fired_at, secs, nanos, rank, previous, superseded,
+    // and 16 answers.
+    assert_eq!(fields, 8 + 16);
+}
+
+#[tokio::test]
 async fn an_unfinished_event_and_its_handlers_are_forgotten_together() {
     let stores = shared_stores(|b| {
         b.key_prefix("srw-test:")

@@ -124,9 +124,14 @@ impl ClaimEntry {
 
 /// A [`ClaimStore`] in the process's memory: for a single instance.
 ///
-/// Bounded: it remembers at most `capacity` events, forgetting the oldest
-/// processed ones first (never an event whose claim is live), and forgets a
-/// processed event after `done_ttl`. Each operation is O(1) amortized.
+/// Bounded: it remembers at most `capacity` events, forgetting the one
+/// claimed first, whether processed or waiting for a retry, but never an
+/// event whose claim is live; it forgets a processed event after
+/// `done_ttl`. A forgotten event is a new one: delivered again, a
+/// processed event is processed again, and an unfinished one runs again
+/// the handlers that had completed for it. Give it a capacity above the
+/// events that arrive during the sender's retries. Each operation is O(1)
+/// amortized.
 ///
 /// A remembered event costs about 220 bytes (its ID twice, the map slot,
 /// the order slot): 100,000 events take about 22 MB. The figure is measured
@@ -256,16 +261,25 @@ impl ClaimStore for MemoryClaimStore {
     }
 }
 
+/// How many superseded events' answers the in-memory transaction store
+/// keeps per transaction, for their retries.
+const ANSWERS_PER_TRANSACTION: usize = 16;
+
 struct TransactionRecord {
     latest: TransactionSnapshot,
     previous: Option<TransactionStatus>,
+    /// The events applied as newer before `latest`, with the `previous`
+    /// each was answered, the most recent last.
+    superseded: VecDeque<(EventId, Option<TransactionStatus>)>,
 }
 
 /// A [`TransactionStore`] in the process's memory: for a single instance.
 ///
 /// Bounded: it remembers at most `capacity` transactions, forgetting the
 /// one first seen longest ago. A forgotten transaction seen again is a
-/// first sighting.
+/// first sighting. For each, it remembers the answers given to the last 16
+/// events that newer ones superseded, so that their retries see the same
+/// change; an older one applied again is stale.
 pub struct MemoryTransactionStore {
     inner: Mutex<BoundedMap<TransactionId, TransactionRecord>>,
 }
@@ -315,19 +329,33 @@ impl TransactionStore for MemoryTransactionStore {
                     previous: record.previous.clone(),
                 });
             }
+            if let Some((_, previous)) = record
+                .superseded
+                .iter()
+                .find(|(event, _)| *event == snapshot.event_id)
+            {
+                return Ok(Applied::Newer {
+                    previous: previous.clone(),
+                });
+            }
             if !snapshot.is_newer_than(&record.latest) {
                 return Ok(Applied::Stale {
                     latest: record.latest.clone(),
                 });
             }
+            if record.superseded.len() == ANSWERS_PER_TRANSACTION {
+                record.superseded.pop_front();
+            }
             let previous = Some(record.latest.status.clone());
-            record.previous = previous.clone();
-            record.latest = snapshot.clone();
+            let superseded = std::mem::replace(&mut record.latest, snapshot.clone());
+            let answered = std::mem::replace(&mut record.previous, previous.clone());
+            record.superseded.push_back((superseded.event_id, answered));
             return Ok(Applied::Newer { previous });
         }
         let record = TransactionRecord {
             latest: snapshot.clone(),
             previous: None,
+            superseded: VecDeque::new(),
         };
         // Every record may be forgotten, so inserting cannot fail.
         let _ = inner.insert(snapshot.transaction_id.clone(), record, |_| true);

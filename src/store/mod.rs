@@ -168,10 +168,11 @@ impl TransactionSnapshot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Applied {
-    /// The snapshot is now the transaction's latest. `previous` is the
+    /// The snapshot became the transaction's latest. `previous` is the
     /// latest before it, `None` on the first sighting. Applying the same
-    /// event again answers the same, so a retried delivery sees the same
-    /// change.
+    /// event again answers the same, even after newer snapshots, so a
+    /// retried delivery sees the same change (and a handler that failed
+    /// on it runs again).
     Newer {
         /// The status before this snapshot, `None` on the first sighting.
         previous: Option<TransactionStatus>,
@@ -190,8 +191,11 @@ pub enum Applied {
 pub trait TransactionStore: Send + Sync + 'static {
     /// Stores `snapshot` if it is newer than the one known
     /// ([`TransactionSnapshot::is_newer_than`]), atomically
-    /// (compare-and-set). A snapshot of the event already stored answers
-    /// as it did the first time.
+    /// (compare-and-set). A snapshot of an event that was applied as
+    /// newer answers as it did the first time, whether it is still the
+    /// latest or newer ones superseded it since (a store may forget such
+    /// answers after a while, as it forgets transactions: the event is then
+    /// stale).
     ///
     /// # Errors
     ///

@@ -102,6 +102,10 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 /// fired_at, seconds, nanoseconds, rank ('' when unknown), time to live
 /// (ms). Returns `{'newer', previous}` or
 /// `{'stale', event, status, fired_at}` (absent values as nil).
+///
+/// The answers given to the last 16 superseded events are kept in fields
+/// `answer:<event>` (`-` for none, `=<status>` otherwise), their events in
+/// field `superseded`, oldest first, separated by spaces.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "local function num(s)
@@ -119,13 +123,26 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
         local previous = false
         if old[1] then
             if old[1] == ARGV[1] then return {'newer', old[7]} end
+            local answer = redis.call('HGET', KEYS[1], 'answer:' .. ARGV[1])
+            if answer == '-' then return {'newer', false} end
+            if answer then return {'newer', string.sub(answer, 2)} end
             local c = cmp(num(ARGV[5]), num(old[4]))
             if c == 0 then c = cmp(num(ARGV[6]), num(old[5])) end
             if c == 0 then c = cmp(num(ARGV[7]), num(old[6])) end
             if c <= 0 then return {'stale', old[1], old[2], old[3]} end
             previous = old[2]
+            local ids = {}
+            for id in string.gmatch(redis.call('HGET', KEYS[1], 'superseded') or '', '%S+') do
+                ids[#ids + 1] = id
+            end
+            ids[#ids + 1] = old[1]
+            redis.call('HSET', KEYS[1], 'answer:' .. old[1], old[7] and ('=' .. old[7]) or '-')
+            while #ids > 16 do
+                redis.call('HDEL', KEYS[1], 'answer:' .. table.remove(ids, 1))
+            end
+            redis.call('HSET', KEYS[1], 'superseded', table.concat(ids, ' '))
         end
-        redis.call('DEL', KEYS[1])
+        redis.call('HDEL', KEYS[1], 'fired_at', 'previous')
         redis.call('HSET', KEYS[1], 'event', ARGV[1], 'status', ARGV[2],
             'secs', ARGV[5], 'nanos', ARGV[6], 'rank', ARGV[7])
         if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'fired_at', ARGV[4]) end
@@ -650,7 +667,9 @@ impl ClaimStore for RedisClaimStore {
 /// snapshot's [`order_key`](TransactionSnapshot::order_key) with the stored
 /// one (fired-at nanoseconds, then lifecycle rank; unknown sorts first) and
 /// stores it, with the status it replaces as `previous`, only if it is
-/// newer. The same event applied again answers the stored `previous`.
+/// newer. The same event applied again answers the stored `previous`, and
+/// so does each of the last 16 events that newer ones superseded (their
+/// answers are kept in the transaction's hash).
 /// [`latest`](TransactionStore::latest) is one `HMGET`.
 ///
 /// Clones share the connection.

@@ -59,8 +59,9 @@ const MAX_LIMIT: usize = 100;
 
 /// What the mock does instead of answering normally.
 ///
-/// Give one to [`MockApi::fail_next`] (the next N requests) or to
-/// [`MockApi::fail_id`] (every request about one object). Failures come
+/// Give one to [`MockApi::fail_next`] (the next N requests), to
+/// [`MockApi::fail_id`] (every request about one object), or several to
+/// [`MockApi::fail_randomly`] (a share of all requests). Failures come
 /// before the credentials check, as an outage would.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -107,6 +108,94 @@ pub enum Failure {
         /// body is chunked and its size is only known by reading it).
         content_length: bool,
     },
+}
+
+/// Failures drawn at random for a share of the requests: give it to
+/// [`MockApi::fail_randomly`].
+///
+/// The draw is reproducible: whether the `n`-th request for a path fails,
+/// and how, depends only on the seed, the path and `n`. Concurrent
+/// requests for different paths may arrive in any order and still meet the
+/// same failures from one run to the next.
+///
+/// ```
+/// use smart_router_webhooks::testing::{Failure, RandomFailures};
+///
+/// // 30% of requests fail: half with a 503, half with a closed connection.
+/// let chaos = RandomFailures::new(0.3, 42)
+///     .with(Failure::Unavailable { retry_after: Some(1) }, 1)
+///     .with(Failure::Close, 1);
+/// # let _ = chaos;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[must_use = "give it to `MockApi::fail_randomly`"]
+pub struct RandomFailures {
+    rate: f64,
+    seed: u64,
+    failures: Vec<(Failure, u32)>,
+}
+
+impl RandomFailures {
+    /// Fails about `rate` of the requests (from 0.0, none, to 1.0, all; a
+    /// rate out of that range is brought into it, and NaN is 0), drawn
+    /// from `seed`. Failures are drawn among those given with
+    /// [`with`](RandomFailures::with); with none given, they are
+    /// [`Failure::InternalError`].
+    pub fn new(rate: f64, seed: u64) -> Self {
+        let rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        RandomFailures {
+            rate,
+            seed,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Draws `failure` in proportion to `weight` among the failures given
+    /// (a weight of 0 never draws it).
+    pub fn with(mut self, failure: Failure, weight: u32) -> Self {
+        if weight > 0 {
+            self.failures.push((failure, weight));
+        }
+        self
+    }
+
+    /// The failure, if any, of the `n`-th request (from 1) for `path`.
+    fn draw(&self, path: &str, n: usize) -> Option<Failure> {
+        let mut hash = splitmix64(self.seed);
+        for byte in path.bytes() {
+            hash = splitmix64(hash ^ u64::from(byte));
+        }
+        let hash = splitmix64(hash ^ n as u64);
+        // The top 53 bits, as a fraction of 1.
+        let unit = (hash >> 11) as f64 / (1u64 << 53) as f64;
+        if unit >= self.rate {
+            return None;
+        }
+        let total: u64 = self.failures.iter().map(|(_, w)| u64::from(*w)).sum();
+        if total == 0 {
+            return Some(Failure::InternalError);
+        }
+        let mut pick = splitmix64(hash) % total;
+        for (failure, weight) in &self.failures {
+            if pick < u64::from(*weight) {
+                return Some(failure.clone());
+            }
+            pick -= u64::from(*weight);
+        }
+        None
+    }
+}
+
+/// The SplitMix64 step: a fast, well-mixed 64-bit hash of `x`.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A request the mock received, as it arrived.
@@ -511,12 +600,41 @@ impl MockApi {
         self.state().fail_id.insert(id.as_ref().to_owned(), failure);
     }
 
-    /// Forgets every failure given with [`fail_next`](MockApi::fail_next)
-    /// and [`fail_id`](MockApi::fail_id).
+    /// Fails a share of the requests at random, reproducibly (see
+    /// [`RandomFailures`]), until
+    /// [`clear_failures`](MockApi::clear_failures); replaces the random
+    /// failures given before. Failures given with
+    /// [`fail_next`](MockApi::fail_next) and [`fail_id`](MockApi::fail_id)
+    /// come first.
+    ///
+    /// ```
+    /// use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let api = MockApi::start().await;
+    /// api.fail_randomly(RandomFailures::new(0.3, 7).with(Failure::Hang, 1));
+    /// // … about 30% of the requests now hang …
+    /// assert_eq!(api.failed_requests(), 0);
+    /// # }
+    /// ```
+    pub fn fail_randomly(&self, failures: RandomFailures) {
+        self.state().random = Some(failures);
+    }
+
+    /// Forgets every failure given with [`fail_next`](MockApi::fail_next),
+    /// [`fail_id`](MockApi::fail_id) and
+    /// [`fail_randomly`](MockApi::fail_randomly).
     pub fn clear_failures(&self) {
         let mut state = self.state();
         state.fail_next.clear();
         state.fail_id.clear();
+        state.random = None;
+    }
+
+    /// How many requests the mock failed on purpose, whichever way it was
+    /// told to.
+    pub fn failed_requests(&self) -> usize {
+        self.state().failed
     }
 
     /// Waits this long before answering each request from now on
@@ -591,6 +709,8 @@ struct State {
     webhooks: HashMap<String, Vec<Value>>,
     fail_next: VecDeque<(Failure, usize)>,
     fail_id: HashMap<String, Failure>,
+    random: Option<RandomFailures>,
+    failed: usize,
     delay: Duration,
     counts: HashMap<String, usize>,
     total: usize,
@@ -623,9 +743,15 @@ impl State {
         self.recorded.push_back(request);
     }
 
-    /// The failure that applies to a request for `path`, consuming one
-    /// from the next-N queue.
+    /// The failure that applies to a request for `path` (recorded
+    /// already), consuming one from the next-N queue, and counting it.
     fn take_failure(&mut self, path: &str) -> Option<Failure> {
+        let failure = self.choose_failure(path);
+        self.failed += usize::from(failure.is_some());
+        failure
+    }
+
+    fn choose_failure(&mut self, path: &str) -> Option<Failure> {
         if let Some((failure, left)) = self.fail_next.front_mut() {
             let failure = failure.clone();
             *left -= 1;
@@ -634,9 +760,14 @@ impl State {
             }
             return Some(failure);
         }
-        path.split('/')
+        if let Some(failure) = path
+            .split('/')
             .find_map(|segment| self.fail_id.get(segment))
-            .cloned()
+        {
+            return Some(failure.clone());
+        }
+        let n = self.counts.get(path).copied().unwrap_or(0);
+        self.random.as_ref()?.draw(path, n)
     }
 }
 
@@ -1154,6 +1285,85 @@ mod tests {
             get(&api, "/events/ev_2", Some(&auth())).await.unwrap().0,
             404
         );
+    }
+
+    #[test]
+    fn random_failures_follow_the_rate_and_weights_reproducibly() {
+        let chaos = RandomFailures::new(0.3, 42)
+            .with(Failure::InternalError, 3)
+            .with(Failure::Close, 1)
+            .with(Failure::Hang, 0);
+        let draws: Vec<Option<Failure>> = (0..20_000)
+            .map(|i| chaos.draw(&format!("/events/ev_{}", i % 1000), i / 1000 + 1))
+            .collect();
+        let count = |f: &Failure| draws.iter().filter(|d| d.as_ref() == Some(f)).count();
+        let (internal, close) = (count(&Failure::InternalError), count(&Failure::Close));
+        assert_eq!(count(&Failure::Hang), 0);
+        assert_eq!(internal + close, draws.iter().flatten().count());
+        // 6,000 expected: within 5 standard deviations (about 65 each).
+        assert!(
+            (5_675..=6_325).contains(&(internal + close)),
+            "{internal} + {close}"
+        );
+        assert!((4_175..=4_825).contains(&internal), "{internal}");
+        // The same seed draws the same; another seed draws otherwise.
+        let again = RandomFailures::new(0.3, 42)
+            .with(Failure::InternalError, 3)
+            .with(Failure::Close, 1);
+        assert!((0..1000).all(|n| again.draw("/events/ev_1", n) == chaos.draw("/events/ev_1", n)));
+        let other = RandomFailures::new(0.3, 43);
+        assert!(
+            (0..1000).any(|n| other.draw("/events/ev_1", n).is_some()
+                != chaos.draw("/events/ev_1", n).is_some())
+        );
+        // Rates out of range are brought into it.
+        assert!(
+            (0..100)
+                .all(|n| RandomFailures::new(1.5, 1).draw("/x", n) == Some(Failure::InternalError))
+        );
+        assert!((0..100).all(|n| RandomFailures::new(f64::NAN, 1).draw("/x", n).is_none()));
+        assert!((0..100).all(|n| RandomFailures::new(-1.0, 1).draw("/x", n).is_none()));
+    }
+
+    #[tokio::test]
+    async fn fails_a_share_of_requests_counts_them_and_clears() {
+        let api = MockApi::start().await;
+        api.fail_randomly(RandomFailures::new(1.0, 1).with(Failure::InternalError, 1));
+        api.fail_next(1, Failure::Close);
+        assert_eq!(get(&api, "/events/ev_1", Some(&auth())).await, None);
+        assert_eq!(
+            get(&api, "/events/ev_1", Some(&auth())).await.unwrap().0,
+            500
+        );
+        assert_eq!(api.failed_requests(), 2);
+        api.clear_failures();
+        assert_eq!(
+            get(&api, "/events/ev_1", Some(&auth())).await.unwrap().0,
+            404
+        );
+        assert_eq!(api.failed_requests(), 2);
+        // The draws depend on each path's own count, not on the order
+        // the paths are asked in.
+        let chaos = RandomFailures::new(0.5, 9);
+        let (a, b) = (MockApi::start().await, MockApi::start().await);
+        a.fail_randomly(chaos.clone());
+        b.fail_randomly(chaos);
+        let mut seen_a = Vec::new();
+        for path in ["/events/ev_x", "/events/ev_y"] {
+            for _ in 0..8 {
+                seen_a.push((path, get(&a, path, Some(&auth())).await.unwrap().0));
+            }
+        }
+        let mut seen_b = Vec::new();
+        for _ in 0..8 {
+            for path in ["/events/ev_y", "/events/ev_x"] {
+                seen_b.push((path, get(&b, path, Some(&auth())).await.unwrap().0));
+            }
+        }
+        seen_b.sort_by_key(|(path, _)| *path);
+        assert_eq!(seen_a, seen_b);
+        assert!(seen_a.iter().any(|(_, status)| *status == 500));
+        assert!(seen_a.iter().any(|(_, status)| *status == 404));
     }
 
     #[tokio::test]

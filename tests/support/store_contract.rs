@@ -188,6 +188,91 @@ pub async fn snapshots_apply_in_order_and_stale_ones_change_nothing(store: &dyn 
     );
 }
 
+pub async fn a_superseded_event_applied_again_answers_as_the_first_time(
+    store: &dyn TransactionStore,
+) {
+    use TransactionStatus::*;
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    let authorized = snapshot(&tx, Authorized, "2024-01-01T10:00:00Z");
+    let captured = snapshot(&tx, Completed, "2024-01-01T10:05:00Z");
+    let refunded = snapshot(&tx, Refunded, "2024-01-02T10:00:00Z");
+    store.apply(&authorized).await.unwrap();
+    store.apply(&captured).await.unwrap();
+    store.apply(&refunded).await.unwrap();
+    // A retry of each event sees the change it brought the first time,
+    // though newer events superseded it: a handler that failed on that
+    // change runs again.
+    assert_eq!(
+        store.apply(&authorized).await.unwrap(),
+        Applied::Newer { previous: None }
+    );
+    assert_eq!(
+        store.apply(&captured).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Authorized)
+        }
+    );
+    // Without moving the transaction back.
+    assert_eq!(store.latest(&tx).await.unwrap(), Some(refunded.clone()));
+    assert_eq!(
+        store.apply(&refunded).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Completed)
+        }
+    );
+    // An event first found stale stays stale.
+    let late = snapshot(&tx, Completed, "2024-01-01T11:00:00Z");
+    for _ in 0..2 {
+        assert_eq!(
+            store.apply(&late).await.unwrap(),
+            Applied::Stale {
+                latest: refunded.clone()
+            }
+        );
+    }
+    // The next snapshot still compares with the latest.
+    let chargeback = snapshot(&tx, ChargebackInitiated, "2024-01-03T10:00:00Z");
+    assert_eq!(
+        store.apply(&chargeback).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Refunded)
+        }
+    );
+    assert_eq!(
+        store.apply(&refunded).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Completed)
+        }
+    );
+}
+
+/// The crate's stores keep the answers of the last 16 superseded events
+/// of a transaction; returns the transaction, to inspect the store.
+pub async fn the_answers_of_the_last_sixteen_superseded_events_are_kept(
+    store: &dyn TransactionStore,
+) -> TransactionId {
+    let tx = TransactionId::parse(&unique("tr")).unwrap();
+    let snapshots: Vec<TransactionSnapshot> = (0..20)
+        .map(|n| {
+            TransactionSnapshot::new(
+                tx.clone(),
+                TransactionStatus::Refunded,
+                Some(Timestamp::from_unix_nanos(n)),
+                event_id(),
+            )
+        })
+        .collect();
+    for snapshot in &snapshots {
+        store.apply(snapshot).await.unwrap();
+    }
+    // 19 superseded: the answers of the oldest 3 are forgotten.
+    for (n, snapshot) in snapshots.iter().enumerate() {
+        let applied = store.apply(snapshot).await.unwrap();
+        assert_eq!(matches!(applied, Applied::Newer { .. }), n >= 3, "{n}");
+    }
+    tx
+}
+
 pub async fn equal_times_are_ordered_by_lifecycle(store: &dyn TransactionStore) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
@@ -323,6 +408,8 @@ pub async fn run_all(
     concurrent_claims_have_exactly_one_winner(claims()).await;
     events_are_independent(&*claims()).await;
     snapshots_apply_in_order_and_stale_ones_change_nothing(&*transactions()).await;
+    a_superseded_event_applied_again_answers_as_the_first_time(&*transactions()).await;
+    the_answers_of_the_last_sixteen_superseded_events_are_kept(&*transactions()).await;
     equal_times_are_ordered_by_lifecycle(&*transactions()).await;
     a_snapshot_without_a_time_never_overrides_one_with_a_time(&*transactions()).await;
     snapshots_read_back_exactly(&*transactions()).await;
