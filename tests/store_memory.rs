@@ -60,3 +60,35 @@ async fn live_claims_are_never_evicted_and_a_full_store_says_so() {
         Claim::InProgress
     );
 }
+
+#[tokio::test]
+async fn a_full_store_forgets_processed_events_before_unfinished_ones() {
+    use std::collections::BTreeSet;
+    let store = MemoryClaimStore::new(2, Duration::from_secs(3600));
+    let lease = Duration::from_secs(60);
+    let ids: Vec<_> = (0..3)
+        .map(|n| EventId::parse(&format!("ev_{n}")).unwrap())
+        .collect();
+    // ev_0: a handler completed, another failed: released for a retry.
+    let Claim::Acquired { token, .. } = store.claim(&ids[0], lease).await.unwrap() else {
+        panic!()
+    };
+    store.record_handler(&ids[0], "ledger").await.unwrap();
+    store.release(&ids[0], &token).await.unwrap();
+    // ev_1: processed.
+    let Claim::Acquired { token, .. } = store.claim(&ids[1], lease).await.unwrap() else {
+        panic!()
+    };
+    store.complete(&ids[1], &token).await.unwrap();
+    // ev_2 needs room: the processed ev_1 goes, though ev_0 is older.
+    assert!(matches!(
+        store.claim(&ids[2], lease).await.unwrap(),
+        Claim::Acquired { .. }
+    ));
+    match store.claim(&ids[0], lease).await.unwrap() {
+        Claim::Acquired { completed, .. } => {
+            assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]))
+        }
+        other => panic!("ev_0 was forgotten: {other:?}"),
+    }
+}
