@@ -32,7 +32,7 @@ pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
     TransactionSnapshot, TransactionStore,
 };
-pub use tracker::{Tracking, TransactionTracker, Transition};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
+pub use tracker::{Tracking, TransactionTracker, Transition};
