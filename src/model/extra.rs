@@ -133,9 +133,13 @@ impl Index<&str> for Extra {
     }
 }
 
+/// Two sets of fields are equal when they read as the same JSON object: the
+/// same keys, each with the same value (for a repeated key, the last one
+/// sent), in any order.
 impl PartialEq for Extra {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        let within = |a: &Extra, b: &Extra| a.keys().all(|k| a.get(k) == b.get(k));
+        within(self, other) && within(other, self)
     }
 }
 
