@@ -199,10 +199,7 @@ impl Receiver {
         headers: &HeaderMap,
     ) -> Result<(), Box<DeliveryReport>> {
         if method != Method::POST {
-            return Err(Box::new(DeliveryReport::new(
-                Outcome::MethodNotAllowed,
-                StatusCode::METHOD_NOT_ALLOWED,
-            )));
+            return Err(Box::new(DeliveryReport::new(Outcome::MethodNotAllowed)));
         }
         if let Some(auth) = &self.inner.auth {
             auth.verify(headers)
@@ -301,24 +298,29 @@ impl Receiver {
                 self.settle(event_id, &token, &mut report).await;
                 report
             }
-            Ok(Claim::AlreadyDone) => DeliveryReport::new(Outcome::Duplicate, StatusCode::OK),
+            Ok(Claim::AlreadyDone) => DeliveryReport::new(Outcome::Duplicate),
             Ok(Claim::InProgress) => {
-                let mut report = DeliveryReport::new(Outcome::InProgress, StatusCode::CONFLICT);
+                let mut report = DeliveryReport::new(Outcome::InProgress);
                 report.retry_after = Some(inner.retry_after);
                 report
             }
-            Err(error) => self.store_failure(error),
+            Err(error) => {
+                let mut report = DeliveryReport::new(Outcome::Processed);
+                self.store_failed(&mut report, error);
+                report
+            }
         };
         report.event_id = Some(event_id.clone());
         report
     }
 
-    fn store_failure(&self, error: Error) -> DeliveryReport {
-        let mut report =
-            DeliveryReport::new(Outcome::StoreUnavailable, StatusCode::SERVICE_UNAVAILABLE);
+    /// Turns `report` into the answer to a store failure (503 with
+    /// `Retry-After`), keeping what it says of the delivery so far.
+    fn store_failed(&self, report: &mut DeliveryReport, error: Error) {
+        report.outcome = Outcome::StoreUnavailable;
+        report.status = Outcome::StoreUnavailable.status();
         report.retry_after = Some(self.inner.retry_after);
         report.store_error = Some(error);
-        report
     }
 
     /// Completes the claim when the event needs no retry, releases it
@@ -335,13 +337,7 @@ impl Receiver {
         if let Err(error) = claims.complete(event_id, token).await {
             // Every handler's completion is recorded: the retry will run
             // none of them again, and complete the claim.
-            let handlers = std::mem::take(&mut report.handlers);
-            let tracking = std::mem::take(&mut report.tracking);
-            *report = DeliveryReport {
-                handlers,
-                tracking,
-                ..self.store_failure(error)
-            };
+            self.store_failed(report, error);
         }
     }
 
@@ -371,7 +367,7 @@ impl Receiver {
                 }
             }
         };
-        let mut report = DeliveryReport::new(Outcome::Processed, StatusCode::OK);
+        let mut report = DeliveryReport::new(Outcome::Processed);
         report.fetch_duration = fetch_duration;
         report.event_type = Some(event.name.clone());
         report.transaction_id = event.transaction().map(|t| t.id.clone());
@@ -379,10 +375,8 @@ impl Receiver {
         let tracking = match inner.tracker.track(&event).await {
             Ok(tracking) => tracking,
             Err(error) => {
-                let mut failed = self.store_failure(error);
-                failed.event_type = report.event_type;
-                failed.fetch_duration = fetch_duration;
-                return failed;
+                self.store_failed(&mut report, error);
+                return report;
             }
         };
         report.tracking = tracking.clone();
@@ -415,17 +409,14 @@ impl Receiver {
                 continue;
             }
             if let Err(error) = inner.claims.record_handler(event_id, route.name()).await {
-                let mut failed = self.store_failure(error);
-                failed.handlers = std::mem::take(&mut report.handlers);
-                failed.tracking = report.tracking;
-                failed.event_type = report.event_type;
-                return failed;
+                self.store_failed(&mut report, error);
+                return report;
             }
         }
         report.handlers_duration = Some(started.elapsed());
         if retry {
             report.outcome = Outcome::HandlerFailed;
-            report.status = StatusCode::INTERNAL_SERVER_ERROR;
+            report.status = Outcome::HandlerFailed.status();
         }
         report
     }
@@ -436,20 +427,19 @@ impl Receiver {
         fetch_duration: Option<Duration>,
     ) -> DeliveryReport {
         let inner = &*self.inner;
-        let (outcome, status) = match error.kind() {
-            FetchErrorKind::NotFound => match inner.not_found {
-                NotFoundPolicy::Retry => (Outcome::EventNotFound, StatusCode::NOT_FOUND),
-                NotFoundPolicy::Acknowledge => (Outcome::EventNotFound, StatusCode::OK),
-            },
-            FetchErrorKind::Unauthorized => (
-                Outcome::ApiCredentialsRefused,
-                StatusCode::INTERNAL_SERVER_ERROR,
-            ),
-            _ => (Outcome::ApiUnavailable, StatusCode::SERVICE_UNAVAILABLE),
-        };
-        let mut report = DeliveryReport::new(outcome, status);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            report.retry_after = Some(error.retry_after().unwrap_or(inner.retry_after));
+        let mut report = DeliveryReport::new(match error.kind() {
+            FetchErrorKind::NotFound => Outcome::EventNotFound,
+            FetchErrorKind::Unauthorized => Outcome::ApiCredentialsRefused,
+            _ => Outcome::ApiUnavailable,
+        });
+        match report.outcome {
+            Outcome::EventNotFound if inner.not_found == NotFoundPolicy::Acknowledge => {
+                report.status = StatusCode::OK;
+            }
+            Outcome::ApiUnavailable => {
+                report.retry_after = Some(error.retry_after().unwrap_or(inner.retry_after));
+            }
+            _ => {}
         }
         report.fetch_error = Some(error);
         report.fetch_duration = fetch_duration;
@@ -469,7 +459,7 @@ impl Receiver {
 
 /// The report of a delivery refused before its event was looked at.
 fn rejection(outcome: Outcome, error: Option<Error>) -> Box<DeliveryReport> {
-    let mut report = DeliveryReport::new(outcome, outcome.status());
+    let mut report = DeliveryReport::new(outcome);
     report.rejection = error;
     Box::new(report)
 }

@@ -159,10 +159,11 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
-    pub(crate) fn new(outcome: Outcome, status: StatusCode) -> Self {
+    /// A report of `outcome`, answered with its status.
+    pub(crate) fn new(outcome: Outcome) -> Self {
         DeliveryReport {
             outcome,
-            status,
+            status: outcome.status(),
             event_id: None,
             event_type: None,
             transaction_id: None,
