@@ -3,44 +3,19 @@
 //! remembered event costs (measured with a counting allocator).
 //!
 //! cargo bench --bench claims
-#![allow(unsafe_code)] // the counting allocator below
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench panics on a broken fixture
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use smart_router_webhooks::{Claim, ClaimStore, EventId, MemoryClaimStore};
 
+#[path = "../tests/support/counting_allocator.rs"]
+mod counting_allocator;
 #[path = "support/ratio.rs"]
 mod ratio;
-
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -49,24 +24,6 @@ async fn claim_and_complete(store: &MemoryClaimStore, id: &EventId) {
         Ok(Claim::Acquired { token, .. }) => store.complete(id, &token).await.expect("complete"),
         other => panic!("unexpected {other:?}"),
     }
-}
-
-fn bytes_per_event() -> f64 {
-    const EVENTS: usize = 100_000;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    let ids: Vec<EventId> = (0..EVENTS)
-        .map(|n| EventId::parse(&format!("ev_{n:0>32}")).expect("id"))
-        .collect();
-    let store = MemoryClaimStore::new(EVENTS, Duration::from_secs(3600));
-    let before = LIVE.load(Ordering::SeqCst);
-    runtime.block_on(async {
-        for id in &ids {
-            claim_and_complete(&store, id).await;
-        }
-    });
-    (LIVE.load(Ordering::SeqCst) - before) as f64 / EVENTS as f64
 }
 
 fn main() {
@@ -123,6 +80,6 @@ fn main() {
     );
     println!(
         "MEMORY claims: {:.0} bytes per remembered event",
-        bytes_per_event()
+        counting_allocator::claim_store_bytes_per_event(100_000)
     );
 }

@@ -61,6 +61,26 @@ fn base_command(api: &MockApi) -> Command {
     command
 }
 
+/// `curl -u user_password -d body url`, as a user would send a delivery;
+/// the answer's status code.
+async fn curl(url: &str, user_password: &str, body: &str) -> String {
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            user_password,
+        ])
+        .args(["-H", "Content-Type: application/json", "-d", body, url])
+        .output()
+        .await
+        .expect("curl is installed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[tokio::test]
 async fn the_receiver_example_answers_curl_and_prints_the_event() {
     let api = MockApi::start().await;
@@ -88,26 +108,9 @@ async fn the_receiver_example_answers_curl_and_prints_the_event() {
         serde_json::from_str(&rx.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
     let addr = first["listening"].as_str().unwrap().to_owned();
 
-    let curl = tokio::process::Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-u",
-            "hooks:p@ss",
-        ])
-        .args(["-H", "Content-Type: application/json"])
-        .args([
-            "-d",
-            r#"{"event_id":"ev_curl","event_type":"transaction.captured"}"#,
-        ])
-        .arg(format!("http://{addr}/webhooks/smart-router"))
-        .output()
-        .await
-        .expect("curl is installed");
-    assert_eq!(String::from_utf8_lossy(&curl.stdout), "200");
+    let url = format!("http://{addr}/webhooks/smart-router");
+    let body = r#"{"event_id":"ev_curl","event_type":"transaction.captured"}"#;
+    assert_eq!(curl(&url, "hooks:p@ss", body).await, "200");
 
     let line: serde_json::Value =
         serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
@@ -125,22 +128,7 @@ async fn the_receiver_example_answers_curl_and_prints_the_event() {
     assert_eq!(api.requests("/events/ev_curl"), 1);
 
     // Wrong credentials: 401, and no line.
-    let curl = tokio::process::Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-u",
-            "hooks:wrong",
-        ])
-        .args(["-d", r#"{"event_id":"ev_curl"}"#])
-        .arg(format!("http://{addr}/webhooks/smart-router"))
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&curl.stdout), "401");
+    assert_eq!(curl(&url, "hooks:wrong", body).await, "401");
 }
 
 #[tokio::test]
