@@ -46,6 +46,11 @@ pub struct Tracking {
     /// when this one was first tracked: it changes nothing. (A retry of an
     /// event that was not stale then is not stale now either.)
     pub stale: bool,
+    /// Whether the event's `fired_at` is absent or could not be read as a
+    /// time: the event was then ordered against the transaction's others
+    /// by lifecycle alone (see [`TransactionTracker`]), which the handlers
+    /// and the delivery report may want to know.
+    pub time_unreadable: bool,
 }
 
 /// Follows transaction statuses, fed by the transaction snapshots of events.
@@ -56,12 +61,38 @@ pub struct Tracking {
 /// - a newer snapshot with another status reports the change (as does
 ///   `refunded` → `refunded`, a further partial refund, which the lifecycle
 ///   table lists);
-/// - an older one (by `fired_at`, then lifecycle order) is *stale*: it
-///   changes nothing and reports no transition, so a transaction never
-///   moves backwards however its events are shuffled;
+/// - an older one is *stale*: it changes nothing and reports no
+///   transition, so a transaction never moves backwards however its
+///   events are shuffled;
 /// - an event tracked before is reported as it was the first time, even
 ///   when newer events came in between, so that a retried delivery runs
 ///   the transition handlers that failed on its change.
+///
+/// # The order
+///
+/// Newer is decided by [`TransactionSnapshot::is_newer_than`], the same in
+/// every store (the Redis store runs it in a Lua script):
+///
+/// 1. by `fired_at`, to the nanosecond, then by lifecycle rank
+///    ([`TransactionStatus::lifecycle_rank`]) when both times can be read;
+/// 2. by lifecycle rank alone when either time cannot be read (absent, or
+///    in no form [`Timestamp`](crate::Timestamp) reads), the snapshot
+///    without a time being the newer at the same rank: such an event is
+///    never assumed the oldest, and [`Tracking::time_unreadable`] says it
+///    was ordered so;
+/// 3. at the same time (or both unreadable) and rank: the same status
+///    again is newer when the lifecycle table lets it follow itself (two
+///    partial refunds at the same instant are two changes, in either
+///    order);
+/// 4. then by event ID, byte by byte: of `completed` and `voided` fired at
+///    the same instant, the event with the greater ID is the final status,
+///    whichever arrives first.
+///
+/// The final status is thus the same whatever the arrival order, except
+/// for a transaction whose readable times go back in the lifecycle (a
+/// second dispute after `solved`, `completed` after a retrieval request)
+/// and which also has an event without a readable time ranked between
+/// them: there the arrival order decides, and that event is flagged.
 #[derive(Clone)]
 pub struct TransactionTracker {
     store: Arc<dyn TransactionStore>,
@@ -100,6 +131,7 @@ impl TransactionTracker {
             event.fired_at.clone(),
             event.id.clone(),
         );
+        let time_unreadable = !snapshot.has_readable_time();
         Ok(match self.store.apply(&snapshot).await? {
             Applied::Newer { previous } => {
                 let to = transaction.status.clone();
@@ -109,11 +141,13 @@ impl TransactionTracker {
                 Tracking {
                     transition: changed.then(|| Transition::new(previous, to)),
                     stale: false,
+                    time_unreadable,
                 }
             }
             Applied::Stale { .. } => Tracking {
                 transition: None,
                 stale: true,
+                time_unreadable,
             },
         })
     }

@@ -170,3 +170,110 @@ async fn events_without_a_transaction_change_nothing() {
     assert_eq!(tracking.transition, None);
     assert!(!tracking.stale);
 }
+
+/// An event of `tx` in `status` fired at `fired_at` (taken as it is: it
+/// may be unreadable), under the event ID given.
+fn event_at(id: &str, tx: &str, status: TransactionStatus, fired_at: Option<&str>) -> Event {
+    let mut event = event(0, tx, status, 0);
+    event.id = EventId::parse(id).unwrap();
+    event.fired_at = fired_at.map(Timestamp::parse);
+    event
+}
+
+/// The status the tracker holds for `tx` now.
+async fn final_status(tracker: &TransactionTracker, tx: &str) -> TransactionStatus {
+    let tx = TransactionId::parse(tx).unwrap();
+    tracker.store().latest(&tx).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn equal_timestamps_give_one_final_status_in_either_arrival_order() {
+    let at = Some("2024-03-01T12:00:00Z");
+    for (a, b) in [(Completed, Voided), (Voided, Completed), (Failed, Blocked)] {
+        let mut finals = Vec::new();
+        for reversed in [false, true] {
+            let tracker = tracker();
+            let first = event_at("ev_same_1", "tr_same", a.clone(), at);
+            let second = event_at("ev_same_2", "tr_same", b.clone(), at);
+            let order = if reversed {
+                [second, first]
+            } else {
+                [first, second]
+            };
+            feed(&tracker, &order).await;
+            finals.push(final_status(&tracker, "tr_same").await);
+        }
+        // The greater event ID decides, whichever arrives first.
+        assert_eq!(finals, [b.clone(), b], "{a:?}");
+    }
+}
+
+#[tokio::test]
+async fn two_partial_refunds_at_the_same_instant_are_two_transitions_in_either_order() {
+    for reversed in [false, true] {
+        let tracker = tracker();
+        let captured = event_at(
+            "ev_cap",
+            "tr_refunds",
+            Completed,
+            Some("2024-03-01T11:00:00Z"),
+        );
+        let at = Some("2024-03-01T12:00:00Z");
+        let mut refunds = [
+            event_at("ev_refund_1", "tr_refunds", Refunded, at),
+            event_at("ev_refund_2", "tr_refunds", Refunded, at),
+        ];
+        if reversed {
+            refunds.reverse();
+        }
+        let transitions = feed(
+            &tracker,
+            &[captured, refunds[0].clone(), refunds[1].clone()],
+        )
+        .await;
+        assert_eq!(
+            transitions,
+            [
+                Transition::new(None, Completed),
+                Transition::new(Some(Completed), Refunded),
+                Transition::new(Some(Refunded), Refunded),
+            ],
+            "reversed: {reversed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_whose_time_cannot_be_read_is_ordered_by_lifecycle_and_flagged() {
+    let tracker = tracker();
+    let captured = event_at(
+        "ev_cap",
+        "tr_untimed",
+        Completed,
+        Some("2024-03-01T11:00:00Z"),
+    );
+    let tracking = tracker.track(&captured).await.unwrap();
+    assert!(!tracking.time_unreadable);
+
+    // A refund whose time the crate cannot read: a transition, not stale.
+    let refund = event_at("ev_refund", "tr_untimed", Refunded, Some("sometime"));
+    let tracking = tracker.track(&refund).await.unwrap();
+    assert_eq!(
+        tracking.transition,
+        Some(Transition::new(Some(Completed), Refunded))
+    );
+    assert!(!tracking.stale);
+    assert!(tracking.time_unreadable);
+
+    // An authorization without any time: behind the refund, stale.
+    let authorized = event_at("ev_auth", "tr_untimed", Authorized, None);
+    let tracking = tracker.track(&authorized).await.unwrap();
+    assert_eq!(tracking.transition, None);
+    assert!(tracking.stale);
+    assert!(tracking.time_unreadable);
+
+    // In the other order the final status is the same.
+    let tracker = self::tracker();
+    feed(&tracker, &[authorized, refund, captured]).await;
+    assert_eq!(final_status(&tracker, "tr_untimed").await, Refunded);
+}

@@ -147,9 +147,12 @@ impl TransactionSnapshot {
         }
     }
 
-    /// The key snapshots are ordered by: when the event was fired (to the
-    /// nanosecond; an unknown time is older than any known one), then where
-    /// the status stands in the lifecycle.
+    /// What snapshots are ordered by: when the event was fired, to the
+    /// nanosecond (`None` when the time is absent or cannot be read), and
+    /// where the status stands in the lifecycle
+    /// ([`TransactionStatus::lifecycle_rank`], `None` for an unknown
+    /// status, which ranks below every known one). The event ID breaks
+    /// the remaining ties: see [`is_newer_than`](Self::is_newer_than).
     pub fn order_key(&self) -> (Option<i128>, Option<u8>) {
         (
             self.fired_at.as_ref().and_then(Timestamp::unix_nanos),
@@ -157,10 +160,62 @@ impl TransactionSnapshot {
         )
     }
 
-    /// Whether this snapshot is newer than `other`: its
-    /// [`order_key`](Self::order_key) is greater.
+    /// Whether this snapshot's time could be read: when not, it is ordered
+    /// by lifecycle alone.
+    pub fn has_readable_time(&self) -> bool {
+        self.order_key().0.is_some()
+    }
+
+    /// Whether this snapshot is newer than `other`, a snapshot of another
+    /// event of the same transaction. The first rule that tells them
+    /// apart decides:
+    ///
+    /// 1. When both times can be read, the later time is newer; at the
+    ///    same instant, the higher lifecycle rank.
+    /// 2. When either time cannot be read, the higher lifecycle rank is
+    ///    newer; at the same rank, the snapshot without a readable time
+    ///    (it is never assumed older than one with a time).
+    /// 3. Still tied, a snapshot in the same status as `other`, when the
+    ///    lifecycle table lets that status follow itself (`refunded`: a
+    ///    further partial refund), is newer, so that either of two such
+    ///    events arriving second is a change.
+    /// 4. Otherwise the greater event ID, compared byte by byte, is newer.
+    ///
+    /// So for any two events exactly one is newer than the other, except
+    /// under rule 3, where the two have the same status, and the final
+    /// status of a transaction is the same whatever the arrival order of
+    /// its events. The one exception: a transaction whose timed events go
+    /// back in the lifecycle (a second dispute after `solved`, `completed`
+    /// after a retrieval request or a fraud notification) and that also
+    /// has an event without a readable time ranked between the two: the
+    /// three may then each be newer than another, and the arrival order
+    /// decides. [`Tracking::time_unreadable`](crate::Tracking) flags every
+    /// event ordered by rule 2.
     pub fn is_newer_than(&self, other: &TransactionSnapshot) -> bool {
-        self.order_key() > other.order_key()
+        use std::cmp::Ordering;
+        let (time, rank) = self.order_key();
+        let (other_time, other_rank) = other.order_key();
+        let order = match (time, other_time) {
+            (Some(time), Some(other_time)) => time.cmp(&other_time).then(rank.cmp(&other_rank)),
+            // `false < true`: the snapshot without a time is newer.
+            _ => rank
+                .cmp(&other_rank)
+                .then(other_time.is_some().cmp(&time.is_some())),
+        };
+        let order = order.then_with(|| {
+            if self.status == other.status && self.status.can_transition_to(&other.status) {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        });
+        let order = order.then_with(|| {
+            self.event_id
+                .as_str()
+                .as_bytes()
+                .cmp(other.event_id.as_str().as_bytes())
+        });
+        order == Ordering::Greater
     }
 }
 

@@ -99,9 +99,14 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// KEYS: transaction. ARGV: event, status, has fired_at ('1'/'0'),
-/// fired_at, seconds, nanoseconds, rank ('' when unknown), time to live
-/// (ms). Returns `{'newer', previous}` or
+/// fired_at, seconds, nanoseconds (both '' when the time cannot be read),
+/// rank ('' when unknown), time to live (ms), whether the status may follow
+/// itself ('1'/'0'). Returns `{'newer', previous}` or
 /// `{'stale', event, status, fired_at}` (absent values as nil).
+///
+/// `newer` is [`TransactionSnapshot::is_newer_than`], rule for rule:
+/// seconds are compared as decimal integers in text (exact whatever their
+/// size), event IDs byte by byte (never by the server's locale).
 ///
 /// The answers given to the last 16 superseded events are kept in fields
 /// `answer:<event>` (`-` for none, `=<status>` otherwise), their events in
@@ -118,6 +123,37 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
             if b == nil or a > b then return 1 end
             return -1
         end
+        local function bytes_cmp(a, b)
+            if a == b then return 0 end
+            for i = 1, math.min(#a, #b) do
+                local x, y = string.byte(a, i), string.byte(b, i)
+                if x ~= y then return x < y and -1 or 1 end
+            end
+            return #a < #b and -1 or 1
+        end
+        local function int_cmp(a, b)
+            local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+            if na ~= nb then return na and -1 or 1 end
+            local c = cmp(#a, #b)
+            if c == 0 then c = bytes_cmp(a, b) end
+            if na then return -c end
+            return c
+        end
+        local function newer(old)
+            local timed, old_timed = ARGV[5] ~= '', (old[4] or '') ~= ''
+            local c
+            if timed and old_timed then
+                c = int_cmp(ARGV[5], old[4])
+                if c == 0 then c = cmp(num(ARGV[6]), num(old[5])) end
+                if c == 0 then c = cmp(num(ARGV[7]), num(old[6])) end
+            else
+                c = cmp(num(ARGV[7]), num(old[6]))
+                if c == 0 and timed ~= old_timed then c = timed and -1 or 1 end
+            end
+            if c == 0 and ARGV[2] == old[2] and ARGV[9] == '1' then c = 1 end
+            if c == 0 then c = bytes_cmp(ARGV[1], old[1]) end
+            return c > 0
+        end
         local old = redis.call('HMGET', KEYS[1],
             'event', 'status', 'fired_at', 'secs', 'nanos', 'rank', 'previous')
         local previous = false
@@ -126,10 +162,7 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
             local answer = redis.call('HGET', KEYS[1], 'answer:' .. ARGV[1])
             if answer == '-' then return {'newer', false} end
             if answer then return {'newer', string.sub(answer, 2)} end
-            local c = cmp(num(ARGV[5]), num(old[4]))
-            if c == 0 then c = cmp(num(ARGV[6]), num(old[5])) end
-            if c == 0 then c = cmp(num(ARGV[7]), num(old[6])) end
-            if c <= 0 then return {'stale', old[1], old[2], old[3]} end
+            if not newer(old) then return {'stale', old[1], old[2], old[3]} end
             previous = old[2]
             local ids = {}
             for id in string.gmatch(redis.call('HGET', KEYS[1], 'superseded') or '', '%S+') do
@@ -664,8 +697,9 @@ impl ClaimStore for RedisClaimStore {
 /// describes its keys.
 ///
 /// [`apply`](TransactionStore::apply) is one Lua script: it compares the
-/// snapshot's [`order_key`](TransactionSnapshot::order_key) with the stored
-/// one (fired-at nanoseconds, then lifecycle rank; unknown sorts first) and
+/// snapshot with the stored one as
+/// [`is_newer_than`](TransactionSnapshot::is_newer_than) does (the order
+/// the [`TransactionTracker`](crate::TransactionTracker) documents) and
 /// stores it, with the status it replaces as `previous`, only if it is
 /// newer. The same event applied again answers the stored `previous`, and
 /// so does each of the last 16 events that newer ones superseded (their
@@ -742,6 +776,7 @@ impl TransactionStore for RedisTransactionStore {
         let rank = rank.map_or_else(String::new, |r| r.to_string());
         let fired_at = snapshot.fired_at.as_ref().map(Timestamp::as_str);
         let ttl = millis(self.ttl).to_string();
+        let follows_itself = snapshot.status.can_transition_to(&snapshot.status);
         let reply: Vec<Option<String>> = self
             .connection
             .invoke(
@@ -757,6 +792,7 @@ impl TransactionStore for RedisTransactionStore {
                     &sub,
                     &rank,
                     &ttl,
+                    if follows_itself { "1" } else { "0" },
                 ],
             )
             .await?;

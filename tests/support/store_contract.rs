@@ -292,30 +292,160 @@ pub async fn equal_times_are_ordered_by_lifecycle(store: &dyn TransactionStore) 
     );
 }
 
-pub async fn a_snapshot_without_a_time_never_overrides_one_with_a_time(
+/// A snapshot whose time cannot be read (absent, or in no form the crate
+/// reads) is ordered by lifecycle alone: never assumed older than the
+/// latest, never assumed newer either.
+pub async fn a_snapshot_without_a_readable_time_is_ordered_by_lifecycle_alone(
     store: &dyn TransactionStore,
 ) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
     store
-        .apply(&snapshot(&tx, Authorized, "2024-01-01T10:00:00Z"))
+        .apply(&snapshot(&tx, Completed, "2024-01-01T10:00:00Z"))
         .await
         .unwrap();
-    let untimed = TransactionSnapshot::new(tx.clone(), Completed, None, event_id());
-    assert!(matches!(
-        store.apply(&untimed).await.unwrap(),
-        Applied::Stale { .. }
-    ));
-    let unreadable = TransactionSnapshot::new(
+    // A refund whose time cannot be read comes after a capture.
+    let refund = TransactionSnapshot::new(
         tx.clone(),
-        Completed,
+        Refunded,
         Some(Timestamp::parse("yesterday")),
         event_id(),
     );
-    assert!(matches!(
-        store.apply(&unreadable).await.unwrap(),
-        Applied::Stale { .. }
-    ));
+    assert_eq!(
+        store.apply(&refund).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Completed)
+        }
+    );
+    // An authorization without a time comes before it.
+    let untimed = TransactionSnapshot::new(tx.clone(), Authorized, None, event_id());
+    assert_eq!(
+        store.apply(&untimed).await.unwrap(),
+        Applied::Stale {
+            latest: refund.clone()
+        }
+    );
+    // A timed capture, however late, does not undo the refund.
+    let late = snapshot(&tx, Completed, "2024-01-09T10:00:00Z");
+    assert_eq!(
+        store.apply(&late).await.unwrap(),
+        Applied::Stale {
+            latest: refund.clone()
+        }
+    );
+    // At the same lifecycle rank, the snapshot without a time is the newer
+    // (a further partial refund), whichever arrives first.
+    let timed_refund = snapshot(&tx, Refunded, "2024-01-09T11:00:00Z");
+    assert_eq!(
+        store.apply(&timed_refund).await.unwrap(),
+        Applied::Stale {
+            latest: refund.clone()
+        }
+    );
+    // A dispute, timed, moves on from the untimed refund.
+    let dispute = snapshot(&tx, ChargebackInitiated, "2024-01-10T10:00:00Z");
+    assert_eq!(
+        store.apply(&dispute).await.unwrap(),
+        Applied::Newer {
+            previous: Some(Refunded)
+        }
+    );
+    assert_eq!(store.latest(&tx).await.unwrap(), Some(dispute));
+}
+
+/// Two events of one transaction: their snapshots, from events with IDs
+/// `<unique>_a` < `<unique>_b`.
+fn twins(
+    tx: &TransactionId,
+    first: (TransactionStatus, Option<&str>),
+    second: (TransactionStatus, Option<&str>),
+) -> [TransactionSnapshot; 2] {
+    let base = unique("ev");
+    let make = |(status, at): (TransactionStatus, Option<&str>), suffix: &str| {
+        TransactionSnapshot::new(
+            tx.clone(),
+            status,
+            at.map(Timestamp::parse),
+            EventId::parse(&format!("{base}_{suffix}")).unwrap(),
+        )
+    };
+    [make(first, "a"), make(second, "b")]
+}
+
+/// Snapshots with the same time and lifecycle rank end in the same status
+/// whatever their arrival order: the greater event ID (by bytes) is the
+/// newer. The same status that may follow itself (a further partial
+/// refund) is a change in either order.
+pub async fn equal_times_give_one_final_status_whatever_the_arrival_order(
+    store: &dyn TransactionStore,
+) {
+    use TransactionStatus::*;
+    let at = Some("2024-01-01T10:00:00.5Z");
+    let pairs = [
+        ((Completed, at), (Voided, at)),
+        ((Voided, at), (Completed, at)),
+        ((Failed, at), (Blocked, at)),
+        ((Pending, at), (InReview, at)),
+        ((Solved, at), (Reversed, at)),
+        ((Completed, None), (Voided, None)),
+        ((Voided, None), (Failed, Some("not a time"))),
+    ];
+    for (a, b) in pairs {
+        let mut finals = Vec::new();
+        for reversed in [false, true] {
+            let tx = TransactionId::parse(&unique("tr")).unwrap();
+            let [first, second] = twins(&tx, a.clone(), b.clone());
+            let order = if reversed {
+                [&second, &first]
+            } else {
+                [&first, &second]
+            };
+            for snapshot in order {
+                store.apply(snapshot).await.unwrap();
+            }
+            let latest = store.latest(&tx).await.unwrap().unwrap();
+            assert_eq!(latest, second, "{a:?} {b:?}, reversed: {reversed}");
+            finals.push(latest.status);
+        }
+        assert_eq!(finals[0], finals[1]);
+    }
+
+    // Two partial refunds at the same instant: each is a change, in both
+    // orders.
+    for reversed in [false, true] {
+        let tx = TransactionId::parse(&unique("tr")).unwrap();
+        store
+            .apply(&snapshot(&tx, Completed, "2024-01-01T09:00:00Z"))
+            .await
+            .unwrap();
+        let [first, second] = twins(&tx, (Refunded, at), (Refunded, at));
+        let order = if reversed {
+            [&second, &first]
+        } else {
+            [&first, &second]
+        };
+        assert_eq!(
+            store.apply(order[0]).await.unwrap(),
+            Applied::Newer {
+                previous: Some(Completed)
+            }
+        );
+        assert_eq!(
+            store.apply(order[1]).await.unwrap(),
+            Applied::Newer {
+                previous: Some(Refunded)
+            },
+            "reversed: {reversed}"
+        );
+        // Retried, each answers as it did.
+        assert_eq!(
+            store.apply(order[0]).await.unwrap(),
+            Applied::Newer {
+                previous: Some(Completed)
+            }
+        );
+        assert_eq!(store.latest(&tx).await.unwrap().unwrap().status, Refunded);
+    }
 }
 
 pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
@@ -340,10 +470,14 @@ pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
             previous: Some(odd.status.clone())
         }
     );
-    let precise = snapshot(&tx, Pending, "2024-01-01T10:00:00.000000001+02:00");
+    let [twin, precise] = twins(
+        &tx,
+        (Pending, Some("2024-01-01T10:00:00.000000001+02:00")),
+        (Pending, Some("2024-01-01T10:00:00.000000001+02:00")),
+    );
     store.apply(&precise).await.unwrap();
-    // Another event with the same order key changes nothing either.
-    let twin = TransactionSnapshot::new(tx.clone(), Pending, precise.fired_at.clone(), event_id());
+    // Another event with the same time and status, and a smaller ID,
+    // changes nothing.
     assert_eq!(
         store.apply(&twin).await.unwrap(),
         Applied::Stale {
@@ -411,7 +545,8 @@ pub async fn run_all(
     a_superseded_event_applied_again_answers_as_the_first_time(&*transactions()).await;
     the_answers_of_the_last_sixteen_superseded_events_are_kept(&*transactions()).await;
     equal_times_are_ordered_by_lifecycle(&*transactions()).await;
-    a_snapshot_without_a_time_never_overrides_one_with_a_time(&*transactions()).await;
+    a_snapshot_without_a_readable_time_is_ordered_by_lifecycle_alone(&*transactions()).await;
+    equal_times_give_one_final_status_whatever_the_arrival_order(&*transactions()).await;
     snapshots_read_back_exactly(&*transactions()).await;
     concurrent_applies_keep_the_newest(transactions()).await;
 }
