@@ -92,3 +92,41 @@ async fn a_full_store_forgets_processed_events_before_unfinished_ones() {
         other => panic!("ev_0 was forgotten: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_transaction_store_forgets_the_transaction_updated_longest_ago() {
+    use smart_router_webhooks::{
+        Applied, Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
+    };
+    let store = MemoryTransactionStore::new(2);
+    let mut n = 0;
+    let mut apply = async |tx: &str, status: TransactionStatus| {
+        n += 1;
+        let snapshot = TransactionSnapshot::new(
+            TransactionId::parse(tx).unwrap(),
+            status,
+            Some(Timestamp::from_unix_nanos(n)),
+            EventId::parse(&format!("ev_{n}")).unwrap(),
+        );
+        store.apply(&snapshot).await.unwrap()
+    };
+    apply("tr_old", TransactionStatus::Authorized).await;
+    apply("tr_quiet", TransactionStatus::Authorized).await;
+    // Seen first, but updated last: tr_quiet is the one to forget.
+    apply("tr_old", TransactionStatus::Completed).await;
+    apply("tr_new", TransactionStatus::Authorized).await;
+    let latest = async |tx: &str| {
+        let tx = TransactionId::parse(tx).unwrap();
+        store.latest(&tx).await.unwrap().map(|s| s.status)
+    };
+    assert_eq!(latest("tr_old").await, Some(TransactionStatus::Completed));
+    assert_eq!(latest("tr_quiet").await, None);
+    assert!(latest("tr_new").await.is_some());
+    assert_eq!(store.len(), 2);
+    assert_eq!(
+        apply("tr_old", TransactionStatus::Refunded).await,
+        Applied::Newer {
+            previous: Some(TransactionStatus::Completed)
+        }
+    );
+}

@@ -29,8 +29,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A map bounded to `capacity` keys that evicts in insertion order, O(1)
-/// amortized per operation. Keys that must not be evicted yet are skipped.
+/// A map bounded to `capacity` keys that evicts in insertion order (or
+/// order of last [`touch`](Self::touch)), O(1) amortized per operation.
+/// Keys that must not be evicted yet are skipped.
 struct BoundedMap<K, V> {
     map: HashMap<K, (V, u64)>,
     /// Every key, in insertion order (with stale positions, skipped).
@@ -93,6 +94,35 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.map.len()
     }
 
+    /// Moves `key` to the back of the eviction order, as if inserted now
+    /// (which also drops an [`evict_first`](Self::evict_first) mark).
+    fn touch<Q: Hash + Eq + ?Sized>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        let generation = self.next_generation;
+        let Some((_, live)) = self.map.get_mut(key) else {
+            return;
+        };
+        *live = generation;
+        self.next_generation += 1;
+        if let Some((k, _)) = self.map.get_key_value(key) {
+            let k = k.clone();
+            self.push_order(k, generation);
+        }
+    }
+
+    /// Records `key` at the back of the eviction order, compacting the
+    /// queue of stale positions when it grows past twice the capacity.
+    fn push_order(&mut self, key: K, generation: u64) {
+        self.order.push_back((key, generation));
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order
+                .retain(|(k, g)| map.get(k).is_some_and(|(_, live)| live == g));
+        }
+    }
+
     /// Inserts a new key, first evicting the oldest evictable one when the
     /// map is full. Fails when nothing can be evicted.
     fn insert(&mut self, key: K, value: V, evictable: impl Fn(&V) -> bool) -> Result<(), ()> {
@@ -102,12 +132,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         let generation = self.next_generation;
         self.next_generation += 1;
         self.map.insert(key.clone(), (value, generation));
-        self.order.push_back((key, generation));
-        if self.order.len() > 2 * self.capacity {
-            let map = &self.map;
-            self.order
-                .retain(|(k, g)| map.get(k).is_some_and(|(_, live)| live == g));
-        }
+        self.push_order(key, generation);
         Ok(())
     }
 
@@ -320,7 +345,8 @@ struct TransactionRecord {
 /// A [`TransactionStore`] in the process's memory: for a single instance.
 ///
 /// Bounded: it remembers at most `capacity` transactions, forgetting the
-/// one first seen longest ago. A forgotten transaction seen again is a
+/// one whose latest snapshot changed longest ago (a transaction still
+/// moving is kept, however long ago it was first seen). A forgotten transaction seen again is a
 /// first sighting. For each, it remembers the answers given to the last 16
 /// events that newer ones superseded, so that their retries see the same
 /// change; an older one applied again is stale.
@@ -394,6 +420,7 @@ impl TransactionStore for MemoryTransactionStore {
             let superseded = std::mem::replace(&mut record.latest, snapshot.clone());
             let answered = std::mem::replace(&mut record.previous, previous.clone());
             record.superseded.push_back((superseded.event_id, answered));
+            inner.touch(&snapshot.transaction_id);
             return Ok(Applied::Newer { previous });
         }
         let record = TransactionRecord {
@@ -444,5 +471,21 @@ mod tests {
         }
         assert!(map.order.len() <= 20);
         assert_eq!(map.len(), 5);
+    }
+
+    #[test]
+    fn a_touched_key_is_evicted_last_and_the_queue_stays_bounded() {
+        let mut map = BoundedMap::new(3);
+        for k in 0..3 {
+            map.insert(k, (), |_| true).unwrap();
+        }
+        for _ in 0..1000 {
+            map.touch(&0);
+        }
+        assert!(map.order.len() <= 6);
+        map.insert(3, (), |_| true).unwrap();
+        map.insert(4, (), |_| true).unwrap();
+        assert!(map.get(&0).is_some());
+        assert!(map.get(&1).is_none() && map.get(&2).is_none());
     }
 }
