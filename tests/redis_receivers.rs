@@ -16,6 +16,8 @@
 ))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/deliveries.rs"]
+mod deliveries;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 // For `unique`: the contract suite itself runs in the store tests.
@@ -23,14 +25,14 @@ mod redis_server;
 #[path = "support/store_contract.rs"]
 mod store_contract;
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use deliveries::{Outcomes, Runs, credentials, delivery};
 use http::{Request, StatusCode};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -40,9 +42,8 @@ use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::receiver::DEFAULT_RETRY_AFTER;
 use smart_router_webhooks::testing::{MockApi, Sender};
 use smart_router_webhooks::{
-    Credentials, DeliveryReport, Event, EventContext, EventId, EventType, Handler, HandlerError,
-    Observer, Outcome, Receiver, ReceiverBuilder, RedisStoreBuilder, Transaction, TransactionId,
-    TransactionStatus, Transition,
+    Event, EventContext, EventId, EventType, Handler, HandlerError, Outcome, Receiver,
+    ReceiverBuilder, RedisStoreBuilder, Transaction, TransactionId, TransactionStatus, Transition,
 };
 use store_contract::unique;
 
@@ -58,10 +59,6 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-fn credentials() -> Credentials {
-    Credentials::new("hooks", "s3cret").unwrap()
-}
-
 /// A `transaction.captured` event of a transaction of its own, under an
 /// ID unique to this run.
 fn captured_event() -> Event {
@@ -72,29 +69,6 @@ fn captured_event() -> Event {
         TransactionStatus::Completed,
     ));
     event
-}
-
-/// Counts a handler's runs, per event.
-#[derive(Clone, Default)]
-struct Runs(Arc<Mutex<HashMap<EventId, usize>>>);
-
-impl Runs {
-    fn of(&self, event: &EventId) -> usize {
-        self.0.lock().unwrap().get(event).copied().unwrap_or(0)
-    }
-}
-
-#[async_trait]
-impl Handler for Runs {
-    async fn handle(&self, ctx: &EventContext) -> Result<(), HandlerError> {
-        *self
-            .0
-            .lock()
-            .unwrap()
-            .entry(ctx.event().id.clone())
-            .or_default() += 1;
-        Ok(())
-    }
 }
 
 /// A handler whose first run never ends (its instance dies in it); later
@@ -113,31 +87,6 @@ impl Handler for HangsOnce {
         }
         self.finished.fetch_add(1, Ordering::SeqCst);
         Ok(())
-    }
-}
-
-/// The outcome of every delivery one instance answered.
-#[derive(Clone, Default)]
-struct Outcomes(Arc<Mutex<Vec<Outcome>>>);
-
-impl Outcomes {
-    fn count(&self, outcome: Outcome) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|o| **o == outcome)
-            .count()
-    }
-
-    fn total(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-impl Observer for Outcomes {
-    fn on_delivery(&self, report: &DeliveryReport) {
-        self.0.lock().unwrap().push(report.outcome);
     }
 }
 
@@ -193,20 +142,6 @@ async fn serve(receiver: Receiver) -> SocketAddr {
 /// configured: the credentials in the webhook URL.
 fn sender_to(addr: SocketAddr) -> Sender {
     Sender::new(&format!("http://hooks:s3cret@{addr}/webhooks")).unwrap()
-}
-
-/// A delivery of `event`, with the credentials, to give a receiver
-/// directly.
-fn delivery(event: &EventId) -> Request<Vec<u8>> {
-    Request::post("/webhooks")
-        .header(
-            http::header::AUTHORIZATION,
-            credentials().authorization_header(),
-        )
-        .body(
-            format!(r#"{{"event_id":"{event}","event_type":"transaction.captured"}}"#).into_bytes(),
-        )
-        .unwrap()
 }
 
 /// Waits until `condition` holds, checking every 10 ms, failing the test

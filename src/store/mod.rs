@@ -10,6 +10,8 @@
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_connection;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -7,14 +7,14 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisResult, Script};
+use redis::Script;
+use redis::aio::ConnectionManager;
 
+use super::redis_connection::{RedisConnection, Target, within};
 use super::{Applied, Claim, ClaimStore, ClaimToken, TransactionSnapshot, TransactionStore};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
@@ -191,41 +191,10 @@ fn millis(d: Duration) -> u128 {
     d.min(MAX_DURATION).as_nanos().div_ceil(1_000_000).max(1)
 }
 
-/// `url` with its password and query (which may carry `pass=`) hidden,
-/// for `Debug` output.
-fn redact(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "<unreadable URL>".to_owned();
-    };
-    if parsed.password().is_some() {
-        // Cannot fail: a URL with a password has a host.
-        let _ = parsed.set_password(Some("redacted"));
-    }
-    if parsed.query().is_some() {
-        parsed.set_query(Some("redacted"));
-    }
-    parsed.set_fragment(None);
-    parsed.into()
-}
-
-/// Where the stores connect to.
-#[derive(Clone)]
-enum Target {
-    Url(String),
-    Manager(ConnectionManager),
-}
-
-impl Target {
-    fn describe(&self) -> String {
-        match self {
-            Target::Url(url) => redact(url),
-            Target::Manager(_) => "<a connection manager>".to_owned(),
-        }
-    }
-}
-
 /// Configures and connects [`RedisClaimStore`] and
-/// [`RedisTransactionStore`], which then share one connection.
+/// [`RedisTransactionStore`], which then share one connection: to one Redis
+/// server ([`new`](Self::new)) or to a Redis Cluster
+/// ([`cluster`](Self::cluster)).
 ///
 /// The stores behave exactly as the in-memory ones do (one contract suite
 /// runs against both); where the memory stores forget by capacity, these
@@ -338,6 +307,30 @@ impl RedisStoreBuilder {
         Self::with_target(Target::Url(url.into()))
     }
 
+    /// A builder for stores on a Redis Cluster, given the URLs of some or
+    /// all of its nodes (`redis://[user][:password@]host:port`, the same
+    /// credentials for every node): the others are discovered from them.
+    /// Commands and scripts go to the node that holds their keys' slot,
+    /// following the cluster as slots move or nodes fail over.
+    ///
+    /// ```no_run
+    /// use smart_router_webhooks::RedisStoreBuilder;
+    ///
+    /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
+    /// let stores = RedisStoreBuilder::cluster([
+    ///     "redis://:secret@10.0.0.1:6379",
+    ///     "redis://:secret@10.0.0.2:6379",
+    ///     "redis://:secret@10.0.0.3:6379",
+    /// ])
+    /// .build()
+    /// .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster(urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self::with_target(Target::Cluster(urls.into_iter().map(Into::into).collect()))
+    }
+
     /// A builder for stores on an existing connection manager, configured
     /// as its owner chose (its own timeouts and reconnection policy); the
     /// [`timeout`](Self::timeout) still bounds every operation.
@@ -406,7 +399,8 @@ impl RedisStoreBuilder {
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::InvalidConfig`] when the URL is not a Redis URL, the
+    /// - [`ErrorKind::InvalidConfig`] when a URL is not a Redis URL (or a
+    ///   cluster is given none, or nodes with different credentials), the
     ///   key prefix contains `{` or `}`, or the timeout or a time to live
     ///   is shorter than a millisecond.
     /// - [`ErrorKind::Store`] when Redis cannot be reached, or refuses the
@@ -427,33 +421,9 @@ impl RedisStoreBuilder {
             return invalid("a Redis time to live is shorter than a millisecond");
         }
         let describe = self.target.describe();
-        let manager = match self.target {
-            Target::Manager(manager) => manager,
-            Target::Url(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(|e| {
-                    Error::new(ErrorKind::InvalidConfig, "the Redis URL cannot be used")
-                        .with_source(e)
-                })?;
-                // A lost connection is re-established with a few quick
-                // attempts; the operations waiting meanwhile are bounded by
-                // the timeout, and the next one after a failed round starts
-                // another.
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(2)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(self.timeout);
-                within(
-                    self.timeout,
-                    "connect",
-                    ConnectionManager::new_with_config(client, config),
-                )
-                .await?
-            }
-        };
+        let redis = self.target.connect(self.timeout).await?;
         let connection = Connection {
-            manager,
+            redis,
             timeout: self.timeout,
             key_prefix: self.key_prefix.into(),
             describe: describe.into(),
@@ -472,25 +442,6 @@ impl RedisStoreBuilder {
     }
 }
 
-/// Runs `operation` within `timeout`, turning every failure into an
-/// [`ErrorKind::Store`] error; `what` completes "Redis could not …".
-async fn within<T>(
-    timeout: Duration,
-    what: &'static str,
-    operation: impl Future<Output = RedisResult<T>>,
-) -> Result<T, Error> {
-    match tokio::time::timeout(timeout, operation).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => {
-            Err(Error::new(ErrorKind::Store, format!("Redis could not {what}")).with_source(e))
-        }
-        Err(_) => Err(Error::new(
-            ErrorKind::Store,
-            format!("Redis could not {what}: no answer within {timeout:?}"),
-        )),
-    }
-}
-
 /// A script answered something it never answers: the keys were written by
 /// something else.
 fn unexpected_reply() -> Error {
@@ -500,18 +451,21 @@ fn unexpected_reply() -> Error {
     )
 }
 
-/// The connection and key scheme both stores share.
+/// The connection and key scheme both stores share (and, within the
+/// crate, any other store kept in the same Redis).
 #[derive(Clone)]
-struct Connection {
-    manager: ConnectionManager,
+pub(crate) struct Connection {
+    redis: RedisConnection,
     timeout: Duration,
     key_prefix: Arc<str>,
     describe: Arc<str>,
 }
 
 impl Connection {
-    /// Invokes `script` with `keys` and `args` within the timeout.
-    async fn invoke<T: redis::FromRedisValue>(
+    /// Invokes `script` with `keys` and `args` within the timeout. On a
+    /// cluster, the script runs on the node of its first key: every key
+    /// must share its hash tag.
+    pub(crate) async fn invoke<T: redis::FromRedisValue>(
         &self,
         what: &'static str,
         script: &Script,
@@ -525,8 +479,24 @@ impl Connection {
         for arg in args {
             invocation.arg(*arg);
         }
-        let mut manager = self.manager.clone();
-        within(self.timeout, what, invocation.invoke_async(&mut manager)).await
+        let mut redis = self.redis.clone();
+        within(self.timeout, what, invocation.invoke_async(&mut redis)).await
+    }
+
+    /// Runs `command` within the timeout.
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        command: &redis::Cmd,
+    ) -> Result<T, Error> {
+        let mut redis = self.redis.clone();
+        within(self.timeout, what, command.query_async(&mut redis)).await
+    }
+
+    /// The prefix every key starts with.
+    #[allow(dead_code)] // for stores added within the crate
+    pub(crate) fn key_prefix(&self) -> &str {
+        &self.key_prefix
     }
 
     /// The claim and handler-set keys of `event`.
@@ -568,6 +538,13 @@ impl RedisStores {
     /// The transaction store.
     pub fn transaction_store(&self) -> RedisTransactionStore {
         self.transactions.clone()
+    }
+
+    /// The connection the stores share, for other stores of the crate kept
+    /// in the same Redis under the same prefix.
+    #[allow(dead_code)] // for stores added within the crate
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.claims.connection
     }
 }
 
@@ -817,16 +794,15 @@ impl TransactionStore for RedisTransactionStore {
         transaction: &TransactionId,
     ) -> Result<Option<TransactionSnapshot>, Error> {
         let key = self.connection.transaction_key(transaction);
-        let mut manager = self.connection.manager.clone();
-        let (event, status, fired_at): (Option<String>, Option<String>, Option<String>) = within(
-            self.connection.timeout,
-            "read a transaction snapshot",
-            redis::cmd("HMGET")
-                .arg(&key)
-                .arg(&["event", "status", "fired_at"][..])
-                .query_async(&mut manager),
-        )
-        .await?;
+        let (event, status, fired_at): (Option<String>, Option<String>, Option<String>) = self
+            .connection
+            .query(
+                "read a transaction snapshot",
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg(&["event", "status", "fired_at"][..]),
+            )
+            .await?;
         if event.is_none() {
             return Ok(None);
         }
@@ -839,29 +815,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redaction_hides_passwords_and_queries() {
-        assert_eq!(
-            redact("redis://:s3cret@cache.internal:6380/2"),
-            "redis://:redacted@cache.internal:6380/2"
-        );
-        assert_eq!(
-            redact("redis://app:s3cret@cache.internal"),
-            "redis://app:redacted@cache.internal"
-        );
-        assert_eq!(
-            redact("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
-            "redis+unix:///run/redis.sock?redacted"
-        );
-        assert_eq!(redact("redis://127.0.0.1"), "redis://127.0.0.1");
-        assert_eq!(redact("not a url s3cret"), "<unreadable URL>");
-    }
-
-    #[test]
     fn the_builder_never_prints_the_password() {
-        let builder = RedisStoreBuilder::new("redis://:s3cret@127.0.0.1:6379");
-        let printed = format!("{builder:?}");
-        assert!(!printed.contains("s3cret"), "{printed}");
-        assert!(printed.contains("127.0.0.1:6379"), "{printed}");
+        let single = RedisStoreBuilder::new("redis://:s3cret@127.0.0.1:6379");
+        let cluster = RedisStoreBuilder::cluster([
+            "redis://:s3cret@127.0.0.1:6379",
+            "redis://:s3cret@127.0.0.1:6380",
+        ]);
+        for printed in [format!("{single:?}"), format!("{cluster:?}")] {
+            assert!(!printed.contains("s3cret"), "{printed}");
+            assert!(printed.contains("127.0.0.1:6379"), "{printed}");
+        }
     }
 
     #[test]
@@ -879,6 +842,8 @@ mod tests {
             RedisStoreBuilder::new("redis://127.0.0.1").key_prefix("a{b}:"),
             RedisStoreBuilder::new("redis://127.0.0.1").timeout(Duration::ZERO),
             RedisStoreBuilder::new("redis://127.0.0.1").done_ttl(Duration::from_micros(10)),
+            RedisStoreBuilder::cluster(Vec::<String>::new()),
+            RedisStoreBuilder::cluster(["redis://127.0.0.1:7000", "http://127.0.0.1:7001"]),
         ];
         for builder in cases {
             let err = builder.build().await.unwrap_err();
