@@ -277,3 +277,69 @@ async fn an_event_whose_time_cannot_be_read_is_ordered_by_lifecycle_and_flagged(
     feed(&tracker, &[authorized, refund, captured]).await;
     assert_eq!(final_status(&tracker, "tr_untimed").await, Refunded);
 }
+
+#[tokio::test]
+async fn a_lifecycle_with_shared_and_unreadable_times_ends_the_same_in_every_order() {
+    let statuses = [
+        Authorized,
+        Completed,
+        Refunded,
+        Refunded,
+        ChargebackInitiated,
+    ];
+    // Each event fired at one of two instants (never earlier than the
+    // event before it) or at a time that cannot be read.
+    let mut assignments: Vec<Vec<Option<&str>>> = vec![Vec::new()];
+    for _ in &statuses {
+        let mut next = Vec::new();
+        for assignment in &assignments {
+            let last = assignment.iter().flatten().last().copied();
+            for time in [
+                None,
+                Some("2024-03-01T12:00:00Z"),
+                Some("2024-03-01T12:00:01Z"),
+            ] {
+                if time.is_some() && time < last {
+                    continue;
+                }
+                let mut longer = assignment.clone();
+                longer.push(time);
+                next.push(longer);
+            }
+        }
+        assignments = next;
+    }
+    for assignment in assignments {
+        let events: Vec<Event> = statuses
+            .iter()
+            .zip(&assignment)
+            .enumerate()
+            .map(|(n, (status, time))| {
+                let fired_at = Some(time.unwrap_or("unreadable"));
+                event_at(&format!("ev_mix_{n}"), "tr_mix", status.clone(), fired_at)
+            })
+            .collect();
+        for order in permutations(&events) {
+            let tracker = tracker();
+            let transitions = feed(&tracker, &order).await;
+            assert_eq!(
+                final_status(&tracker, "tr_mix").await,
+                ChargebackInitiated,
+                "{assignment:?} {order:?}"
+            );
+            // Never backwards: each change goes up the lifecycle, or is a
+            // further refund.
+            let rank = |s: &TransactionStatus| s.lifecycle_rank().unwrap();
+            assert!(
+                transitions
+                    .iter()
+                    .all(|t| t
+                        .from
+                        .as_ref()
+                        .is_none_or(|from| rank(from) < rank(&t.to)
+                            || (*from == Refunded && t.to == Refunded))),
+                "{assignment:?}: {transitions:?}"
+            );
+        }
+    }
+}
