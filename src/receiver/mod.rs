@@ -207,7 +207,7 @@ impl Receiver {
                 observer.observe(&report, started);
             }
         });
-        let (receiver, filled, id) = (self.clone(), slot.clone(), event_id.clone());
+        let (receiver, filled, id) = (self.clone(), slot.filler(), event_id.clone());
         let hint = delivery.as_ref().and_then(|d| d.hint.clone());
         let task = async move {
             let mut report = receiver.claim_then(&event_id, fetched).await;
@@ -228,8 +228,8 @@ impl Receiver {
                 match first(slot.wait(), deadline).await {
                     Either::Left(report) => report,
                     Either::Right(()) => match slot.abandon() {
-                        Some(report) => report,
-                        None => self.still_processing(id),
+                        Some(report) => Some(report),
+                        None => Some(self.still_processing(id.clone())),
                     },
                 }
             }
@@ -239,6 +239,14 @@ impl Receiver {
                 slot.wait().await
             }
         };
+        let report = report.unwrap_or_else(|| {
+            // The task was dropped before it ended: its runtime is shutting
+            // down. Its guard gave the claim up, or its lease will end.
+            let mut report = DeliveryReport::new(Outcome::Interrupted);
+            report.event_id = Some(id);
+            report.retry_after = Some(self.inner.retry_after);
+            report
+        });
         if let Some(delivery) = &delivery {
             if report.outcome != Outcome::StillProcessing {
                 self.observe(&report, delivery.started);

@@ -38,6 +38,10 @@ pub enum Outcome {
     /// and goes on (409 with `Retry-After`): the redelivery finds it done
     /// (200, duplicate) or still running (409).
     StillProcessing,
+    /// The processing was stopped before it ended (its task was dropped:
+    /// the runtime is shutting down); 503 with `Retry-After`. Its claim is
+    /// given up, or ends with its lease.
+    Interrupted,
     /// The API does not know the event (404 by default, so the sender keeps
     /// retrying while the configuration is fixed; 200 if so configured).
     EventNotFound,
@@ -67,6 +71,7 @@ impl Outcome {
             Outcome::BodyTimeout => "body_timeout",
             Outcome::InProgress => "in_progress",
             Outcome::StillProcessing => "still_processing",
+            Outcome::Interrupted => "interrupted",
             Outcome::EventNotFound => "event_not_found",
             Outcome::ApiCredentialsRefused => "api_credentials_refused",
             Outcome::ApiUnavailable => "api_unavailable",
@@ -90,7 +95,9 @@ impl Outcome {
             Outcome::ApiCredentialsRefused | Outcome::HandlerFailed => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            Outcome::ApiUnavailable | Outcome::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Outcome::ApiUnavailable | Outcome::StoreUnavailable | Outcome::Interrupted => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 

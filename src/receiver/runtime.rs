@@ -103,6 +103,9 @@ type Late<T> = Box<dyn FnOnce(T) + Send>;
 enum State<T> {
     Empty(Option<Waker>),
     Full(T),
+    /// The task ended without a value (it was dropped: aborted, or a
+    /// runtime shutting down).
+    Lost,
     Abandoned,
     Taken,
 }
@@ -136,9 +139,17 @@ impl<T: Send + 'static> Slot<T> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// What the task holds to leave its value: dropped without one, it
+    /// tells the waiter the value will never come.
+    pub(crate) fn filler(&self) -> Filler<T> {
+        Filler {
+            slot: Some(self.clone()),
+        }
+    }
+
     /// Leaves `value` for the waiter, or hands it to `late` if the waiter
     /// is gone.
-    pub(crate) fn fill(&self, value: T) {
+    fn fill(&self, value: T) {
         let mut shared = self.lock();
         match std::mem::replace(&mut shared.0, State::Taken) {
             State::Empty(waker) => {
@@ -176,11 +187,42 @@ impl<T: Send + 'static> Slot<T> {
         }
     }
 
-    /// Waits for the value. Dropped before it came, the wait abandons the
-    /// slot; dropped after it came but before it was taken, the value
-    /// goes to `late`.
+    /// Waits for the value (`None` if the task was dropped without one).
+    /// Dropped before it came, the wait abandons the slot; dropped after it
+    /// came but before it was taken, the value goes to `late`.
     pub(crate) fn wait(&self) -> Wait<T> {
         Wait { slot: self.clone() }
+    }
+}
+
+/// The task's end of a [`Slot`].
+pub(crate) struct Filler<T: Send + 'static> {
+    slot: Option<Slot<T>>,
+}
+
+impl<T: Send + 'static> Filler<T> {
+    /// Leaves `value` for the waiter, or hands it to `late`.
+    pub(crate) fn fill(mut self, value: T) {
+        if let Some(slot) = self.slot.take() {
+            slot.fill(value);
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Filler<T> {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let mut shared = slot.lock();
+        if let State::Empty(waker) = &mut shared.0 {
+            let waker = waker.take();
+            shared.0 = State::Lost;
+            drop(shared);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
     }
 }
 
@@ -190,12 +232,13 @@ pub(crate) struct Wait<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> Future for Wait<T> {
-    type Output = T;
+    type Output = Option<T>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut shared = self.slot.lock();
         match std::mem::replace(&mut shared.0, State::Taken) {
-            State::Full(value) => Poll::Ready(value),
+            State::Full(value) => Poll::Ready(Some(value)),
+            State::Lost => Poll::Ready(None),
             State::Empty(_) => {
                 shared.0 = State::Empty(Some(cx.waker().clone()));
                 Poll::Pending
@@ -230,15 +273,24 @@ mod tests {
         let seen = late.clone();
         let slot = Slot::new(move |v: usize| seen.store(v, Ordering::SeqCst));
         drop(slot.wait());
-        slot.fill(7);
+        slot.filler().fill(7);
         assert_eq!(late.load(Ordering::SeqCst), 7);
     }
 
     #[test]
     fn a_value_filled_then_abandoned_is_handed_back() {
         let slot = Slot::new(|_: usize| panic!("not late"));
-        slot.fill(3);
+        slot.filler().fill(3);
         assert_eq!(slot.abandon(), Some(3));
+    }
+
+    #[test]
+    fn a_task_dropped_without_a_value_ends_the_wait() {
+        let slot = Slot::new(|_: usize| panic!("not late"));
+        let mut wait = slot.wait();
+        drop(slot.filler());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(Pin::new(&mut wait).poll(&mut cx), Poll::Ready(None));
     }
 
     #[test]
@@ -247,7 +299,7 @@ mod tests {
         let seen = late.clone();
         let slot = Slot::new(move |v: usize| seen.store(v, Ordering::SeqCst));
         let wait = slot.wait();
-        slot.fill(5);
+        slot.filler().fill(5);
         drop(wait);
         assert_eq!(late.load(Ordering::SeqCst), 5);
     }
