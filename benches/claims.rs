@@ -21,7 +21,9 @@ const LEASE: Duration = Duration::from_secs(60);
 
 async fn claim_and_complete(store: &MemoryClaimStore, id: &EventId) {
     match store.claim(id, LEASE).await {
-        Ok(Claim::Acquired { token, .. }) => store.complete(id, &token).await.expect("complete"),
+        Ok(Claim::Acquired { token, .. }) => {
+            assert!(store.complete(id, &token).await.expect("complete"));
+        }
         other => panic!("unexpected {other:?}"),
     }
 }

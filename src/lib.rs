@@ -29,9 +29,12 @@ pub use model::{
     Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Operation, OperationType,
     Timestamp, Transaction, TransactionId, TransactionStatus, WebhookRecords,
 };
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use receiver::TokioRuntime;
 pub use receiver::{
     BodyCollector, BodyError, DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome,
-    Receiver, ReceiverBuilder,
+    Receiver, ReceiverBuilder, Runtime,
 };
 pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,

@@ -217,3 +217,235 @@ async fn every_adapter_answers_408_to_a_body_sent_too_slowly_and_stays_responsiv
         assert_eq!(world.fetches("ev_slowloris"), 0, "{adapter}");
     }
 }
+
+/// Processing that survives the request: a world of one event type whose
+/// handlers are given, served by an adapter, with every report observed.
+mod survival {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use smart_router_webhooks::receiver::ReceiverBuilder;
+    use smart_router_webhooks::testing::MockApi;
+    use smart_router_webhooks::{
+        Credentials, DeliveryReport, Event, EventId, EventType, Outcome, Receiver, Transaction,
+        TransactionId, TransactionStatus,
+    };
+
+    use super::answers::{PASSWORD, USER};
+
+    /// What the observer saw of one delivery.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Seen {
+        pub outcome: Outcome,
+        pub status: u16,
+        pub detached: bool,
+        pub panicked: Vec<String>,
+    }
+
+    pub struct World {
+        pub api: MockApi,
+        pub receiver: Receiver,
+        pub seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    /// A counter of a handler's starts and ends.
+    #[derive(Clone, Default)]
+    pub struct Runs {
+        pub started: Arc<AtomicUsize>,
+        pub finished: Arc<AtomicUsize>,
+    }
+
+    impl Runs {
+        pub fn started(&self) -> usize {
+            self.started.load(Ordering::SeqCst)
+        }
+        pub fn finished(&self) -> usize {
+            self.finished.load(Ordering::SeqCst)
+        }
+    }
+
+    /// A world serving `ev_1` (captured), its receiver built by `handlers`.
+    pub async fn world(handlers: impl FnOnce(ReceiverBuilder) -> ReceiverBuilder) -> World {
+        let api = MockApi::start().await;
+        let mut event = Event::new(
+            EventId::parse("ev_1").unwrap(),
+            EventType::TransactionCaptured,
+        );
+        event.data.transaction = Some(Transaction::new(
+            TransactionId::parse("tr_1").unwrap(),
+            TransactionStatus::Completed,
+        ));
+        api.add_event(event);
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let observed = seen.clone();
+        let builder = Receiver::builder()
+            .credentials(Credentials::new(USER, PASSWORD).unwrap())
+            .fetcher(api.client_builder().build().unwrap())
+            .observer(move |report: &DeliveryReport| {
+                observed.lock().unwrap().push(Seen {
+                    outcome: report.outcome,
+                    status: report.status.as_u16(),
+                    detached: report.detached,
+                    panicked: report
+                        .failures()
+                        .filter(|(_, e)| e.is_panic())
+                        .map(|(name, _)| name.to_owned())
+                        .collect(),
+                });
+            });
+        World {
+            api,
+            receiver: handlers(builder).build().unwrap(),
+            seen,
+        }
+    }
+
+    impl World {
+        pub fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+
+        /// Waits (up to 10 s) until the observer saw `count` reports.
+        pub async fn wait_seen(&self, count: usize) -> Vec<Seen> {
+            for _ in 0..200 {
+                if self.seen.lock().unwrap().len() >= count {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.seen()
+        }
+    }
+}
+
+use smart_router_webhooks::{EventContext, EventId, EventType, HandlerError, Outcome};
+use survival::{Runs, world};
+
+/// A handler that counts its runs and takes `duration`; it panics on its
+/// first run when `panics` says so.
+fn timed(runs: &Runs, duration: Duration, panics: bool) -> impl smart_router_webhooks::Handler {
+    let runs = runs.clone();
+    move |_: EventContext| {
+        let runs = runs.clone();
+        async move {
+            let run = runs
+                .started
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(duration).await;
+            if panics && run == 0 {
+                panic!("the ledger client panicked");
+            }
+            runs.finished
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, HandlerError>(())
+        }
+    }
+}
+
+/// A world whose `ev_1` goes to `first` (named `name`), then to a quick
+/// handler `after`.
+async fn world_then_after(
+    name: &str,
+    first: impl smart_router_webhooks::Handler,
+    after: &Runs,
+) -> survival::World {
+    let after = timed(after, Duration::ZERO, false);
+    world(|b| {
+        b.on(EventType::TransactionCaptured, name, first).on(
+            EventType::TransactionCaptured,
+            "after",
+            after,
+        )
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_adapter_finishes_the_handlers_of_a_sender_that_hung_up() {
+    for adapter in ADAPTERS {
+        let (slow, after) = (Runs::default(), Runs::default());
+        let world = world_then_after(
+            "slow",
+            timed(&slow, Duration::from_millis(600), false),
+            &after,
+        )
+        .await;
+        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
+        stream
+            .write_all(&request_bytes(&Req::delivery("ev_1")))
+            .await
+            .unwrap();
+        while slow.started() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(stream); // the sender hangs up mid-handler
+
+        // The report reaches the observer (marked detached where the
+        // framework dropped the request's future; actix does not).
+        let seen: Vec<_> = world
+            .wait_seen(1)
+            .await
+            .into_iter()
+            .map(|s| (s.outcome, s.status))
+            .collect();
+        assert_eq!(seen, [(Outcome::Processed, 200)], "{adapter}");
+        assert_eq!((slow.finished(), after.finished()), (1, 1), "{adapter}");
+        let answer = send_raw(served.addr, &request_bytes(&Req::delivery("ev_1"))).await;
+        assert_eq!(answer.status, 200, "{adapter}");
+        assert_eq!(answer.body, "duplicate", "{adapter}");
+        assert_eq!((slow.started(), after.started()), (1, 1), "{adapter}");
+        assert_eq!(world.api.requests("/events/ev_1"), 1, "{adapter}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_adapter_delivers_a_slow_handler_to_an_impatient_sender_once() {
+    for adapter in ADAPTERS {
+        let slow = Runs::default();
+        let world = world(|b| {
+            b.on(
+                EventType::TransactionCaptured,
+                "slow",
+                timed(&slow, Duration::from_secs(3), false),
+            )
+        })
+        .await;
+        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let url = format!(
+            "http://{}:{}@{}{}",
+            answers::USER,
+            "p%40ss%3Aw0rd",
+            served.addr,
+            answers::PATH
+        );
+        let sender = smart_router_webhooks::testing::Sender::new(&url)
+            .unwrap()
+            .timeout(Duration::from_secs(1))
+            .backoff(Duration::from_millis(200), 8);
+        let delivery = sender.deliver(&EventId::parse("ev_1").unwrap(), None).await;
+        assert!(delivery.delivered(), "{adapter}: {:?}", delivery.attempts);
+        assert!(delivery.attempts.len() > 1, "{adapter}: retried");
+        assert_eq!((slow.started(), slow.finished()), (1, 1), "{adapter}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_adapter_survives_a_panicking_handler() {
+    for adapter in ADAPTERS {
+        let (boom, after) = (Runs::default(), Runs::default());
+        let world = world_then_after("boom", timed(&boom, Duration::ZERO, true), &after).await;
+        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let first = send_raw(served.addr, &request_bytes(&Req::delivery("ev_1"))).await;
+        assert_eq!(first.status, 500, "{adapter}: a retryable failure");
+        assert_eq!(after.finished(), 1, "{adapter}: the others ran");
+        let seen = world.wait_seen(1).await;
+        assert_eq!(seen[0].panicked, ["boom"], "{adapter}");
+        // The claim was settled: the retry is not refused as in progress.
+        let second = send_raw(served.addr, &request_bytes(&Req::delivery("ev_1"))).await;
+        assert_eq!(second.status, 200, "{adapter}");
+        assert_eq!((boom.started(), boom.finished()), (2, 1), "{adapter}");
+        assert_eq!(after.started(), 1, "{adapter}: not run again");
+    }
+}

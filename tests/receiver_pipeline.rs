@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "support/instance.rs"]
+mod instance;
+
 use async_trait::async_trait;
 use http::{Request, StatusCode};
 use smart_router_webhooks::{
@@ -230,32 +233,40 @@ async fn an_expired_lease_lets_a_later_delivery_process_the_event() {
             let runs = runs.clone();
             async move {
                 if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                    // The process "dies" here: this delivery never ends.
+                    // The instance dies here: this processing never ends.
                     std::future::pending::<()>().await;
                 }
                 Ok::<_, HandlerError>(())
             }
         }
     };
-    let receiver = Receiver::builder()
-        .credentials(credentials())
-        .fetcher(api.clone())
-        .lease(Duration::from_millis(200))
-        .on(EventType::TransactionCaptured, "first", first.clone())
-        .on(EventType::TransactionCaptured, "stuck", stuck)
-        .build()
-        .unwrap();
+    let claims = Arc::new(MemoryClaimStore::default());
+    let build = |runtime: instance::OnHandle| {
+        Receiver::builder()
+            .credentials(credentials())
+            .fetcher(api.clone())
+            .claim_store(claims.clone())
+            .lease(Duration::from_millis(200))
+            .answer_deadline(Duration::from_millis(50))
+            .runtime(runtime)
+            .on(EventType::TransactionCaptured, "first", first.clone())
+            .on(EventType::TransactionCaptured, "stuck", stuck.clone())
+            .build()
+            .unwrap()
+    };
+    let dying = instance::Instance::new();
+    let survivor = instance::Instance::new();
+    let (doomed, receiver) = (build(dying.runtime()), build(survivor.runtime()));
 
-    let dying = tokio::spawn({
-        let receiver = receiver.clone();
-        async move { receiver.deliver(delivery("ev_4")).await }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answer = doomed.deliver(delivery("ev_4")).await;
+    assert_eq!(answer.outcome, Outcome::StillProcessing);
+    // Its lease is renewed while the instance lives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         receiver.deliver(delivery("ev_4")).await.outcome,
         Outcome::InProgress
     );
-    dying.abort();
+    dying.kill();
 
     tokio::time::sleep(Duration::from_millis(250)).await;
     let report = receiver.deliver(delivery("ev_4")).await;
@@ -445,4 +456,248 @@ async fn a_failed_transition_handler_runs_again_after_a_newer_event_of_its_trans
             ("ev_7a".to_owned(), None, Authorized),
         ]
     );
+}
+
+/// A handler that takes `duration`, counting its runs and the most that
+/// ever overlapped.
+#[derive(Clone, Default)]
+struct Overlap {
+    running: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+    runs: Arc<AtomicUsize>,
+    duration: Duration,
+}
+
+#[async_trait]
+impl smart_router_webhooks::Handler for Overlap {
+    async fn handle(&self, _: &EventContext) -> Result<(), HandlerError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.duration).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handler_three_times_as_long_as_the_lease_runs_once_under_redeliveries() {
+    let api = api_with(&[captured_event("ev_long")], Duration::ZERO);
+    let long = Overlap {
+        duration: Duration::from_millis(900),
+        ..Default::default()
+    };
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api.clone())
+        .lease(Duration::from_millis(300))
+        .answer_deadline(Duration::from_millis(50))
+        .on(EventType::TransactionCaptured, "long", long.clone())
+        .build()
+        .unwrap();
+    let mut statuses = Vec::new();
+    // A redelivery every 100 ms, for twice the handler's time.
+    for _ in 0..18 {
+        let report = receiver.deliver(delivery("ev_long")).await;
+        statuses.push(report.status.as_u16());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(long.runs.load(Ordering::SeqCst), 1, "{statuses:?}");
+    assert_eq!(long.most.load(Ordering::SeqCst), 1);
+    assert!(
+        statuses.iter().all(|s| [200, 409].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_delivery_is_answered_at_the_deadline_while_its_processing_goes_on() {
+    let api = api_with(&[captured_event("ev_slow")], Duration::ZERO);
+    let slow = Overlap {
+        duration: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let observed = seen.clone();
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api)
+        .answer_deadline(Duration::from_millis(100))
+        .retry_after(Duration::from_secs(2))
+        .observer(move |r: &smart_router_webhooks::DeliveryReport| {
+            observed.lock().unwrap().push((r.outcome, r.detached));
+        })
+        .on(EventType::TransactionCaptured, "slow", slow.clone())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answer = receiver.handle(delivery("ev_slow")).await;
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(answer.status(), StatusCode::CONFLICT);
+    assert_eq!(answer.headers()[http::header::RETRY_AFTER], "2");
+    assert_eq!(
+        receiver.deliver(delivery("ev_slow")).await.outcome,
+        Outcome::InProgress
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        receiver.deliver(delivery("ev_slow")).await.outcome,
+        Outcome::Duplicate
+    );
+    assert_eq!(slow.runs.load(Ordering::SeqCst), 1);
+    // The observer saw the refused redelivery, the processing's own report
+    // when it ended, and the duplicate.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Outcome::InProgress, false),
+            (Outcome::Processed, true),
+            (Outcome::Duplicate, false)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_handler_past_its_timeout_is_a_retryable_failure() {
+    let api = api_with(&[captured_event("ev_stall")], Duration::ZERO);
+    let (stalls, quick) = (
+        Overlap {
+            duration: Duration::from_secs(30),
+            ..Default::default()
+        },
+        Overlap {
+            duration: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api)
+        .handler_timeout(Duration::from_millis(300))
+        .handler_timeout_for("stalls", Duration::from_millis(100))
+        .on(EventType::TransactionCaptured, "stalls", stalls.clone())
+        .on(EventType::TransactionCaptured, "quick", quick.clone())
+        .build()
+        .unwrap();
+    let report = receiver.deliver(delivery("ev_stall")).await;
+    assert_eq!(report.outcome, Outcome::HandlerFailed);
+    let failures: Vec<_> = report
+        .failures()
+        .map(|(name, e)| (name, e.is_timeout(), e.is_retryable()))
+        .collect();
+    assert_eq!(failures, [("stalls", true, true)]);
+    assert_eq!(
+        quick.runs.load(Ordering::SeqCst),
+        1,
+        "within its own timeout"
+    );
+
+    let unknown = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api_with(&[], Duration::ZERO))
+        .handler_timeout_for("nobody", Duration::from_secs(1))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        unknown.kind(),
+        smart_router_webhooks::ErrorKind::InvalidConfig
+    );
+}
+
+#[tokio::test]
+async fn a_retry_runs_the_transition_handler_owed_even_when_the_tracker_forgot() {
+    use TransactionStatus::{Authorized, Completed};
+    use smart_router_webhooks::TransitionFilter;
+    let event = |id: &str, tx: &str, name: EventType, status: TransactionStatus, at: &str| {
+        let mut event = Event::new(EventId::parse(id).unwrap(), name);
+        event.fired_at = Some(smart_router_webhooks::Timestamp::parse(at));
+        event.data.transaction = Some(Transaction::new(TransactionId::parse(tx).unwrap(), status));
+        event
+    };
+    let api = api_with(
+        &[
+            event(
+                "ev_auth",
+                "tr_a",
+                EventType::TransactionAuthorized,
+                Authorized,
+                "2024-05-01T10:00:00Z",
+            ),
+            event(
+                "ev_capt",
+                "tr_a",
+                EventType::TransactionCaptured,
+                Completed,
+                "2024-05-01T10:01:00Z",
+            ),
+            event(
+                "ev_other",
+                "tr_b",
+                EventType::TransactionAuthorized,
+                Authorized,
+                "2024-05-01T10:02:00Z",
+            ),
+        ],
+        Duration::ZERO,
+    );
+    let settle = Counter::failing(1);
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api)
+        // Remembers one transaction: the next one makes it forget tr_a.
+        .transaction_store(MemoryTransactionStore::new(1))
+        .on_transition(
+            TransitionFilter::Between(Authorized, Completed),
+            "settle",
+            settle.clone(),
+        )
+        .build()
+        .unwrap();
+    receiver.deliver(delivery("ev_auth")).await;
+    let first = receiver.deliver(delivery("ev_capt")).await;
+    assert_eq!(first.outcome, Outcome::HandlerFailed);
+    assert_eq!(settle.runs(), 1);
+    receiver.deliver(delivery("ev_other")).await;
+
+    // The tracker now sees ev_capt as a first sighting (None → completed),
+    // which the handler's filter does not take; the retry runs it anyway.
+    let retry = receiver.deliver(delivery("ev_capt")).await;
+    assert_eq!(
+        (retry.outcome, retry.status),
+        (Outcome::Processed, StatusCode::OK)
+    );
+    assert_eq!(settle.runs(), 2);
+    let transition = retry.tracking.transition.unwrap();
+    assert_eq!(transition.from, Some(Authorized));
+}
+
+#[tokio::test]
+async fn without_a_runtime_a_dropped_delivery_gives_its_claim_up() {
+    let api = api_with(&[captured_event("ev_drop")], Duration::ZERO);
+    let slow = Overlap {
+        duration: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api)
+        .no_runtime()
+        .on(EventType::TransactionCaptured, "slow", slow.clone())
+        .build()
+        .unwrap();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(100),
+        receiver.deliver(delivery("ev_drop")),
+    )
+    .await;
+    assert!(cut.is_err(), "processing runs in the caller's future");
+    // Not 409 for a whole lease: the claim was given up when dropped.
+    let retry = tokio::time::timeout(
+        Duration::from_millis(100),
+        receiver.deliver(delivery("ev_drop")),
+    )
+    .await;
+    assert!(retry.is_err());
+    assert_eq!(slow.runs.load(Ordering::SeqCst), 2);
 }

@@ -98,7 +98,10 @@ async fn keys_spread_over_the_masters_and_every_operation_reaches_its_node() {
         };
         claims.record_handler(&id, "ledger").await.unwrap();
         claims.release(&id, &token).await.unwrap();
-        let Claim::Acquired { token, completed } = claims.claim(&id, lease).await.unwrap() else {
+        let Claim::Acquired {
+            token, completed, ..
+        } = claims.claim(&id, lease).await.unwrap()
+        else {
             panic!("event {n} was released");
         };
         assert!(completed.contains("ledger"), "{completed:?}");

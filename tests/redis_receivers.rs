@@ -18,6 +18,8 @@
 
 #[path = "support/deliveries.rs"]
 mod deliveries;
+#[path = "support/instance.rs"]
+mod killable;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 // For `unique`: the contract suite itself runs in the store tests.
@@ -241,7 +243,14 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
             .on(EventType::TransactionCaptured, "a", a.clone())
             .on(EventType::TransactionCaptured, "b", b.clone())
     };
-    let first = instance(&api, &redis_url(), &prefix, configure).await;
+    // The first instance runs its processing on a runtime of its own, to
+    // kill it as a process dies.
+    let process = killable::Instance::new();
+    let runtime = process.runtime();
+    let first = instance(&api, &redis_url(), &prefix, |b| {
+        configure(b).runtime(runtime)
+    })
+    .await;
     let second = instance(&api, &redis_url(), &prefix, configure).await;
 
     // The first instance claims the event, runs `a`, then dies in `b`.
@@ -255,8 +264,12 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
     })
     .await;
     assert_eq!(a.of(&id), 1);
-    dying.abort();
-    assert!(dying.await.unwrap_err().is_cancelled());
+    process.kill();
+    let cut = dying.await.unwrap();
+    assert_eq!(
+        (cut.outcome, cut.status),
+        (Outcome::Interrupted, StatusCode::SERVICE_UNAVAILABLE)
+    );
     drop(first);
 
     // Until the lease ends, the other instance answers 409 without

@@ -128,6 +128,7 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
     let id = event_id();
     let token = acquired(claims.claim(&id, LEASE).await.unwrap());
     claims.record_handler(&id, "ledger").await.unwrap();
+    claims.record_owed(&id, "the plan").await.unwrap();
     let tx = transaction_id();
     transactions
         .apply(&snapshot(&tx, TransactionStatus::Authorized))
@@ -142,10 +143,16 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
     keys.sort();
     let claim_key = format!("{prefix}ev:{{{id}}}:claim");
     let handlers_key = format!("{prefix}ev:{{{id}}}:handlers");
+    let owed_key = format!("{prefix}ev:{{{id}}}:owed");
     let tx_key = format!("{prefix}tx:{{{tx}}}");
     assert_eq!(
         keys,
-        [claim_key.clone(), handlers_key.clone(), tx_key.clone()]
+        [
+            claim_key.clone(),
+            handlers_key.clone(),
+            owed_key.clone(),
+            tx_key.clone()
+        ]
     );
     // Redis Cluster hashes only what is between the first `{` and `}`.
     let tag = |key: &str| {
@@ -155,6 +162,7 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
     };
     assert_eq!(tag(&claim_key), id.as_str());
     assert_eq!(tag(&handlers_key), id.as_str());
+    assert_eq!(tag(&owed_key), id.as_str());
     assert_eq!(tag(&tx_key), tx.as_str());
 
     // An unfinished event is kept for the handlers' time to live...
@@ -164,6 +172,7 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
         pttl(&mut conn, &handlers_key).await,
         handlers_ttl,
     );
+    assert_ttl(&owed_key, pttl(&mut conn, &owed_key).await, handlers_ttl);
     assert_ttl(&tx_key, pttl(&mut conn, &tx_key).await, transaction_ttl);
     // ...or its lease, when longer.
     let long = event_id();
@@ -179,6 +188,7 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
     claims.complete(&id, &token).await.unwrap();
     assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, done_ttl);
     assert_eq!(pttl(&mut conn, &handlers_key).await, -2, "handlers deleted");
+    assert_eq!(pttl(&mut conn, &owed_key).await, -2, "owed work deleted");
 
     // Recording for an event that is not claimed writes nothing.
     claims.record_handler(&id, "late").await.unwrap();
@@ -191,6 +201,36 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
         .await
         .unwrap();
     assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[tokio::test]
+async fn the_claim_of_an_event_never_processed_expires_with_its_lease() {
+    let prefix = format!("{}:", unique("srw-unprocessed"));
+    let stores = shared_stores(|b| b.key_prefix(prefix.as_str())).await;
+    let claims = stores.claim_store();
+    let mut conn = inspector(&redis_url()).await;
+    // Claimed, then given up without recording anything (its fetch
+    // failed: the API did not know it).
+    let id = event_id();
+    let lease = Duration::from_secs(2);
+    let token = acquired(claims.claim(&id, lease).await.unwrap());
+    let claim_key = format!("{prefix}ev:{{{id}}}:claim");
+    assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, lease);
+    assert!(claims.release(&id, &token).await.unwrap());
+    assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, lease);
+    // A renewal extends the key with the lease.
+    let renewed = event_id();
+    let token = acquired(claims.claim(&renewed, lease).await.unwrap());
+    assert!(claims.renew(&renewed, &token, lease * 10).await.unwrap());
+    let renewed_key = format!("{prefix}ev:{{{renewed}}}:claim");
+    assert_ttl(
+        &renewed_key,
+        pttl(&mut conn, &renewed_key).await,
+        lease * 10,
+    );
+    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    assert_eq!(pttl(&mut conn, &claim_key).await, -2, "forgotten");
+    assert!(pttl(&mut conn, &renewed_key).await > 0, "still held");
 }
 
 #[tokio::test]

@@ -66,7 +66,16 @@ impl EventContext {
 /// handled (the delivery is acknowledged and the failure reported).
 pub struct HandlerError {
     retry: bool,
+    cause: Cause,
     source: BoxError,
+}
+
+/// What made a handler fail, beyond its own error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cause {
+    Returned,
+    Panicked,
+    TimedOut,
 }
 
 impl HandlerError {
@@ -75,7 +84,27 @@ impl HandlerError {
     pub fn retry(source: impl Into<BoxError>) -> Self {
         HandlerError {
             retry: true,
+            cause: Cause::Returned,
             source: source.into(),
+        }
+    }
+
+    /// The retryable failure of a handler that panicked, with the panic's
+    /// message.
+    pub(crate) fn panicked(message: String) -> Self {
+        HandlerError {
+            retry: true,
+            cause: Cause::Panicked,
+            source: format!("the handler panicked: {message}").into(),
+        }
+    }
+
+    /// The retryable failure of a handler that ran past its timeout.
+    pub(crate) fn timed_out(timeout: std::time::Duration) -> Self {
+        HandlerError {
+            retry: true,
+            cause: Cause::TimedOut,
+            source: format!("the handler did not finish within {timeout:?}").into(),
         }
     }
 
@@ -84,6 +113,7 @@ impl HandlerError {
     pub fn permanent(source: impl Into<BoxError>) -> Self {
         HandlerError {
             retry: false,
+            cause: Cause::Returned,
             source: source.into(),
         }
     }
@@ -91,6 +121,18 @@ impl HandlerError {
     /// Whether the sender should deliver the event again.
     pub fn is_retryable(&self) -> bool {
         self.retry
+    }
+
+    /// Whether the handler panicked (a retryable failure of that handler
+    /// only: the others still run).
+    pub fn is_panic(&self) -> bool {
+        self.cause == Cause::Panicked
+    }
+
+    /// Whether the handler ran past its timeout and was stopped (a
+    /// retryable failure).
+    pub fn is_timeout(&self) -> bool {
+        self.cause == Cause::TimedOut
     }
 
     /// The underlying error.
@@ -109,6 +151,7 @@ impl fmt::Debug for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HandlerError")
             .field("retry", &self.retry)
+            .field("cause", &self.cause)
             .field("source", &self.source)
             .finish()
     }
@@ -116,7 +159,12 @@ impl fmt::Debug for HandlerError {
 
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.retry { "retryable" } else { "permanent" };
+        let kind = match (self.cause, self.retry) {
+            (Cause::Panicked, _) => "panicked",
+            (Cause::TimedOut, _) => "timed out",
+            (Cause::Returned, true) => "retryable",
+            (Cause::Returned, false) => "permanent",
+        };
         write!(f, "{kind} handler failure: {}", self.source)
     }
 }

@@ -3,6 +3,7 @@
 
 mod handler;
 mod router;
+mod supervise;
 
 pub use handler::{EventContext, Handler, HandlerError};
 pub use router::{Plan, Route, Router, RouterBuilder, TransitionFilter};

@@ -39,13 +39,14 @@ impl Route {
         &self.name
     }
 
-    /// Runs the handler.
+    /// Runs the handler; a panic in it is caught and becomes a retryable
+    /// [`HandlerError`] whose [`is_panic`](HandlerError::is_panic) is true.
     ///
     /// # Errors
     ///
-    /// The handler's error.
+    /// The handler's error, or its panic.
     pub async fn run(&self, ctx: &EventContext) -> Result<(), HandlerError> {
-        self.handler.handle(ctx).await
+        super::supervise::catch_panic(self.handler.handle(ctx)).await
     }
 }
 
@@ -156,8 +157,13 @@ impl Router {
         }
     }
 
-    /// Every handler name, in no particular order.
-    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
+    /// The handler registered under `name`, if any.
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes().find(|route| route.name() == name)
+    }
+
+    /// Every handler, in no particular order.
+    fn routes(&self) -> impl Iterator<Item = &Route> {
         let grouped = self
             .exact
             .values()
@@ -170,7 +176,11 @@ impl Router {
             .chain(&self.unexpected)
             .chain(&self.every_event)
             .chain(self.fallback.as_ref())
-            .map(Route::name)
+    }
+
+    /// Every handler name, in no particular order.
+    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
+        self.routes().map(Route::name)
     }
 }
 

@@ -1,9 +1,11 @@
 //! [`ReceiverBuilder`]: configuring a [`Receiver`] once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::report::Observer;
+use super::runtime::Runtime;
 use super::{Inner, Receiver};
 use crate::api::EventFetcher;
 use crate::delivery::BasicAuth;
@@ -24,6 +26,20 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 /// The default `Retry-After` of 409 and 503 answers, when the API gave
 /// none.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The default answer deadline: 3 s. A delivery whose processing is not
+/// finished by then is answered 409 with `Retry-After` while processing
+/// goes on. Smart Router does not document its timeout and asks for an
+/// answer "within a few seconds"; senders and proxies commonly give up
+/// after 5 to 30 s. 3 s is under all of those, and far above a healthy
+/// fetch and quick handlers (tens of milliseconds), so only slow handlers
+/// meet it.
+pub const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
+
+/// The default handler timeout: 60 s. A handler still running then is
+/// stopped and counts as a retryable failure, so a hung handler cannot
+/// hold its event (whose lease is renewed while it runs) for ever.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to answer when the API does not know the event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,6 +75,16 @@ pub struct ReceiverBuilder {
     lease: Duration,
     retry_after: Duration,
     realm: String,
+    runtime: RuntimeConfig,
+    answer_deadline: Duration,
+    handler_timeout: Duration,
+    handler_timeouts: HashMap<String, Duration>,
+}
+
+enum RuntimeConfig {
+    Default,
+    Given(Arc<dyn Runtime>),
+    None,
 }
 
 impl Default for ReceiverBuilder {
@@ -75,6 +101,10 @@ impl Default for ReceiverBuilder {
             lease: DEFAULT_LEASE,
             retry_after: DEFAULT_RETRY_AFTER,
             realm: "smart-router-webhooks".to_owned(),
+            runtime: RuntimeConfig::Default,
+            answer_deadline: DEFAULT_ANSWER_DEADLINE,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            handler_timeouts: HashMap::new(),
         }
     }
 }
@@ -86,6 +116,9 @@ impl std::fmt::Debug for ReceiverBuilder {
             .field("body_limit", &self.body_limit)
             .field("not_found", &self.not_found)
             .field("lease", &self.lease)
+            .field("answer_deadline", &self.answer_deadline)
+            .field("handler_timeout", &self.handler_timeout)
+            .field("handler_timeouts", &self.handler_timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -186,6 +219,20 @@ impl ReceiverBuilder {
         self
     }
 
+    /// The default answer deadline: 3 s. A delivery whose processing is not
+    /// finished by then is answered 409 with `Retry-After` while processing
+    /// goes on. Smart Router does not document its timeout and asks for an
+    /// answer "within a few seconds"; senders and proxies commonly give up
+    /// after 5 to 30 s. 3 s is under all of those, and far above a healthy
+    /// fetch and quick handlers (tens of milliseconds), so only slow handlers
+    /// meet it.
+    pub const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
+
+    /// The default handler timeout: 60 s. A handler still running then is
+    /// stopped and counts as a retryable failure, so a hung handler cannot
+    /// hold its event (whose lease is renewed while it runs) for ever.
+    pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
+
     /// What to answer when the API does not know the event.
     pub fn not_found(mut self, policy: NotFoundPolicy) -> Self {
         self.not_found = policy;
@@ -206,6 +253,45 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Runs processing apart from the request on `runtime` (default:
+    /// [`TokioRuntime`](super::TokioRuntime) with the `tokio` feature, none
+    /// without). See [`Runtime`] for what a receiver without one cannot do.
+    pub fn runtime(mut self, runtime: impl Runtime) -> Self {
+        self.runtime = RuntimeConfig::Given(Arc::new(runtime));
+        self
+    }
+
+    /// Runs processing inside the request's future, even with the `tokio`
+    /// feature: no answer deadline, handler timeout or lease renewal (see
+    /// [`Runtime`]).
+    pub fn no_runtime(mut self) -> Self {
+        self.runtime = RuntimeConfig::None;
+        self
+    }
+
+    /// How long a delivery waits for its processing before it is answered
+    /// 409 with `Retry-After` while processing goes on (default
+    /// [`DEFAULT_ANSWER_DEADLINE`]): keep it under the sender's timeout.
+    /// Needs a [`Runtime`].
+    pub fn answer_deadline(mut self, deadline: Duration) -> Self {
+        self.answer_deadline = deadline;
+        self
+    }
+
+    /// How long a handler may run before it is stopped, a retryable
+    /// failure (default [`DEFAULT_HANDLER_TIMEOUT`]). Needs a [`Runtime`].
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
+    }
+
+    /// The timeout of the handler named `name`, instead of
+    /// [`handler_timeout`](Self::handler_timeout)'s.
+    pub fn handler_timeout_for(mut self, name: impl Into<String>, timeout: Duration) -> Self {
+        self.handler_timeouts.insert(name.into(), timeout);
+        self
+    }
+
     /// The realm of the `WWW-Authenticate` header of 401 answers.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = realm.into();
@@ -218,9 +304,10 @@ impl ReceiverBuilder {
     ///
     /// [`ErrorKind::InvalidConfig`] when no fetcher was given, neither
     /// credentials nor [`allow_unauthenticated`](Self::allow_unauthenticated)
-    /// was chosen, the body limit or lease is zero, the realm has a
-    /// character that cannot go in a header, or a handler name is empty or
-    /// registered twice.
+    /// was chosen, the body limit, lease, answer deadline or a handler
+    /// timeout is zero, the realm has a character that cannot go in a
+    /// header, a handler name is empty or registered twice, or a handler
+    /// timeout names no handler.
     pub fn build(self) -> Result<Receiver, Error> {
         let config = |message: &'static str| Error::new(ErrorKind::InvalidConfig, message);
         let auth = match self.auth {
@@ -241,6 +328,12 @@ impl ReceiverBuilder {
         if self.lease.is_zero() {
             return Err(config("the claim lease is zero"));
         }
+        if self.answer_deadline.is_zero() {
+            return Err(config("the answer deadline is zero"));
+        }
+        if self.handler_timeout.is_zero() || self.handler_timeouts.values().any(|t| t.is_zero()) {
+            return Err(config("a handler timeout is zero"));
+        }
         let www_authenticate = format!("Basic realm=\"{}\", charset=\"UTF-8\"", self.realm);
         if self.realm.contains(['"', '\\']) {
             return Err(config("the realm has a quote or backslash"));
@@ -248,6 +341,24 @@ impl ReceiverBuilder {
         let www_authenticate = http::HeaderValue::try_from(www_authenticate)
             .map_err(|e| config("the realm cannot go in a header").with_source(e))?;
         let router = self.router.build()?;
+        if let Some(name) = self
+            .handler_timeouts
+            .keys()
+            .find(|name| router.route(name).is_none())
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!("a timeout is set for {name:?}, which is no handler's name"),
+            ));
+        }
+        let runtime: Option<Arc<dyn Runtime>> = match self.runtime {
+            RuntimeConfig::Given(runtime) => Some(runtime),
+            RuntimeConfig::None => None,
+            #[cfg(feature = "tokio")]
+            RuntimeConfig::Default => Some(Arc::new(super::TokioRuntime)),
+            #[cfg(not(feature = "tokio"))]
+            RuntimeConfig::Default => None,
+        };
         let claims = self
             .claims
             .unwrap_or_else(|| Arc::new(MemoryClaimStore::default()));
@@ -267,6 +378,10 @@ impl ReceiverBuilder {
                 lease: self.lease,
                 retry_after: self.retry_after,
                 www_authenticate,
+                runtime,
+                answer_deadline: self.answer_deadline,
+                handler_timeout: self.handler_timeout,
+                handler_timeouts: self.handler_timeouts,
             }),
         })
     }

@@ -6,9 +6,12 @@
 
 mod body;
 mod builder;
+mod owed;
+mod process;
 mod report;
+mod runtime;
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,17 +22,23 @@ use std::future::Future;
 
 pub use body::{BodyCollector, BodyError};
 pub use builder::{
-    DEFAULT_BODY_LIMIT, DEFAULT_LEASE, DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
+    DEFAULT_ANSWER_DEADLINE, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE,
+    DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
 };
 pub use report::{DeliveryReport, HandlerRun, Observer, Outcome};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use runtime::TokioRuntime;
+pub use runtime::{Runtime, Task};
 
 use crate::api::{EventFetcher, FetchErrorKind};
 use crate::delivery::{BasicAuth, WebhookPayload};
-use crate::dispatch::{EventContext, Router};
+use crate::dispatch::Router;
 use crate::error::Error;
-use crate::model::{Event, EventId};
-use crate::store::{Claim, ClaimStore, ClaimToken};
+use crate::model::{Event, EventId, EventType};
+use crate::store::ClaimStore;
 use crate::tracker::TransactionTracker;
+use runtime::{Either, Slot, first};
 
 /// Turns webhook deliveries into answers, running your handlers on the way.
 ///
@@ -75,6 +84,10 @@ struct Inner {
     lease: Duration,
     retry_after: Duration,
     www_authenticate: HeaderValue,
+    runtime: Option<Arc<dyn Runtime>>,
+    answer_deadline: Duration,
+    handler_timeout: Duration,
+    handler_timeouts: HashMap<String, Duration>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -85,6 +98,9 @@ impl std::fmt::Debug for Receiver {
             .field("body_limit", &self.inner.body_limit)
             .field("not_found", &self.inner.not_found)
             .field("lease", &self.inner.lease)
+            .field("runtime", &self.inner.runtime.is_some())
+            .field("answer_deadline", &self.inner.answer_deadline)
+            .field("handler_timeout", &self.inner.handler_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -157,17 +173,94 @@ impl Receiver {
         checked: Result<WebhookPayload, Box<DeliveryReport>>,
         started: Instant,
     ) -> DeliveryReport {
-        let report = match checked {
+        match checked {
             Ok(payload) => {
-                let mut report = self.process(&payload.event_id).await;
-                if report.event_type.is_none() {
-                    report.event_type = payload.event_type;
-                }
-                report
+                let delivery = Delivery {
+                    hint: payload.event_type,
+                    started,
+                };
+                self.detached(payload.event_id, None, Some(delivery)).await
             }
-            Err(report) => *report,
+            Err(report) => {
+                self.observe(&report, started);
+                *report
+            }
+        }
+    }
+
+    /// Processes the event apart from the caller's future when a runtime
+    /// can spawn it (else in it, a guard giving the claim up if it is
+    /// dropped), and waits for its report: for a delivery, at most the
+    /// answer deadline. A delivery's report goes to the observer, when the
+    /// delivery is answered, or when its processing ends if that is later.
+    async fn detached(
+        &self,
+        event_id: EventId,
+        fetched: Option<Event>,
+        delivery: Option<Delivery>,
+    ) -> DeliveryReport {
+        let observer = self.clone();
+        let started = delivery.as_ref().map(|d| d.started);
+        let slot = Slot::new(move |mut report: DeliveryReport| {
+            report.detached = true;
+            if let Some(started) = started {
+                observer.observe(&report, started);
+            }
+        });
+        let (receiver, filled, id) = (self.clone(), slot.filler(), event_id.clone());
+        let hint = delivery.as_ref().and_then(|d| d.hint.clone());
+        let task = async move {
+            let mut report = receiver.claim_then(&event_id, fetched).await;
+            if report.event_type.is_none() {
+                report.event_type = hint;
+            }
+            filled.fill(report);
         };
-        self.observe(&report, started);
+        #[cfg(feature = "tracing")]
+        let task = tracing::Instrument::in_current_span(task);
+        let spawned = match &self.inner.runtime {
+            Some(runtime) => runtime.spawn(Box::pin(task)),
+            None => Err(Box::pin(task) as Task),
+        };
+        let report = match (spawned, &self.inner.runtime) {
+            (Ok(()), Some(runtime)) if delivery.is_some() => {
+                let deadline = runtime.sleep(self.inner.answer_deadline);
+                match first(slot.wait(), deadline).await {
+                    Either::Left(report) => report,
+                    Either::Right(()) => match slot.abandon() {
+                        Some(report) => Some(report),
+                        None => Some(self.still_processing(id.clone())),
+                    },
+                }
+            }
+            (Ok(()), _) => slot.wait().await,
+            (Err(task), _) => {
+                task.await;
+                slot.wait().await
+            }
+        };
+        let report = report.unwrap_or_else(|| {
+            // The task was dropped before it ended: its runtime is shutting
+            // down. Its guard gave the claim up, or its lease will end.
+            let mut report = DeliveryReport::new(Outcome::Interrupted);
+            report.event_id = Some(id);
+            report.retry_after = Some(self.inner.retry_after);
+            report
+        });
+        if let Some(delivery) = &delivery {
+            if report.outcome != Outcome::StillProcessing {
+                self.observe(&report, delivery.started);
+            }
+        }
+        report
+    }
+
+    /// The answer of a delivery whose processing outlived the answer
+    /// deadline: 409, retry later.
+    fn still_processing(&self, event_id: EventId) -> DeliveryReport {
+        let mut report = DeliveryReport::new(Outcome::StillProcessing);
+        report.event_id = Some(event_id);
+        report.retry_after = Some(self.inner.retry_after);
         report
     }
 
@@ -251,8 +344,12 @@ impl Receiver {
     /// The second half of a delivery: claims the event, fetches it, tracks
     /// its transaction, runs the handlers and records what completed. The
     /// report's status is the answer a delivery would get.
+    ///
+    /// With a [`Runtime`], once the event is claimed its processing runs to
+    /// completion even if this future is dropped; without one, dropping
+    /// the future gives the claim up. No answer deadline applies here.
     pub async fn process(&self, event_id: &EventId) -> DeliveryReport {
-        self.claim_then(event_id, None).await
+        self.detached(event_id.clone(), None, None).await
     }
 
     /// Like [`process`](Self::process) for an event already fetched (no
@@ -260,7 +357,7 @@ impl Receiver {
     /// API's event list.
     pub async fn process_event(&self, event: Event) -> DeliveryReport {
         let id = event.id.clone();
-        self.claim_then(&id, Some(event)).await
+        self.detached(id, Some(event), None).await
     }
 
     /// The HTTP answer of a delivery's report.
@@ -289,31 +386,6 @@ impl Receiver {
         response
     }
 
-    async fn claim_then(&self, event_id: &EventId, fetched: Option<Event>) -> DeliveryReport {
-        let inner = &*self.inner;
-        let claim = inner.claims.claim(event_id, inner.lease).await;
-        let mut report = match claim {
-            Ok(Claim::Acquired { token, completed }) => {
-                let mut report = self.run(event_id, fetched, &completed).await;
-                self.settle(event_id, &token, &mut report).await;
-                report
-            }
-            Ok(Claim::AlreadyDone) => DeliveryReport::new(Outcome::Duplicate),
-            Ok(Claim::InProgress) => {
-                let mut report = DeliveryReport::new(Outcome::InProgress);
-                report.retry_after = Some(inner.retry_after);
-                report
-            }
-            Err(error) => {
-                let mut report = DeliveryReport::new(Outcome::Processed);
-                self.store_failed(&mut report, error);
-                report
-            }
-        };
-        report.event_id = Some(event_id.clone());
-        report
-    }
-
     /// Turns `report` into the answer to a store failure (503 with
     /// `Retry-After`), keeping what it says of the delivery so far.
     fn store_failed(&self, report: &mut DeliveryReport, error: Error) {
@@ -321,104 +393,6 @@ impl Receiver {
         report.status = Outcome::StoreUnavailable.status();
         report.retry_after = Some(self.inner.retry_after);
         report.store_error = Some(error);
-    }
-
-    /// Completes the claim when the event needs no retry, releases it
-    /// otherwise.
-    async fn settle(&self, event_id: &EventId, token: &ClaimToken, report: &mut DeliveryReport) {
-        let claims = &self.inner.claims;
-        if report.will_be_retried() {
-            if let Err(error) = claims.release(event_id, token).await {
-                // The lease expires anyway: keep the first failure's answer.
-                report.store_error.get_or_insert(error);
-            }
-            return;
-        }
-        if let Err(error) = claims.complete(event_id, token).await {
-            // Every handler's completion is recorded: the retry will run
-            // none of them again, and complete the claim.
-            self.store_failed(report, error);
-        }
-    }
-
-    /// Fetch (unless given), track, dispatch and record.
-    async fn run(
-        &self,
-        event_id: &EventId,
-        fetched: Option<Event>,
-        completed: &BTreeSet<String>,
-    ) -> DeliveryReport {
-        let inner = &*self.inner;
-        let mut fetch_duration = None;
-        let event = match fetched {
-            Some(event) => event,
-            None => {
-                let started = Instant::now();
-                let result = inner.fetcher.fetch_event(event_id).await;
-                fetch_duration = Some(started.elapsed());
-                match result {
-                    Ok(event) if event.id == *event_id => event,
-                    Ok(_) => {
-                        let error = crate::api::FetchError::new(FetchErrorKind::InvalidResponse)
-                            .with_source("the API answered with another event than the one asked");
-                        return self.fetch_failure(error, fetch_duration);
-                    }
-                    Err(error) => return self.fetch_failure(error, fetch_duration),
-                }
-            }
-        };
-        let mut report = DeliveryReport::new(Outcome::Processed);
-        report.fetch_duration = fetch_duration;
-        report.event_type = Some(event.name.clone());
-        report.transaction_id = event.transaction().map(|t| t.id.clone());
-
-        let tracking = match inner.tracker.track(&event).await {
-            Ok(tracking) => tracking,
-            Err(error) => {
-                self.store_failed(&mut report, error);
-                return report;
-            }
-        };
-        report.tracking = tracking.clone();
-        let ctx = EventContext::new(Arc::new(event), tracking);
-        let plan = inner.router.plan(&ctx);
-        report.fell_back = plan.fell_back;
-
-        let started = Instant::now();
-        let mut retry = false;
-        for route in plan.routes {
-            if completed.contains(route.name()) {
-                report.skipped.push(route.name().to_owned());
-                continue;
-            }
-            let handler_started = Instant::now();
-            let result = route.run(&ctx).await;
-            let duration = handler_started.elapsed();
-            // A handler that succeeded, or failed for good, is not run again.
-            let done = match &result {
-                Ok(()) => true,
-                Err(error) => !error.is_retryable(),
-            };
-            retry |= !done;
-            report.handlers.push(HandlerRun {
-                name: route.name().to_owned(),
-                error: result.err(),
-                duration,
-            });
-            if !done {
-                continue;
-            }
-            if let Err(error) = inner.claims.record_handler(event_id, route.name()).await {
-                self.store_failed(&mut report, error);
-                return report;
-            }
-        }
-        report.handlers_duration = Some(started.elapsed());
-        if retry {
-            report.outcome = Outcome::HandlerFailed;
-            report.status = Outcome::HandlerFailed.status();
-        }
-        report
     }
 
     fn fetch_failure(
@@ -455,6 +429,13 @@ impl Receiver {
             observer.on_delivery(report);
         }
     }
+}
+
+/// What a delivery adds to the processing of its event.
+struct Delivery {
+    /// The payload's event type, for the report when no fetch said it.
+    hint: Option<EventType>,
+    started: Instant,
 }
 
 /// The report of a delivery refused before its event was looked at.

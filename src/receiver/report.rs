@@ -34,6 +34,14 @@ pub enum Outcome {
     /// Another delivery of the same event is being processed right now
     /// (409: retry later).
     InProgress,
+    /// This delivery's processing was not finished by the answer deadline
+    /// and goes on (409 with `Retry-After`): the redelivery finds it done
+    /// (200, duplicate) or still running (409).
+    StillProcessing,
+    /// The processing was stopped before it ended (its task was dropped:
+    /// the runtime is shutting down); 503 with `Retry-After`. Its claim is
+    /// given up, or ends with its lease.
+    Interrupted,
     /// The API does not know the event (404 by default, so the sender keeps
     /// retrying while the configuration is fixed; 200 if so configured).
     EventNotFound,
@@ -62,6 +70,8 @@ impl Outcome {
             Outcome::InvalidPayload => "invalid_payload",
             Outcome::BodyTimeout => "body_timeout",
             Outcome::InProgress => "in_progress",
+            Outcome::StillProcessing => "still_processing",
+            Outcome::Interrupted => "interrupted",
             Outcome::EventNotFound => "event_not_found",
             Outcome::ApiCredentialsRefused => "api_credentials_refused",
             Outcome::ApiUnavailable => "api_unavailable",
@@ -80,12 +90,14 @@ impl Outcome {
             Outcome::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Outcome::InvalidPayload => StatusCode::BAD_REQUEST,
             Outcome::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Outcome::InProgress => StatusCode::CONFLICT,
+            Outcome::InProgress | Outcome::StillProcessing => StatusCode::CONFLICT,
             Outcome::EventNotFound => StatusCode::NOT_FOUND,
             Outcome::ApiCredentialsRefused | Outcome::HandlerFailed => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            Outcome::ApiUnavailable | Outcome::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Outcome::ApiUnavailable | Outcome::StoreUnavailable | Outcome::Interrupted => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -156,6 +168,18 @@ pub struct DeliveryReport {
     pub handlers_duration: Option<Duration>,
     /// The `Retry-After` sent, for 409 and 503 answers.
     pub retry_after: Option<Duration>,
+    /// Whether the claim was found taken over by another delivery while
+    /// or after this one processed the event (its lease ran out without
+    /// being renewed: the store was unreachable, or the process stalled).
+    /// Handlers not yet started were left to the new holder, and the
+    /// delivery was answered for a retry.
+    pub claim_lost: bool,
+    /// Whether the processing outlived the delivery: the delivery was
+    /// answered [`Outcome::StillProcessing`] at the answer deadline, or
+    /// its request was dropped (the sender hung up). The report then comes
+    /// to the observer when the processing ends, and `status` is the
+    /// answer the processing came to, not the one sent.
+    pub detached: bool,
 }
 
 impl DeliveryReport {
@@ -177,6 +201,8 @@ impl DeliveryReport {
             fetch_duration: None,
             handlers_duration: None,
             retry_after: None,
+            claim_lost: false,
+            detached: false,
         }
     }
 
@@ -196,8 +222,11 @@ impl DeliveryReport {
 /// Receives the report of every delivery: for logs, metrics and alerts
 /// (handler failures, fallbacks, configuration errors).
 ///
-/// Called on the delivery's task before the answer is sent: keep it quick
-/// (hand heavy work to a queue). A closure taking `&DeliveryReport` works.
+/// Called once per delivery that reached the receiver, before its answer
+/// is sent; for a delivery whose processing outlived it (answer deadline,
+/// hang-up), when the processing ends, with
+/// [`DeliveryReport::detached`] set. Keep it quick (hand heavy work to a
+/// queue). A closure taking `&DeliveryReport` works.
 pub trait Observer: Send + Sync + 'static {
     /// Called once per delivery.
     fn on_delivery(&self, report: &DeliveryReport);

@@ -175,9 +175,16 @@ enum ClaimState {
 struct ClaimEntry {
     state: ClaimState,
     completed: BTreeSet<String>,
+    owed: Option<String>,
 }
 
 impl ClaimEntry {
+    /// Whether `token` holds the claim (its lease may have lapsed, as long
+    /// as nobody took the event over).
+    fn held_by(&self, token: &ClaimToken) -> bool {
+        matches!(&self.state, ClaimState::Claimed { token: held, .. } if held == token)
+    }
+
     /// Whether the entry may be forgotten to make room: anything but a
     /// live claim.
     fn evictable(&self, now: Instant) -> bool {
@@ -249,6 +256,23 @@ impl MemoryClaimStore {
     pub fn capacity(&self) -> usize {
         lock(&self.inner).capacity
     }
+
+    /// Applies `change` to the entry of `event` if `token` holds its claim;
+    /// answers whether it did.
+    fn with_held(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        change: impl FnOnce(&mut ClaimEntry),
+    ) -> bool {
+        match lock(&self.inner).get_mut(event) {
+            Some(entry) if entry.held_by(token) => {
+                change(entry);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[async_trait]
@@ -270,6 +294,7 @@ impl ClaimStore for MemoryClaimStore {
                     return Ok(Claim::Acquired {
                         token,
                         completed: entry.completed.clone(),
+                        owed: entry.owed.clone(),
                     });
                 }
                 ClaimState::Done { .. } => inner.remove(event),
@@ -282,6 +307,7 @@ impl ClaimStore for MemoryClaimStore {
                 until: now + lease,
             },
             completed: BTreeSet::new(),
+            owed: None,
         };
         inner
             .insert(Arc::new(event.clone()), entry, |e| e.evictable(now))
@@ -294,6 +320,7 @@ impl ClaimStore for MemoryClaimStore {
         Ok(Claim::Acquired {
             token,
             completed: BTreeSet::new(),
+            owed: None,
         })
     }
 
@@ -304,29 +331,52 @@ impl ClaimStore for MemoryClaimStore {
         Ok(())
     }
 
-    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
-        let until = Instant::now() + self.done_ttl;
-        let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.get_mut(event) {
-            if matches!(&entry.state, ClaimState::Claimed { token: held, .. } if held == token) {
-                entry.state = ClaimState::Done { until };
-                entry.completed = BTreeSet::new();
-                inner.evict_first(event);
+    async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
+        if let Some(entry) = lock(&self.inner).get_mut(event) {
+            if matches!(entry.state, ClaimState::Claimed { .. }) && entry.owed.is_none() {
+                entry.owed = Some(owed.to_owned());
             }
         }
         Ok(())
     }
 
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+    async fn renew(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<bool, Error> {
         let now = Instant::now();
-        if let Some(entry) = lock(&self.inner).get_mut(event) {
-            if let ClaimState::Claimed { token: held, until } = &mut entry.state {
-                if held == token {
-                    *until = now;
-                }
+        Ok(self.with_held(event, token, |entry| {
+            if let ClaimState::Claimed { until, .. } = &mut entry.state {
+                *until = now + lease;
             }
+        }))
+    }
+
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+        let until = Instant::now() + self.done_ttl;
+        let mut inner = lock(&self.inner);
+        let Some(entry) = inner.get_mut(event) else {
+            return Ok(false);
+        };
+        if !entry.held_by(token) {
+            return Ok(false);
         }
-        Ok(())
+        entry.state = ClaimState::Done { until };
+        entry.completed = BTreeSet::new();
+        entry.owed = None;
+        inner.evict_first(event);
+        Ok(true)
+    }
+
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+        let now = Instant::now();
+        Ok(self.with_held(event, token, |entry| {
+            if let ClaimState::Claimed { until, .. } = &mut entry.state {
+                *until = now;
+            }
+        }))
     }
 }
 

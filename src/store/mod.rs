@@ -62,13 +62,18 @@ impl ClaimToken {
 pub enum Claim {
     /// The caller holds the event until the lease expires, and must process
     /// it, skipping the handlers in `completed` (they succeeded on an
-    /// earlier delivery).
+    /// earlier delivery) and running what `owed` says an earlier attempt
+    /// owed.
     Acquired {
         /// Proof of the claim, for [`ClaimStore::complete`] and
         /// [`ClaimStore::release`].
         token: ClaimToken,
         /// The handlers that already completed for this event.
         completed: BTreeSet<String>,
+        /// What an earlier attempt recorded with
+        /// [`ClaimStore::record_owed`], if any: opaque text written by the
+        /// receiver.
+        owed: Option<String>,
     },
     /// The event was processed: the delivery is a duplicate.
     AlreadyDone,
@@ -94,28 +99,74 @@ pub trait ClaimStore: Send + Sync + 'static {
 
     /// Records that `handler` completed for `event`, so a later claim skips
     /// it. Recorded whoever holds the claim: it is a fact about the handler.
+    /// A store may forget a claim that recorded nothing once its lease
+    /// ended (so the claims of events never processed do not linger):
+    /// nothing is then recorded.
     ///
     /// # Errors
     ///
     /// As for [`claim`](ClaimStore::claim).
     async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error>;
 
+    /// Records what the processing of `event` owes (the status change it
+    /// saw, the handlers it planned: opaque text written by the receiver),
+    /// unless something is recorded already: the first attempt's record
+    /// wins. Recorded only while the event is claimed and not done, and
+    /// kept for as long as its completed handlers are; later claims return
+    /// it in [`Claim::Acquired::owed`], so a retry runs what the first
+    /// attempt owed even when the transaction store forgot the
+    /// transaction.
+    ///
+    /// The default records nothing: a retry then plans anew.
+    ///
+    /// # Errors
+    ///
+    /// As for [`claim`](ClaimStore::claim).
+    async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
+        let _ = (event, owed);
+        Ok(())
+    }
+
+    /// Extends the claim of `event` to `lease` from now, if `token` still
+    /// holds it; answers whether it did. The receiver renews the claims
+    /// of the events it processes, so a handler longer than the lease is
+    /// never run twice at once.
+    ///
+    /// The default renews nothing and answers `true`: with such a store,
+    /// give the receiver a lease longer than your handlers take.
+    ///
+    /// # Errors
+    ///
+    /// As for [`claim`](ClaimStore::claim).
+    async fn renew(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        let _ = (event, token, lease);
+        Ok(true)
+    }
+
     /// Marks `event` processed, if `token` still holds its claim, and
     /// forgets its per-handler records. Later claims answer
     /// [`Claim::AlreadyDone`] for as long as the store remembers it.
+    /// Answers whether the claim was still `token`'s (if not, nothing
+    /// changed).
     ///
     /// # Errors
     ///
     /// As for [`claim`](ClaimStore::claim).
-    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error>;
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error>;
 
     /// Gives the claim up without completing it, if `token` still holds
-    /// it, so that the next delivery can claim the event at once.
+    /// it, so that the next delivery can claim the event at once. Answers
+    /// whether the claim was still `token`'s.
     ///
     /// # Errors
     ///
     /// As for [`claim`](ClaimStore::claim).
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error>;
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error>;
 }
 
 /// What the receiver knows of a transaction: its status as of one event.
@@ -282,11 +333,24 @@ impl<S: ClaimStore + ?Sized> ClaimStore for std::sync::Arc<S> {
         (**self).record_handler(event, handler).await
     }
 
-    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+    async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
+        (**self).record_owed(event, owed).await
+    }
+
+    async fn renew(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        (**self).renew(event, token, lease).await
+    }
+
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
         (**self).complete(event, token).await
     }
 
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
         (**self).release(event, token).await
     }
 }

@@ -40,50 +40,99 @@ macro_rules! lua_holds {
     };
 }
 
-/// KEYS: claim, handlers. ARGV: token, lease (µs), keys' time to live (ms).
-/// Returns `{outcome, completed handlers}`.
+/// KEYS: claim, handlers, owed. ARGV: token, lease (µs), lease (ms).
+/// Returns `{outcome, completed handlers, owed or nil}`.
+///
+/// A new claim's key lives as long as its lease: an event whose processing
+/// never recorded anything (its fetch failed, say) leaves nothing behind.
+/// A claim taken over keeps the longer of its key's time to live and the
+/// lease.
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
         local state = redis.call('GET', KEYS[1])
-        if state == 'done' then return {'done', {}} end
+        if state == 'done' then return {'done', {}, false} end
+        local ttl = tonumber(ARGV[3])
         if state then
             local sep = string.find(state, ':', 1, true)
-            if tonumber(string.sub(state, 1, sep - 1)) > now then return {'busy', {}} end
+            if tonumber(string.sub(state, 1, sep - 1)) > now then return {'busy', {}, false} end
+            local left = redis.call('PTTL', KEYS[1])
+            if left > ttl then ttl = left end
         else
-            redis.call('DEL', KEYS[2])
+            redis.call('DEL', KEYS[2], KEYS[3])
         end
         local lease_end = string.format('%.0f', now + tonumber(ARGV[2]))
-        redis.call('SET', KEYS[1], lease_end .. ':' .. ARGV[1], 'PX', ARGV[3])
-        redis.call('PEXPIRE', KEYS[2], ARGV[3])
-        return {'acquired', redis.call('SMEMBERS', KEYS[2])}",
+        redis.call('SET', KEYS[1], lease_end .. ':' .. ARGV[1], 'PX', ttl)
+        return {'acquired', redis.call('SMEMBERS', KEYS[2]), redis.call('GET', KEYS[3])}",
     )
 });
 
-/// KEYS: claim, handlers. ARGV: handler, handlers' time to live (ms).
+/// The Lua function the record scripts share: keeps the claim key (KEYS[1])
+/// for at least `ttl` ms, and gives every other key that exists the claim
+/// key's time to live.
+macro_rules! lua_keep {
+    () => {
+        "local function keep(ttl)
+            local left = redis.call('PTTL', KEYS[1])
+            if left < ttl then
+                left = ttl
+                redis.call('PEXPIRE', KEYS[1], left)
+            end
+            for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], left) end
+        end
+        "
+    };
+}
+
+/// KEYS: claim, handlers, owed. ARGV: handler, handlers' time to live (ms).
 static RECORD_HANDLER: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
+        lua_keep!(),
         "local state = redis.call('GET', KEYS[1])
         if not state or state == 'done' then return 0 end
         redis.call('SADD', KEYS[2], ARGV[1])
-        local ttl = redis.call('PTTL', KEYS[1])
-        if ttl < tonumber(ARGV[2]) then
-            ttl = tonumber(ARGV[2])
-            redis.call('PEXPIRE', KEYS[1], ttl)
-        end
-        redis.call('PEXPIRE', KEYS[2], ttl)
-        return 1",
-    )
+        keep(tonumber(ARGV[2]))
+        return 1"
+    ))
 });
 
-/// KEYS: claim, handlers. ARGV: token, done time to live (ms).
+/// KEYS: claim, owed, handlers. ARGV: owed, handlers' time to live (ms).
+static RECORD_OWED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_keep!(),
+        "local state = redis.call('GET', KEYS[1])
+        if not state or state == 'done' then return 0 end
+        redis.call('SET', KEYS[2], ARGV[1], 'NX')
+        keep(tonumber(ARGV[2]))
+        return 1"
+    ))
+});
+
+/// KEYS: claim. ARGV: token, lease (µs), lease (ms). Returns 1 if the
+/// token held the claim (now extended), 0 otherwise.
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_holds!(),
+        "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+        local lease_end = string.format('%.0f', now + tonumber(ARGV[2]))
+        redis.call('SET', KEYS[1], lease_end .. ':' .. ARGV[1], 'KEEPTTL')
+        if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+            redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        end
+        return 1"
+    ))
+});
+
+/// KEYS: claim, handlers, owed. ARGV: token, done time to live (ms).
 static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         lua_holds!(),
         "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
         redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
-        redis.call('DEL', KEYS[2])
+        redis.call('DEL', KEYS[2], KEYS[3])
         return 1"
     ))
 });
@@ -213,8 +262,9 @@ fn millis(d: Duration) -> u128 {
 ///
 /// | key | type | holds | time to live |
 /// | --- | --- | --- | --- |
-/// | `srw:ev:{ev_1}:claim` | string | `<lease end, µs since the epoch>:<token>` while claimed, `done` once processed | claimed: the longer of the lease and `handlers_ttl`; done: `done_ttl` |
+/// | `srw:ev:{ev_1}:claim` | string | `<lease end, µs since the epoch>:<token>` while claimed, `done` once processed | claimed: the lease, or `handlers_ttl` from the last record once a handler completed or the owed work was recorded; done: `done_ttl` |
 /// | `srw:ev:{ev_1}:handlers` | set | the handlers that completed | as the claim key; deleted once the event is done |
+/// | `srw:ev:{ev_1}:owed` | string | what the first attempt owed (the status change it saw, the handlers it planned) | as the claim key; deleted once the event is done |
 /// | `srw:tx:{tr_1}` | hash | the latest snapshot and the status before it | `transaction_ttl` from its last change |
 ///
 /// The keys of one event share the hash tag `{ev_1}`, so they lie in one
@@ -499,10 +549,14 @@ impl Connection {
         &self.key_prefix
     }
 
-    /// The claim and handler-set keys of `event`.
-    fn event_keys(&self, event: &EventId) -> [String; 2] {
+    /// The claim, handler-set and owed keys of `event`.
+    fn event_keys(&self, event: &EventId) -> [String; 3] {
         let base = format!("{}ev:{{{}}}", self.key_prefix, event.as_str());
-        [format!("{base}:claim"), format!("{base}:handlers")]
+        [
+            format!("{base}:claim"),
+            format!("{base}:handlers"),
+            format!("{base}:owed"),
+        ]
     }
 
     /// The key of `transaction`'s snapshot.
@@ -551,21 +605,26 @@ impl RedisStores {
 /// A [`ClaimStore`] in Redis: for several instances sharing the events they
 /// processed. Made by [`RedisStoreBuilder`], which describes its keys.
 ///
-/// Each operation is one Lua script on the event's two keys:
+/// Each operation is one Lua script on the event's keys:
 ///
 /// - **claim**: a done event answers [`Claim::AlreadyDone`]; a lease that
 ///   has not ended (by the server's clock) answers [`Claim::InProgress`];
 ///   otherwise the claim key gets a new token and lease end, and the
-///   completed handlers are read in the same script. An ended lease is
-///   taken over with its handler set; a claim of an event the store does
-///   not remember starts from an empty one.
-/// - **record_handler**: adds the handler to the set while the event is
-///   claimed (lease ended or not), and keeps both keys for at least
+///   completed handlers and owed work are read in the same script. An
+///   ended lease is taken over with its handler set and owed work; a claim
+///   of an event the store does not remember starts from nothing, and its
+///   key lives only as long as the lease until something is recorded.
+/// - **record_handler** and **record_owed**: add the handler to the set,
+///   or the owed work if none is recorded, while the event is claimed
+///   (lease ended or not), and keep the event's keys for at least
 ///   `handlers_ttl`.
+/// - **renew**: if the token still holds the claim, its lease ends
+///   `lease` from now.
 /// - **complete**: if the token still holds the claim, the claim key
-///   becomes `done` for `done_ttl` and the handler set is deleted.
+///   becomes `done` for `done_ttl`; the handler set and owed work are
+///   deleted.
 /// - **release**: if the token still holds the claim, its lease ends now;
-///   the handler set stays.
+///   the handler set and owed work stay.
 ///
 /// Clones share the connection.
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -605,24 +664,33 @@ impl RedisClaimStore {
     }
 }
 
+/// The answer of a script that says 1 when the token held the claim.
+fn held(reply: i64) -> bool {
+    reply == 1
+}
+
 #[async_trait]
 impl ClaimStore for RedisClaimStore {
     async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error> {
         let token = ClaimToken::unique();
         let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
-        let keep = millis(lease.max(self.handlers_ttl)).to_string();
-        let keys = self.connection.event_keys(event);
-        let (outcome, completed): (String, BTreeSet<String>) = self
+        let lease_millis = millis(lease).to_string();
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let (outcome, completed, owed): (String, BTreeSet<String>, Option<String>) = self
             .connection
             .invoke(
                 "claim an event",
                 &CLAIM,
-                &[&keys[0], &keys[1]],
-                &[token.as_str(), &lease_micros, &keep],
+                &[&claim, &handlers, &owed],
+                &[token.as_str(), &lease_micros, &lease_millis],
             )
             .await?;
         match outcome.as_str() {
-            "acquired" => Ok(Claim::Acquired { token, completed }),
+            "acquired" => Ok(Claim::Acquired {
+                token,
+                completed,
+                owed,
+            }),
             "done" => Ok(Claim::AlreadyDone),
             "busy" => Ok(Claim::InProgress),
             _ => Err(unexpected_reply()),
@@ -630,42 +698,78 @@ impl ClaimStore for RedisClaimStore {
     }
 
     async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
-        let keys = self.connection.event_keys(event);
+        let [claim, handlers, owed] = self.connection.event_keys(event);
         let ttl = millis(self.handlers_ttl).to_string();
         let _: i64 = self
             .connection
             .invoke(
                 "record a completed handler",
                 &RECORD_HANDLER,
-                &[&keys[0], &keys[1]],
+                &[&claim, &handlers, &owed],
                 &[handler, &ttl],
             )
             .await?;
         Ok(())
     }
 
-    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
-        let keys = self.connection.event_keys(event);
-        let ttl = millis(self.done_ttl).to_string();
+    async fn record_owed(&self, event: &EventId, text: &str) -> Result<(), Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let ttl = millis(self.handlers_ttl).to_string();
         let _: i64 = self
             .connection
             .invoke(
-                "mark an event processed",
-                &COMPLETE,
-                &[&keys[0], &keys[1]],
-                &[token.as_str(), &ttl],
+                "record what an event owes",
+                &RECORD_OWED,
+                &[&claim, &owed, &handlers],
+                &[text, &ttl],
             )
             .await?;
         Ok(())
     }
 
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<(), Error> {
-        let keys = self.connection.event_keys(event);
-        let _: i64 = self
+    async fn renew(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        let [claim, ..] = self.connection.event_keys(event);
+        let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
+        let lease_millis = millis(lease).to_string();
+        let reply: i64 = self
             .connection
-            .invoke("release a claim", &RELEASE, &[&keys[0]], &[token.as_str()])
+            .invoke(
+                "renew a claim",
+                &RENEW,
+                &[&claim],
+                &[token.as_str(), &lease_micros, &lease_millis],
+            )
             .await?;
-        Ok(())
+        Ok(held(reply))
+    }
+
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let ttl = millis(self.done_ttl).to_string();
+        let reply: i64 = self
+            .connection
+            .invoke(
+                "mark an event processed",
+                &COMPLETE,
+                &[&claim, &handlers, &owed],
+                &[token.as_str(), &ttl],
+            )
+            .await?;
+        Ok(held(reply))
+    }
+
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+        let [claim, ..] = self.connection.event_keys(event);
+        let reply: i64 = self
+            .connection
+            .invoke("release a claim", &RELEASE, &[&claim], &[token.as_str()])
+            .await?;
+        Ok(held(reply))
     }
 }
 

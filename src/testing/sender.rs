@@ -16,6 +16,15 @@ use crate::delivery::Credentials;
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventId, EventType};
 
+/// Aborts a task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One delivery attempt, as the sender saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -63,7 +72,8 @@ impl Delivery {
 /// Delivers webhooks like Smart Router: `POST`s
 /// `{"event_id":…,"event_type":…}` to the webhook URL, with the basic-auth
 /// credentials written in its userinfo, and retries any non-2xx answer or
-/// timeout with exponential backoff. Every attempt is recorded.
+/// timeout with exponential backoff. Every attempt is recorded. An attempt
+/// that times out closes its connection (the receiver sees a hang-up).
 ///
 /// Plain HTTP only: it is meant for receivers on loopback in tests.
 ///
@@ -217,7 +227,9 @@ impl Sender {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
-        let connection = tokio::spawn(connection);
+        // Closed whenever this attempt ends, answered or not: a timed-out
+        // attempt hangs up, as a real sender does.
+        let connection = AbortOnDrop(tokio::spawn(connection));
         let path = match self.url.query() {
             Some(query) => format!("{}?{query}", self.url.path()),
             None => self.url.path().to_owned(),
@@ -239,7 +251,7 @@ impl Sender {
         let status = response.status();
         // Read the answer to its end, as a sender would.
         let _ = response.into_body().collect().await;
-        connection.abort();
+        drop(connection);
         Ok(status)
     }
 

@@ -60,7 +60,7 @@ pub fn claim_store_bytes_per_event(events: usize) -> f64 {
         for id in &ids {
             match store.claim(id, Duration::from_secs(60)).await {
                 Ok(Claim::Acquired { token, .. }) => {
-                    store.complete(id, &token).await.expect("complete")
+                    assert!(store.complete(id, &token).await.expect("complete"));
                 }
                 other => panic!("a new event is acquired: {other:?}"),
             }

@@ -36,7 +36,9 @@ const LEASE: Duration = Duration::from_secs(30);
 
 fn acquired(claim: Claim) -> (smart_router_webhooks::ClaimToken, BTreeSet<String>) {
     match claim {
-        Claim::Acquired { token, completed } => (token, completed),
+        Claim::Acquired {
+            token, completed, ..
+        } => (token, completed),
         other => panic!("expected Acquired, got {other:?}"),
     }
 }
@@ -79,27 +81,88 @@ pub async fn an_expired_lease_lets_another_delivery_take_over(store: &dyn ClaimS
     assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]));
     // The first holder comes back late: it can neither release nor
     // complete the claim it lost.
-    store.release(&id, &first).await.unwrap();
+    assert!(!store.release(&id, &first).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
-    store.complete(&id, &first).await.unwrap();
+    assert!(!store.complete(&id, &first).await.unwrap());
+    assert!(!store.renew(&id, &first, LEASE).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
-    store.complete(&id, &second).await.unwrap();
+    assert!(store.complete(&id, &second).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
 
 pub async fn a_lapsed_lease_not_taken_over_still_records_and_completes(store: &dyn ClaimStore) {
     let id = event_id();
     let (token, _) = acquired(store.claim(&id, Duration::from_millis(100)).await.unwrap());
+    // Something recorded: the event is remembered past its lease (a claim
+    // that recorded nothing may be forgotten with its lease).
+    store.record_handler(&id, "ledger").await.unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Nobody took the event over: what the late holder did still counts.
-    store.record_handler(&id, "ledger").await.unwrap();
-    store.release(&id, &token).await.unwrap();
+    store.record_handler(&id, "email").await.unwrap();
+    assert!(store.release(&id, &token).await.unwrap());
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
-    assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]));
-    store.release(&id, &second).await.unwrap();
+    assert_eq!(
+        completed,
+        BTreeSet::from(["email".to_owned(), "ledger".to_owned()])
+    );
+    assert!(store.release(&id, &second).await.unwrap());
     // A released claim's holder may still complete it, until it is taken.
-    store.complete(&id, &second).await.unwrap();
+    assert!(store.complete(&id, &second).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+pub async fn a_renewed_claim_outlives_its_first_lease(store: &dyn ClaimStore) {
+    let id = event_id();
+    let short = Duration::from_millis(200);
+    let (token, _) = acquired(store.claim(&id, short).await.unwrap());
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(store.renew(&id, &token, short).await.unwrap());
+    }
+    // 400 ms after the claim, twice its first lease: still held.
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
+    assert!(store.complete(&id, &token).await.unwrap());
+    assert!(!store.renew(&id, &token, short).await.unwrap(), "done");
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+pub async fn the_first_attempts_owed_work_is_kept_until_the_event_is_done(store: &dyn ClaimStore) {
+    let id = event_id();
+    // Nothing is recorded for an event that is not claimed.
+    store.record_owed(&id, "stray").await.unwrap();
+    let (first, _) = acquired_owing(store.claim(&id, LEASE).await.unwrap(), None);
+    store.record_owed(&id, "first plan").await.unwrap();
+    store.record_owed(&id, "second plan").await.unwrap();
+    assert!(store.release(&id, &first).await.unwrap());
+    // A retry, and a takeover after a lapsed lease, both get the first plan.
+    let (second, _) = acquired_owing(
+        store.claim(&id, Duration::from_millis(100)).await.unwrap(),
+        Some("first plan"),
+    );
+    let _ = second;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (third, _) = acquired_owing(store.claim(&id, LEASE).await.unwrap(), Some("first plan"));
+    assert!(store.complete(&id, &third).await.unwrap());
+    assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
+}
+
+/// The token and completed handlers of an acquired claim, checking what it
+/// says is owed.
+fn acquired_owing(
+    claim: Claim,
+    expected: Option<&str>,
+) -> (smart_router_webhooks::ClaimToken, BTreeSet<String>) {
+    match claim {
+        Claim::Acquired {
+            token,
+            completed,
+            owed,
+        } => {
+            assert_eq!(owed.as_deref(), expected);
+            (token, completed)
+        }
+        other => panic!("expected Acquired, got {other:?}"),
+    }
 }
 
 pub async fn handlers_are_recorded_only_for_a_claimed_event(store: &dyn ClaimStore) {
@@ -539,6 +602,8 @@ pub async fn run_all(
     an_expired_lease_lets_another_delivery_take_over(&*claims()).await;
     a_lapsed_lease_not_taken_over_still_records_and_completes(&*claims()).await;
     handlers_are_recorded_only_for_a_claimed_event(&*claims()).await;
+    a_renewed_claim_outlives_its_first_lease(&*claims()).await;
+    the_first_attempts_owed_work_is_kept_until_the_event_is_done(&*claims()).await;
     concurrent_claims_have_exactly_one_winner(claims()).await;
     events_are_independent(&*claims()).await;
     snapshots_apply_in_order_and_stale_ones_change_nothing(&*transactions()).await;

@@ -1,0 +1,306 @@
+//! The processing of one claimed event, apart from the request: claim →
+//! fetch → track → dispatch (supervised) → record → settle, with the
+//! claim's lease renewed meanwhile and a guard that gives the claim up if
+//! the processing is dropped halfway.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::Instant;
+
+use super::owed::Owed;
+use super::runtime::{Either, Runtime, Task, first, run_apart};
+use super::{DeliveryReport, HandlerRun, Outcome, Receiver};
+use crate::api::{FetchError, FetchErrorKind};
+use crate::dispatch::{EventContext, HandlerError, Route};
+use crate::error::Error;
+use crate::model::{Event, EventId};
+use crate::store::{Claim, ClaimStore, ClaimToken};
+
+/// A renewal of a claim under way.
+type Renewal = Pin<Box<dyn Future<Output = Result<bool, Error>> + Send>>;
+
+/// Gives a claim up if dropped before [`disarm`](Self::disarm): the
+/// processing was cut short (a dropped future, an aborted task).
+struct ClaimGuard {
+    armed: Option<(Arc<dyn ClaimStore>, EventId, ClaimToken)>,
+    runtime: Option<Arc<dyn Runtime>>,
+}
+
+impl ClaimGuard {
+    fn disarm(mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some((claims, event, token)) = self.armed.take() {
+            let release: Task = Box::pin(async move {
+                let _ = claims.release(&event, &token).await;
+            });
+            run_apart(self.runtime.as_ref(), release);
+        }
+    }
+}
+
+impl Receiver {
+    /// Claims the event, processes it and settles the claim.
+    pub(super) async fn claim_then(
+        &self,
+        event_id: &EventId,
+        fetched: Option<Event>,
+    ) -> DeliveryReport {
+        let inner = &*self.inner;
+        let claim = inner.claims.claim(event_id, inner.lease).await;
+        let mut report = match claim {
+            Ok(Claim::Acquired {
+                token,
+                completed,
+                owed,
+            }) => {
+                let guard = ClaimGuard {
+                    armed: Some((inner.claims.clone(), event_id.clone(), token.clone())),
+                    runtime: inner.runtime.clone(),
+                };
+                let lost = AtomicBool::new(false);
+                let run = self.run(event_id, fetched, &completed, owed.as_deref(), &lost);
+                let mut report = self.renewing(event_id, &token, &lost, run).await;
+                report.claim_lost = lost.load(Ordering::SeqCst);
+                self.settle(event_id, &token, &mut report).await;
+                guard.disarm();
+                report
+            }
+            Ok(Claim::AlreadyDone) => DeliveryReport::new(Outcome::Duplicate),
+            Ok(Claim::InProgress) => {
+                let mut report = DeliveryReport::new(Outcome::InProgress);
+                report.retry_after = Some(inner.retry_after);
+                report
+            }
+            Err(error) => {
+                let mut report = DeliveryReport::new(Outcome::Processed);
+                self.store_failed(&mut report, error);
+                report
+            }
+        };
+        report.event_id = Some(event_id.clone());
+        report
+    }
+
+    /// Runs `work`, renewing the claim every third of the lease meanwhile
+    /// (with a runtime to wait on). A renewal that finds the claim taken
+    /// sets `lost`.
+    async fn renewing<F: Future>(
+        &self,
+        event_id: &EventId,
+        token: &ClaimToken,
+        lost: &AtomicBool,
+        work: F,
+    ) -> F::Output {
+        let inner = &*self.inner;
+        let Some(runtime) = &inner.runtime else {
+            return work.await;
+        };
+        let interval = inner.lease / 3;
+        let mut work = std::pin::pin!(work);
+        let mut timer = runtime.sleep(interval);
+        let mut renewal: Option<Renewal> = None;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            loop {
+                if lost.load(Ordering::SeqCst) {
+                    return Poll::Pending; // nothing left to renew
+                }
+                if let Some(pending) = renewal.as_mut() {
+                    let Poll::Ready(result) = pending.as_mut().poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    renewal = None;
+                    // A store error is retried at the next tick: the lease
+                    // still has two thirds to run.
+                    if let Ok(false) = result {
+                        lost.store(true, Ordering::SeqCst);
+                    }
+                    timer = runtime.sleep(interval);
+                }
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let (claims, event, token, lease) = (
+                    inner.claims.clone(),
+                    event_id.clone(),
+                    token.clone(),
+                    inner.lease,
+                );
+                renewal = Some(Box::pin(async move {
+                    claims.renew(&event, &token, lease).await
+                }));
+            }
+        })
+        .await
+    }
+
+    /// Completes the claim when the event needs no retry, releases it
+    /// otherwise. A claim found taken over is answered 409: the event is
+    /// another delivery's now, and not known to be done.
+    async fn settle(&self, event_id: &EventId, token: &ClaimToken, report: &mut DeliveryReport) {
+        let claims = &self.inner.claims;
+        let held = if report.will_be_retried() {
+            match claims.release(event_id, token).await {
+                Ok(held) => held,
+                Err(error) => {
+                    // The lease expires anyway: keep the first failure's answer.
+                    report.store_error.get_or_insert(error);
+                    true
+                }
+            }
+        } else {
+            match claims.complete(event_id, token).await {
+                Ok(held) => held,
+                Err(error) => {
+                    // Every handler's completion is recorded: the retry will
+                    // run none of them again, and complete the claim.
+                    self.store_failed(report, error);
+                    true
+                }
+            }
+        };
+        if !held {
+            report.claim_lost = true;
+            if !report.will_be_retried() {
+                report.outcome = Outcome::InProgress;
+                report.status = Outcome::InProgress.status();
+                report.retry_after = Some(self.inner.retry_after);
+            }
+        }
+    }
+
+    /// Fetch (unless given), track, dispatch and record.
+    async fn run(
+        &self,
+        event_id: &EventId,
+        fetched: Option<Event>,
+        completed: &BTreeSet<String>,
+        owed: Option<&str>,
+        lost: &AtomicBool,
+    ) -> DeliveryReport {
+        let inner = &*self.inner;
+        let mut fetch_duration = None;
+        let event = match fetched {
+            Some(event) => event,
+            None => {
+                let started = Instant::now();
+                let result = inner.fetcher.fetch_event(event_id).await;
+                fetch_duration = Some(started.elapsed());
+                match result {
+                    Ok(event) if event.id == *event_id => event,
+                    Ok(_) => {
+                        let error = FetchError::new(FetchErrorKind::InvalidResponse)
+                            .with_source("the API answered with another event than the one asked");
+                        return self.fetch_failure(error, fetch_duration);
+                    }
+                    Err(error) => return self.fetch_failure(error, fetch_duration),
+                }
+            }
+        };
+        let mut report = DeliveryReport::new(Outcome::Processed);
+        report.fetch_duration = fetch_duration;
+        report.event_type = Some(event.name.clone());
+        report.transaction_id = event.transaction().map(|t| t.id.clone());
+
+        let tracking = match inner.tracker.track(&event).await {
+            Ok(tracking) => tracking,
+            Err(error) => {
+                self.store_failed(&mut report, error);
+                return report;
+            }
+        };
+        // What an earlier attempt owed wins over the tracker's view now,
+        // which may have moved on or been forgotten.
+        let owed = owed.and_then(Owed::parse);
+        let tracking = owed.as_ref().map_or(tracking, |o| o.tracking.clone());
+        let has_transaction = event.transaction().is_some();
+        report.tracking = tracking.clone();
+        let ctx = EventContext::new(Arc::new(event), tracking);
+        let plan = inner.router.plan(&ctx);
+        report.fell_back = plan.fell_back;
+        let mut routes: Vec<&Route> = plan.routes;
+        if let Some(owed) = &owed {
+            for name in &owed.handlers {
+                if !routes.iter().any(|r| r.name() == name) {
+                    routes.extend(inner.router.route(name));
+                }
+            }
+        } else if has_transaction {
+            let owed = Owed::new(ctx.tracking().clone(), routes.iter().map(|r| r.name()));
+            if let Err(error) = inner.claims.record_owed(event_id, &owed.to_text()).await {
+                self.store_failed(&mut report, error);
+                return report;
+            }
+        }
+
+        let started = Instant::now();
+        let mut retry = false;
+        for route in routes {
+            if completed.contains(route.name()) {
+                report.skipped.push(route.name().to_owned());
+                continue;
+            }
+            if lost.load(Ordering::SeqCst) {
+                // Another delivery holds the event now and runs the rest.
+                retry = true;
+                break;
+            }
+            let handler_started = Instant::now();
+            let result = self.supervised(route, &ctx).await;
+            let duration = handler_started.elapsed();
+            // A handler that succeeded, or failed for good, is not run again.
+            let done = match &result {
+                Ok(()) => true,
+                Err(error) => !error.is_retryable(),
+            };
+            retry |= !done;
+            report.handlers.push(HandlerRun {
+                name: route.name().to_owned(),
+                error: result.err(),
+                duration,
+            });
+            if !done {
+                continue;
+            }
+            if let Err(error) = inner.claims.record_handler(event_id, route.name()).await {
+                self.store_failed(&mut report, error);
+                return report;
+            }
+        }
+        report.handlers_duration = Some(started.elapsed());
+        if retry {
+            report.outcome = Outcome::HandlerFailed;
+            report.status = Outcome::HandlerFailed.status();
+        }
+        report
+    }
+
+    /// Runs one handler: its panic caught (by [`Route::run`]), and stopped
+    /// at its timeout when a runtime can wait.
+    async fn supervised(&self, route: &Route, ctx: &EventContext) -> Result<(), HandlerError> {
+        let inner = &*self.inner;
+        let Some(runtime) = &inner.runtime else {
+            return route.run(ctx).await;
+        };
+        let timeout = inner
+            .handler_timeouts
+            .get(route.name())
+            .copied()
+            .unwrap_or(inner.handler_timeout);
+        match first(route.run(ctx), runtime.sleep(timeout)).await {
+            Either::Left(result) => result,
+            Either::Right(()) => Err(HandlerError::timed_out(timeout)),
+        }
+    }
+}
