@@ -46,6 +46,10 @@ pub struct Tracking {
     /// when this one was first tracked: it changes nothing. (A retry of an
     /// event that was not stale then is not stale now either.)
     pub stale: bool,
+    /// Whether the event's transaction has no readable status (`null`,
+    /// missing, or not a string): the tracker moved nothing for it, since
+    /// there is nothing to compare.
+    pub no_status: bool,
 }
 
 /// Follows transaction statuses, fed by the transaction snapshots of events.
@@ -94,26 +98,34 @@ impl TransactionTracker {
         let Some(transaction) = event.transaction() else {
             return Ok(Tracking::default());
         };
+        let Some(status) = &transaction.status else {
+            return Ok(Tracking {
+                no_status: true,
+                ..Tracking::default()
+            });
+        };
         let snapshot = TransactionSnapshot::new(
             transaction.id.clone(),
-            transaction.status.clone(),
+            status.clone(),
             event.fired_at.clone(),
             event.id.clone(),
         );
         Ok(match self.store.apply(&snapshot).await? {
             Applied::Newer { previous } => {
-                let to = transaction.status.clone();
+                let to = status.clone();
                 let changed = previous
                     .as_ref()
                     .is_none_or(|from| *from != to || from.can_transition_to(&to));
                 Tracking {
                     transition: changed.then(|| Transition::new(previous, to)),
                     stale: false,
+                    no_status: false,
                 }
             }
             Applied::Stale { .. } => Tracking {
                 transition: None,
                 stale: true,
+                no_status: false,
             },
         })
     }

@@ -61,14 +61,14 @@ async fn fetches_the_vendors_event_with_the_exact_request() {
         Some("proj_jhgTvqTxNmyJVwAaKHDk3C4wqFFPah8r")
     );
     assert!(event.sandbox);
-    assert_eq!(event.webhooks, None);
+    assert!(event.webhooks.is_empty());
     assert_eq!(
         event.fired_at.as_ref().unwrap().as_str(),
         "2023-04-22T15:48:57.55294073Z"
     );
     let t = event.transaction().unwrap();
     assert_eq!(t.id.as_str(), "tr_NcIZWFdUQhfOQdfefQov14vN77tRa2Yn");
-    assert_eq!(t.status, TransactionStatus::Failed);
+    assert_eq!(t.status, Some(TransactionStatus::Failed));
     assert_eq!(t.amount, amount("10"));
     assert_eq!(t.currency.as_deref(), Some("EUR"));
     assert_eq!(t.error_code.as_deref(), Some("card.failed-cvc"));
@@ -115,7 +115,7 @@ async fn fetches_the_vendors_transactions_as_typed_values() {
         .fetch_transaction(&tr("tr_msUOyQgmJp8UduKANzblNwa5hrjQGag5"))
         .await
         .unwrap();
-    assert_eq!(t.status, TransactionStatus::Authorized);
+    assert_eq!(t.status, Some(TransactionStatus::Authorized));
     assert_eq!(t.amount, amount("29"));
     assert_eq!(t.authorized_amount, amount("29"));
     assert_eq!(t.captured_amount, amount("0"));
@@ -128,7 +128,7 @@ async fn fetches_the_vendors_transactions_as_typed_values() {
         .fetch_transaction(&tr("tr_RbYZcNz86hRLVNOGKOGmIyyibguwFds5"))
         .await
         .unwrap();
-    assert_eq!(t.status, TransactionStatus::Completed);
+    assert_eq!(t.status, Some(TransactionStatus::Completed));
     assert_eq!(t.captured_amount, amount("40"));
     assert_eq!(t.extra["payout_items"][0]["fees"], "-5.8");
 
@@ -176,7 +176,10 @@ async fn a_wrong_api_version_is_refused_by_the_mock() {
     let api = MockApi::start().await;
     let client = api.client_builder().api_version("1.3.0.0").build().unwrap();
     let err = client.fetch_event(&ev("ev_1")).await.unwrap_err();
-    assert_eq!(err.kind(), FetchErrorKind::InvalidResponse);
+    // A 400 is a configuration error, never "unavailable" (processout-go,
+    // errors/errors.go: a 4xx is a `ValidationError`).
+    assert_eq!(err.kind(), FetchErrorKind::BadRequest);
+    assert!(!err.kind().is_transient());
     assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
     assert_eq!(
         api.last_request().unwrap().header("api-version"),

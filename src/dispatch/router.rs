@@ -339,7 +339,7 @@ mod tests {
             Arc::new(event),
             Tracking {
                 transition,
-                stale: false,
+                ..Tracking::default()
             },
         )
     }

@@ -371,6 +371,7 @@ impl Receiver {
         report.fetch_duration = fetch_duration;
         report.event_type = Some(event.name.clone());
         report.transaction_id = event.transaction().map(|t| t.id.clone());
+        report.warnings = event.warnings.clone();
 
         let tracking = match inner.tracker.track(&event).await {
             Ok(tracking) => tracking,
@@ -429,7 +430,12 @@ impl Receiver {
         let inner = &*self.inner;
         let mut report = DeliveryReport::new(match error.kind() {
             FetchErrorKind::NotFound => Outcome::EventNotFound,
-            FetchErrorKind::Unauthorized => Outcome::ApiCredentialsRefused,
+            // A request the API refuses is a configuration error, like a
+            // refused key: answered 500 and reported loudly, not retried
+            // as an outage.
+            FetchErrorKind::Unauthorized | FetchErrorKind::BadRequest => {
+                Outcome::ApiCredentialsRefused
+            }
             _ => Outcome::ApiUnavailable,
         });
         match report.outcome {
@@ -490,8 +496,14 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
     let fetch_ms = report.fetch_duration.map(|d| d.as_secs_f64() * 1000.0);
     let handlers_ms = report.handlers_duration.map(|d| d.as_secs_f64() * 1000.0);
     let failures = report.failures().count();
+    // Where the event had values that do not fit their type (never the
+    // values: they may hold secrets).
+    let warnings = (!report.warnings.is_empty()).then(|| {
+        let paths: Vec<&str> = report.warnings.iter().map(|w| w.path()).collect();
+        paths.join(",")
+    });
     if report.status.is_server_error() || report.outcome == Outcome::ApiCredentialsRefused {
-        tracing::error!(elapsed_ms, fetch_ms, handlers_ms, failures, error = ?report.fetch_error.as_ref().map(ToString::to_string).or_else(|| report.store_error.as_ref().map(ToString::to_string)), "webhook delivery failed");
+        tracing::error!(elapsed_ms, fetch_ms, handlers_ms, failures, warnings, error = ?report.fetch_error.as_ref().map(ToString::to_string).or_else(|| report.store_error.as_ref().map(ToString::to_string)), "webhook delivery failed");
     } else if failures > 0 || report.fell_back {
         tracing::warn!(
             elapsed_ms,
@@ -499,6 +511,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             handlers_ms,
             failures,
             fell_back = report.fell_back,
+            warnings,
             "webhook delivery processed with failures or unhandled"
         );
     } else {
@@ -506,6 +519,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             elapsed_ms,
             fetch_ms,
             handlers_ms,
+            warnings,
             "webhook delivery answered"
         );
     }

@@ -8,7 +8,7 @@ use http::StatusCode;
 use crate::api::FetchError;
 use crate::dispatch::HandlerError;
 use crate::error::Error;
-use crate::model::{EventId, EventType, TransactionId};
+use crate::model::{EventId, EventType, ModelWarning, TransactionId};
 use crate::tracker::Tracking;
 
 /// How a delivery ended; each outcome has its HTTP answer (SPEC §5).
@@ -156,6 +156,10 @@ pub struct DeliveryReport {
     pub handlers_duration: Option<Duration>,
     /// The `Retry-After` sent, for 409 and 503 answers.
     pub retry_after: Option<Duration>,
+    /// The fields of the fetched event whose value did not fit their type
+    /// (see [`Event::warnings`](crate::Event::warnings)): the event was
+    /// still handled.
+    pub warnings: Vec<ModelWarning>,
 }
 
 impl DeliveryReport {
@@ -177,6 +181,7 @@ impl DeliveryReport {
             fetch_duration: None,
             handlers_duration: None,
             retry_after: None,
+            warnings: Vec::new(),
         }
     }
 
