@@ -592,3 +592,46 @@ async fn https_goes_through_rustls_and_a_failed_handshake_is_a_connect_error() {
     assert_eq!(transport_kind(&err), Some(TransportErrorKind::Connect));
     server.abort();
 }
+
+#[tokio::test]
+async fn a_refused_request_is_answered_like_a_refused_key_and_odd_fields_are_reported() {
+    use smart_router_webhooks::{Credentials, Outcome, Receiver};
+    let api = MockApi::start().await;
+    let receiver = |client: ApiClient| {
+        Receiver::builder()
+            .credentials(Credentials::new("hooks", "s3cret").unwrap())
+            .fetcher(client)
+            .build()
+            .unwrap()
+    };
+    // A 400 (here: an API version the API refuses) is a configuration
+    // error: 500 and loud, as for a refused key, never 503 "unavailable"
+    // (processout-go, errors/errors.go: a 4xx is a `ValidationError`).
+    let misconfigured = receiver(api.client_builder().api_version("1.3.0.0").build().unwrap());
+    let report = misconfigured.process(&ev("ev_1")).await;
+    assert_eq!(report.outcome, Outcome::ApiCredentialsRefused);
+    assert_eq!(report.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(report.retry_after, None);
+    assert_eq!(
+        report.fetch_error.as_ref().map(|e| e.kind()),
+        Some(FetchErrorKind::BadRequest)
+    );
+
+    // An event with a value of the wrong type is handled, and the report
+    // says which field.
+    let id = api
+        .add_event_json(
+            r#"{"id":"ev_odd","name":"transaction.captured","fired_at":1682178537,
+                "data":{"transaction":{"id":"tr_1","status":null,"amount":{"value":"1"}}}}"#,
+        )
+        .unwrap();
+    let report = receiver(client(&api)).process(&id).await;
+    assert_eq!(report.outcome, Outcome::Processed);
+    assert_eq!(
+        report.transaction_id.as_ref().map(|t| t.as_str()),
+        Some("tr_1")
+    );
+    let paths: Vec<_> = report.warnings.iter().map(|w| w.path()).collect();
+    assert_eq!(paths, ["data.transaction.amount"]);
+    assert!(report.tracking.no_status);
+}
