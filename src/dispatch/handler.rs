@@ -141,7 +141,7 @@ impl fmt::Display for HandlerError {
 ///
 /// async fn record_capture(ctx: EventContext) -> Result<(), HandlerError> {
 ///     if let Some(transaction) = ctx.transaction() {
-///         println!("{} is {}", transaction.id, transaction.status);
+///         println!("{} is {:?}", transaction.id, transaction.status);
 ///     }
 ///     Ok(())
 /// }
