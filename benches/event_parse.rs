@@ -1,5 +1,6 @@
 //! Typed parse of the vendor's 16 KB event against a `serde_json::Value`
-//! parse of the same bytes. Target: ratio <= 1.0.
+//! parse of the same bytes. Target: ratio <= 0.8, every field read
+//! tolerantly (a value of the wrong type kept raw with a warning).
 //!
 //! cargo bench --bench event_parse
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench panics on a broken fixture
@@ -27,9 +28,10 @@ fn main() {
     ratio::measure(&mut group, "typed", || {
         let envelope: Envelope = serde_json::from_slice(FIXTURE).expect("fixture is an event");
         assert!(envelope.event.transaction().is_some());
+        assert!(envelope.event.warnings().is_empty());
         envelope
     });
     group.finish();
     c.final_summary();
-    ratio::ratio("event_parse typed/value", "typed", "value", 1.0);
+    ratio::ratio("event_parse typed/value", "typed", "value", 0.8);
 }

@@ -91,7 +91,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let event = client.fetch_event(&id).await?;
     println!("fetched {} ({}) through hyper-util", event.id, event.name);
     if let Some(transaction) = event.transaction() {
-        println!("  transaction {} is {}", transaction.id, transaction.status);
+        let status = transaction
+            .status
+            .as_ref()
+            .map_or("unknown", |s| s.as_str());
+        println!("  transaction {} is {status}", transaction.id);
     }
 
     api.fail_next(

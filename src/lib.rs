@@ -26,8 +26,8 @@ pub use delivery::{BasicAuth, Credentials, WebhookPayload};
 pub use dispatch::{EventContext, Handler, HandlerError, Router, TransitionFilter};
 pub use error::{Error, ErrorKind};
 pub use model::{
-    Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Operation, OperationType,
-    Timestamp, Transaction, TransactionId, TransactionStatus, WebhookRecords,
+    Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Metadata, ModelWarning,
+    Operation, OperationType, Timestamp, Transaction, TransactionId, TransactionStatus,
 };
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -51,6 +51,10 @@ pub struct Tracking {
     /// by lifecycle alone (see [`TransactionTracker`]), which the handlers
     /// and the delivery report may want to know.
     pub time_unreadable: bool,
+    /// Whether the event's transaction has no readable status (`null`,
+    /// missing, or not a string): the tracker moved nothing for it, since
+    /// there is nothing to compare.
+    pub no_status: bool,
 }
 
 /// Follows transaction statuses, fed by the transaction snapshots of events.
@@ -125,16 +129,22 @@ impl TransactionTracker {
         let Some(transaction) = event.transaction() else {
             return Ok(Tracking::default());
         };
+        let Some(status) = &transaction.status else {
+            return Ok(Tracking {
+                no_status: true,
+                ..Tracking::default()
+            });
+        };
         let snapshot = TransactionSnapshot::new(
             transaction.id.clone(),
-            transaction.status.clone(),
+            status.clone(),
             event.fired_at.clone(),
             event.id.clone(),
         );
         let time_unreadable = !snapshot.has_readable_time();
         Ok(match self.store.apply(&snapshot).await? {
             Applied::Newer { previous } => {
-                let to = transaction.status.clone();
+                let to = status.clone();
                 let changed = previous
                     .as_ref()
                     .is_none_or(|from| *from != to || from.can_transition_to(&to));
@@ -142,12 +152,14 @@ impl TransactionTracker {
                     transition: changed.then(|| Transition::new(previous, to)),
                     stale: false,
                     time_unreadable,
+                    no_status: false,
                 }
             }
             Applied::Stale { .. } => Tracking {
                 transition: None,
                 stale: true,
                 time_unreadable,
+                no_status: false,
             },
         })
     }

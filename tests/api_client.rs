@@ -61,14 +61,14 @@ async fn fetches_the_vendors_event_with_the_exact_request() {
         Some("proj_jhgTvqTxNmyJVwAaKHDk3C4wqFFPah8r")
     );
     assert!(event.sandbox);
-    assert_eq!(event.webhooks, None);
+    assert!(event.webhooks.is_empty());
     assert_eq!(
         event.fired_at.as_ref().unwrap().as_str(),
         "2023-04-22T15:48:57.55294073Z"
     );
     let t = event.transaction().unwrap();
     assert_eq!(t.id.as_str(), "tr_NcIZWFdUQhfOQdfefQov14vN77tRa2Yn");
-    assert_eq!(t.status, TransactionStatus::Failed);
+    assert_eq!(t.status, Some(TransactionStatus::Failed));
     assert_eq!(t.amount, amount("10"));
     assert_eq!(t.currency.as_deref(), Some("EUR"));
     assert_eq!(t.error_code.as_deref(), Some("card.failed-cvc"));
@@ -115,7 +115,7 @@ async fn fetches_the_vendors_transactions_as_typed_values() {
         .fetch_transaction(&tr("tr_msUOyQgmJp8UduKANzblNwa5hrjQGag5"))
         .await
         .unwrap();
-    assert_eq!(t.status, TransactionStatus::Authorized);
+    assert_eq!(t.status, Some(TransactionStatus::Authorized));
     assert_eq!(t.amount, amount("29"));
     assert_eq!(t.authorized_amount, amount("29"));
     assert_eq!(t.captured_amount, amount("0"));
@@ -128,7 +128,7 @@ async fn fetches_the_vendors_transactions_as_typed_values() {
         .fetch_transaction(&tr("tr_RbYZcNz86hRLVNOGKOGmIyyibguwFds5"))
         .await
         .unwrap();
-    assert_eq!(t.status, TransactionStatus::Completed);
+    assert_eq!(t.status, Some(TransactionStatus::Completed));
     assert_eq!(t.captured_amount, amount("40"));
     assert_eq!(t.extra["payout_items"][0]["fees"], "-5.8");
 
@@ -176,7 +176,10 @@ async fn a_wrong_api_version_is_refused_by_the_mock() {
     let api = MockApi::start().await;
     let client = api.client_builder().api_version("1.3.0.0").build().unwrap();
     let err = client.fetch_event(&ev("ev_1")).await.unwrap_err();
-    assert_eq!(err.kind(), FetchErrorKind::InvalidResponse);
+    // A 400 is a configuration error, never "unavailable" (processout-go,
+    // errors/errors.go: a 4xx is a `ValidationError`).
+    assert_eq!(err.kind(), FetchErrorKind::BadRequest);
+    assert!(!err.kind().is_transient());
     assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
     assert_eq!(
         api.last_request().unwrap().header("api-version"),
@@ -588,4 +591,47 @@ async fn https_goes_through_rustls_and_a_failed_handshake_is_a_connect_error() {
     assert_eq!(err.kind(), FetchErrorKind::Unavailable);
     assert_eq!(transport_kind(&err), Some(TransportErrorKind::Connect));
     server.abort();
+}
+
+#[tokio::test]
+async fn a_refused_request_is_answered_like_a_refused_key_and_odd_fields_are_reported() {
+    use smart_router_webhooks::{Credentials, Outcome, Receiver};
+    let api = MockApi::start().await;
+    let receiver = |client: ApiClient| {
+        Receiver::builder()
+            .credentials(Credentials::new("hooks", "s3cret").unwrap())
+            .fetcher(client)
+            .build()
+            .unwrap()
+    };
+    // A 400 (here: an API version the API refuses) is a configuration
+    // error: 500 and loud, as for a refused key, never 503 "unavailable"
+    // (processout-go, errors/errors.go: a 4xx is a `ValidationError`).
+    let misconfigured = receiver(api.client_builder().api_version("1.3.0.0").build().unwrap());
+    let report = misconfigured.process(&ev("ev_1")).await;
+    assert_eq!(report.outcome, Outcome::ApiCredentialsRefused);
+    assert_eq!(report.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(report.retry_after, None);
+    assert_eq!(
+        report.fetch_error.as_ref().map(|e| e.kind()),
+        Some(FetchErrorKind::BadRequest)
+    );
+
+    // An event with a value of the wrong type is handled, and the report
+    // says which field.
+    let id = api
+        .add_event_json(
+            r#"{"id":"ev_odd","name":"transaction.captured","fired_at":1682178537,
+                "data":{"transaction":{"id":"tr_1","status":null,"amount":{"value":"1"}}}}"#,
+        )
+        .unwrap();
+    let report = receiver(client(&api)).process(&id).await;
+    assert_eq!(report.outcome, Outcome::Processed);
+    assert_eq!(
+        report.transaction_id.as_ref().map(|t| t.as_str()),
+        Some("tr_1")
+    );
+    let paths: Vec<_> = report.warnings.iter().map(|w| w.path()).collect();
+    assert_eq!(paths, ["data.transaction.amount"]);
+    assert!(report.tracking.no_status);
 }

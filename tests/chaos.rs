@@ -698,7 +698,7 @@ async fn soak(size: Size, stores: &Stores) -> World {
         let statuses: Vec<&TransactionStatus> = world.lifecycles[t]
             .1
             .iter()
-            .map(|e| &e.transaction().unwrap().status)
+            .map(|e| e.transaction().unwrap().status.as_ref().unwrap())
             .collect();
         let (from, to) = change;
         assert_eq!(to, statuses[k], "{id}");
@@ -734,7 +734,10 @@ async fn soak(size: Size, stores: &Stores) -> World {
             .unwrap_or_else(|| panic!("{transaction} unknown to the store"));
         assert_eq!(
             (&latest.status, &latest.event_id),
-            (&last.transaction().unwrap().status, &last.id),
+            (
+                last.transaction().unwrap().status.as_ref().unwrap(),
+                &last.id
+            ),
             "{transaction}"
         );
     }
@@ -898,7 +901,7 @@ fn the_schedule_is_realistic_and_reproducible() {
     for (transaction, events) in &world.lifecycles {
         let statuses: Vec<_> = events
             .iter()
-            .map(|e| e.transaction().unwrap().status.clone())
+            .map(|e| e.transaction().unwrap().status.clone().unwrap())
             .collect();
         for pair in statuses.windows(2) {
             assert!(

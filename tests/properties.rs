@@ -506,3 +506,167 @@ proptest! {
         prop_assert_eq!(Timestamp::parse(t.as_str()).unix_nanos(), Some(nanos), "{}", t);
     }
 }
+
+// Tolerant reading: the vendor's fixtures with any one field replaced.
+
+/// The vendor's objects as events: the event fixture as it is, each
+/// transaction fixture as the `data.transaction` of an event.
+fn fixture_events() -> Vec<Value> {
+    let read = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    let mut events =
+        vec![read(include_str!("fixtures/event-transaction-failed.json"))["event"].clone()];
+    for (name, text) in [
+        (
+            "transaction.authorized",
+            include_str!("fixtures/transaction-authorized.json"),
+        ),
+        (
+            "transaction.authorized",
+            include_str!("fixtures/transaction-operations-expanded.json"),
+        ),
+        (
+            "transaction.captured",
+            include_str!("fixtures/transaction-payout-items-expanded.json"),
+        ),
+    ] {
+        events.push(serde_json::json!({
+            "id": "ev_fixture", "name": name, "sandbox": true,
+            "fired_at": "2024-02-26T08:20:38.77234Z",
+            "data": {"transaction": read(text)["transaction"].clone()},
+        }));
+    }
+    events
+}
+
+/// The JSON pointer of every value under `value`, at any depth.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, inner) in fields {
+                let path = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                out.push(path.clone());
+                pointers(inner, path, out);
+            }
+        }
+        Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                let path = format!("{at}/{index}");
+                out.push(path.clone());
+                pointers(inner, path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether `pointer` is `target` or holds it.
+fn covers(pointer: &str, target: &str) -> bool {
+    target == pointer || target.starts_with(&format!("{pointer}/"))
+}
+
+/// A JSON value of any kind, often one of the shapes the API's fields take
+/// (dates, amounts, IDs, empty strings).
+fn any_json() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => json(),
+        1 => select(&["", "0", "1e3", "-2.5", "2023-04-22T15:48:57Z", "Sat, 22 Apr 2023 15:48:57 GMT",
+            "1682178537", "tr_x", "completed", "null", "{}", "[]"][..]).prop_map(Value::from),
+        1 => Just(serde_json::json!(1e300)),
+        1 => Just(serde_json::json!(u64::MAX)),
+    ]
+}
+
+/// The event's ID, name and transaction ID.
+fn identity(event: &Event) -> (String, String, Option<String>) {
+    (
+        event.id.to_string(),
+        event.name.to_string(),
+        event.transaction().map(|t| t.id.to_string()),
+    )
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn an_event_with_any_one_field_replaced_still_parses(
+        which in any::<proptest::sample::Index>(),
+        at in any::<proptest::sample::Index>(),
+        value in any_json(),
+    ) {
+        let events = fixture_events();
+        let original = &events[which.index(events.len())];
+        let expected = identity(&Event::from_slice(original.to_string().as_bytes()).unwrap());
+        let mut paths = Vec::new();
+        pointers(original, String::new(), &mut paths);
+        paths.retain(|p| p != "/id" && p != "/name");
+        let path = &paths[at.index(paths.len())];
+        let mut changed = original.clone();
+        *changed.pointer_mut(path).unwrap() = value;
+
+        let event = Event::from_slice(changed.to_string().as_bytes());
+        prop_assert!(event.is_ok(), "{}: {:?}", path, event.err());
+        let got = identity(&event.unwrap());
+        prop_assert_eq!(&got.0, &expected.0);
+        prop_assert_eq!(&got.1, &expected.1);
+        if !covers(path, "/data/transaction/id") {
+            prop_assert_eq!(&got.2, &expected.2, "{}", path);
+        }
+    }
+
+    #[test]
+    fn a_listing_page_with_any_one_field_replaced_still_parses(
+        at in any::<proptest::sample::Index>(),
+        value in any_json(),
+    ) {
+        let events = fixture_events();
+        let mut page = serde_json::json!({"success": true, "events": events, "has_more": true});
+        let mut paths = vec!["/has_more".to_owned()];
+        pointers(&page["events"], "/events".to_owned(), &mut paths);
+        // Any field of any event, but the events' own `id` and `name` (and
+        // not a whole event: an item without an ID is not an event).
+        paths.retain(|p| {
+            let depth = p.matches('/').count();
+            !(depth == 2 && p.starts_with("/events/"))
+                && !(depth == 3 && (p.ends_with("/id") || p.ends_with("/name")))
+        });
+        let path = paths[at.index(paths.len())].clone();
+        *page.pointer_mut(&path).unwrap() = value;
+        let expected: Vec<_> = events
+            .iter()
+            .map(|e| identity(&Event::from_slice(e.to_string().as_bytes()).unwrap()))
+            .collect();
+
+        let listed = list_page(page.to_string());
+        prop_assert!(listed.is_ok(), "{}: {:?}", path, listed.err());
+        let listed = listed.unwrap();
+        prop_assert_eq!(listed.events.len(), expected.len());
+        for (index, (event, expected)) in listed.events.iter().zip(&expected).enumerate() {
+            let got = identity(event);
+            prop_assert_eq!(&got.0, &expected.0);
+            prop_assert_eq!(&got.1, &expected.1);
+            if !covers(&path, &format!("/events/{index}/data/transaction/id")) {
+                prop_assert_eq!(&got.2, &expected.2, "{}", path);
+            }
+        }
+    }
+}
+
+/// The page `body` read by `ApiClient::list_events`.
+fn list_page(
+    body: String,
+) -> Result<smart_router_webhooks::api::EventPage, smart_router_webhooks::FetchError> {
+    use smart_router_webhooks::api::{ListEvents, transport_fn};
+    let transport = transport_fn(move |_, _| {
+        let body = bytes::Bytes::from(body.clone());
+        async move { Ok(http::Response::new(body)) }
+    });
+    let client = smart_router_webhooks::ApiClient::builder("proj_1", "key_1")
+        .transport(transport)
+        .build()
+        .unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(client.list_events(&ListEvents::new()))
+}

@@ -20,7 +20,12 @@ fn exercise(transaction: &Transaction) {
     if let Some(at) = &transaction.created_at {
         let _ = at.to_system_time();
     }
-    let _ = transaction.status.expected_next();
+    if let Some(status) = &transaction.status {
+        let _ = status.expected_next();
+    }
+    for warning in &transaction.warnings {
+        let _ = (warning.to_string(), warning.raw().get().len());
+    }
     let _ = transaction.extra.to_map();
 }
 

@@ -19,7 +19,7 @@ use super::error::{FetchError, FetchErrorKind};
 use super::listing::{EventPage, EventPager, ListEvents, Order, WebhookPage};
 use super::transport::{RequestLimits, Transport, TransportError, TransportErrorKind};
 use crate::error::{Error, ErrorKind};
-use crate::model::{Event, EventId, Timestamp, Transaction, TransactionId};
+use crate::model::{Event, EventId, Transaction, TransactionId};
 
 /// The `User-Agent` of every request.
 const USER_AGENT_VALUE: &str = concat!("smart-router-webhooks/", env!("CARGO_PKG_VERSION"));
@@ -450,7 +450,14 @@ impl ApiClient {
             // (a wrong base URL path): not a missing object.
             StatusCode::NOT_FOUND if from_api => FetchErrorKind::NotFound,
             StatusCode::TOO_MANY_REQUESTS => FetchErrorKind::RateLimited,
+            // The API gave up waiting for our request: worth asking again.
+            StatusCode::REQUEST_TIMEOUT => FetchErrorKind::Unavailable,
             s if s.is_server_error() => FetchErrorKind::Unavailable,
+            // Any other 4xx refuses the request itself, as the vendor's
+            // SDKs read it (processout-go, errors/errors.go: every 4xx but
+            // 401 and 404 is a `ValidationError`): asking again changes
+            // nothing until the configuration does.
+            s if s.is_client_error() && s != StatusCode::NOT_FOUND => FetchErrorKind::BadRequest,
             _ => FetchErrorKind::InvalidResponse,
         };
         let mut err = FetchError::new(kind).with_status(status);
@@ -501,9 +508,14 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
+/// The longest wait read from the API's headers: a larger value (any
+/// proxy can send one) is lowered to it.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long the API asked us to wait: `Retry-After` in seconds or as an
 /// HTTP date, else `x-ratelimit-reset` (seconds to wait or, when it is
-/// large enough to be one, a Unix time).
+/// large enough to be one, a Unix time). At most [`MAX_RETRY_AFTER`]; no
+/// value, however large, makes this panic.
 fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name| {
         headers
@@ -511,45 +523,33 @@ fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let until = |at: SystemTime| at.duration_since(now).unwrap_or(Duration::ZERO);
-    if let Some(value) = text(RETRY_AFTER.as_str()) {
-        if let Ok(seconds) = value.parse::<u64>() {
-            return Some(Duration::from_secs(seconds));
-        }
-        if let Some(at) = http_date(value) {
-            return Some(until(at));
-        }
-    }
-    let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
-    // Nobody asks to wait 30 years: a value this large is a Unix time.
-    const UNIX_TIME_FROM: u64 = 1_000_000_000;
-    if reset >= UNIX_TIME_FROM {
-        Some(until(SystemTime::UNIX_EPOCH + Duration::from_secs(reset)))
-    } else {
-        Some(Duration::from_secs(reset))
-    }
-}
-
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the HTTP date format
-/// senders must use.
-fn http_date(text: &str) -> Option<SystemTime> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let parts: Vec<&str> = text.split_ascii_whitespace().collect();
-    let [_weekday, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
+    // A time past what `SystemTime` holds is as good as never: the longest
+    // wait.
+    let until = |at: Option<SystemTime>| {
+        at.map_or(MAX_RETRY_AFTER, |at| {
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        })
     };
-    let month = MONTHS.iter().position(|m| m == month)? + 1;
-    let ok = day.len() == 2 && year.len() == 4 && time.len() == 8;
-    let ok = ok
-        && [day, year]
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if !ok {
-        return None;
-    }
-    Timestamp::parse(&format!("{year}-{month:02}-{day}T{time}Z")).to_system_time()
+    let asked = text(RETRY_AFTER.as_str()).and_then(|value| match value.parse::<u64>() {
+        Ok(seconds) => Some(Duration::from_secs(seconds)),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()
+            .map(|at| until(Some(at))),
+    });
+    let wait = match asked {
+        Some(wait) => wait,
+        None => {
+            let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
+            // Nobody asks to wait 30 years: a value this large is a Unix time.
+            const UNIX_TIME_FROM: u64 = 1_000_000_000;
+            if reset >= UNIX_TIME_FROM {
+                until(SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset)))
+            } else {
+                Duration::from_secs(reset)
+            }
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[async_trait]
@@ -709,7 +709,16 @@ mod tests {
             (500, FetchErrorKind::Unavailable),
             (502, FetchErrorKind::Unavailable),
             (503, FetchErrorKind::Unavailable),
-            (400, FetchErrorKind::InvalidResponse),
+            // The vendor's SDKs read every 4xx but 401 and 404 as a
+            // validation error (processout-go, errors/errors.go
+            // `NewFromResponse`): a bad request, never an outage.
+            (400, FetchErrorKind::BadRequest),
+            (405, FetchErrorKind::BadRequest),
+            (409, FetchErrorKind::BadRequest),
+            (410, FetchErrorKind::BadRequest),
+            (415, FetchErrorKind::BadRequest),
+            (422, FetchErrorKind::BadRequest),
+            (408, FetchErrorKind::Unavailable),
             (302, FetchErrorKind::InvalidResponse),
             (200, FetchErrorKind::InvalidResponse), // success: false on a 2xx
         ];
@@ -775,13 +784,37 @@ mod tests {
             wait("retry-after", "Sun, 06 Nov 1994 08:49:00 GMT"),
             Some(Duration::ZERO)
         );
-        assert_eq!(wait("retry-after", "Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        // The obsolete forms HTTP readers must accept (RFC 9110 §5.6.7).
+        assert_eq!(
+            wait("retry-after", "Sunday, 06-Nov-94 08:50:37 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            wait("retry-after", "Sun Nov  6 08:49:47 1994"),
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(wait("retry-after", "soon"), None);
         assert_eq!(wait("x-ratelimit-reset", "-1"), None);
         assert_eq!(
             wait("x-ratelimit-reset", "15"),
             Some(Duration::from_secs(15))
         );
+        // Values no API means, which any proxy can send: never a panic,
+        // at most a day.
+        let day = Some(Duration::from_secs(86_400));
+        for (name, value) in [
+            ("x-ratelimit-reset", "18446744073709551615"),
+            ("x-ratelimit-reset", "18446744073709551616"),
+            ("x-ratelimit-reset", "9223372036854775807"),
+            ("retry-after", "18446744073709551615"),
+            ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ] {
+            let waited = wait(name, value);
+            assert!(waited.is_none() || waited <= day, "{name}: {value}");
+        }
+        assert_eq!(wait("x-ratelimit-reset", "18446744073709551615"), day);
+        assert_eq!(wait("retry-after", "18446744073709551615"), day);
+        assert_eq!(wait("x-ratelimit-reset", "18446744073709551616"), None);
         let later = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let reset = headers("x-ratelimit-reset", "1700000010");
         assert_eq!(retry_after(&reset, later), Some(Duration::from_secs(10)));

@@ -2,7 +2,9 @@
 //! `{"success":false, "error_type":…, "message":…}`.
 //!
 //! Read in one pass: the object under the expected key straight into its
-//! type, every other field skipped without being kept.
+//! type, every other field skipped without being kept. The envelope's own
+//! fields are read tolerantly: one of an unexpected type counts as absent,
+//! so an odd `has_more` never costs the page it comes with.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -10,6 +12,7 @@ use std::marker::PhantomData;
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::model::object::Text;
+use crate::model::tolerant::{self, Read, Tolerant};
 
 /// One answer of the API, with the object under `key` typed as `T`.
 #[derive(Debug)]
@@ -72,10 +75,10 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for EnvelopeSeed<T> {
         };
         while let Some(key) = map.next_key::<Text<'de>>()? {
             match &*key.0 {
-                "success" => envelope.success = map.next_value()?,
-                "error_type" => envelope.error_type = map.next_value()?,
-                "message" => envelope.message = map.next_value()?,
-                "has_more" => envelope.has_more = map.next_value()?,
+                "success" => envelope.success = lenient(&mut map)?,
+                "error_type" => envelope.error_type = lenient(&mut map)?,
+                "message" => envelope.message = lenient(&mut map)?,
+                "has_more" => envelope.has_more = lenient(&mut map)?,
                 k if k == self.key => envelope.data = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -84,6 +87,17 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for EnvelopeSeed<T> {
         }
         Ok(envelope)
     }
+}
+
+/// The next value of `map`, `None` when it is not of type `T`.
+fn lenient<'de, T, A: MapAccess<'de>>(map: &mut A) -> Result<Option<T>, A::Error>
+where
+    Option<T>: Tolerant,
+{
+    Ok(match tolerant::next_value::<Option<T>, A>(map)? {
+        Read::Typed(value, _) => value,
+        Read::Mismatch(_) => None,
+    })
 }
 
 #[cfg(test)]
@@ -119,7 +133,9 @@ mod tests {
         assert!(Envelope::parse_error(b"<html></html>").is_err());
         assert!(Envelope::parse_error(b"[]").is_err());
         assert!(Envelope::parse_error(br#"{"success":true} {}"#).is_err());
-        assert!(Envelope::parse_error(br#"{"success":"yes"}"#).is_err());
+        let odd =
+            Envelope::parse_error(br#"{"success":"yes","has_more":[1],"message":7}"#).unwrap();
+        assert_eq!((odd.success, odd.has_more, odd.message), (None, None, None));
         let envelope =
             Envelope::<Event>::parse(br#"{"success":true,"event":null}"#, "event").unwrap();
         assert!(envelope.data.is_none());

@@ -17,6 +17,12 @@ pub enum FetchErrorKind {
     NotFound,
     /// The API refused our credentials: a configuration error.
     Unauthorized,
+    /// The API refused the request itself as invalid: a 400, or another
+    /// 4xx the API uses for bad requests (405, 409, 410, 415, 422…; the
+    /// vendor's SDKs read every 4xx but 401 and 404 as a validation
+    /// error). A configuration error (API version, base URL, project), like
+    /// refused credentials: asking again changes nothing.
+    BadRequest,
     /// The API's rate limit was hit; see [`FetchError::retry_after`].
     RateLimited,
     /// The API could not be reached or answered with a server error: 5xx,
@@ -42,6 +48,7 @@ impl FetchErrorKind {
         match self {
             FetchErrorKind::NotFound => "not found",
             FetchErrorKind::Unauthorized => "the API refused the credentials",
+            FetchErrorKind::BadRequest => "the API refused the request as invalid",
             FetchErrorKind::RateLimited => "rate limited by the API",
             FetchErrorKind::Unavailable => "the API is unavailable",
             FetchErrorKind::InvalidResponse => "the API sent an invalid response",

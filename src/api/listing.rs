@@ -1,15 +1,9 @@
 //! Listing events (`GET /events`) for reconciliation, and the delivery
 //! records of an event (`GET /events/{id}/webhooks`).
 
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer};
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
-
 use super::client::ApiClient;
 use super::error::FetchError;
-use crate::model::{Event, EventId, Timestamp};
+use crate::model::{Event, EventId};
 
 /// The largest page `GET /events` serves.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -204,151 +198,7 @@ pub struct WebhookPage {
     pub has_more: bool,
 }
 
-/// One delivery attempt of an event to a webhook URL, as the API records
-/// it.
-///
-/// The fields this crate models are lenient: `response_code` is read from
-/// a number or a numeric string; a value of an unexpected type stays in
-/// [`extra`](WebhookDelivery::extra), with every field not modelled.
-///
-/// `Debug` hides the password of `request_url` (a webhook URL may carry
-/// basic-auth credentials) and shows only the names of the extra fields.
-#[derive(Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct WebhookDelivery {
-    /// The record's ID.
-    pub id: Option<String>,
-    /// The event delivered.
-    pub event_id: Option<String>,
-    /// The URL the event was sent to.
-    pub request_url: Option<String>,
-    /// The method used (`POST`).
-    pub request_method: Option<String>,
-    /// The status code the endpoint answered with, if it answered.
-    pub response_code: Option<u16>,
-    /// How long the endpoint took to answer, in milliseconds.
-    pub response_time_ms: Option<u64>,
-    /// When the attempt was made.
-    pub created_at: Option<Timestamp>,
-    /// Every other field, as the server sent it.
-    pub extra: Map<String, Value>,
-}
-
-impl WebhookDelivery {
-    /// Whether the endpoint answered with a 2xx status.
-    pub fn is_delivered(&self) -> bool {
-        self.response_code
-            .is_some_and(|code| (200..300).contains(&code))
-    }
-}
-
-/// A non-negative integer from a JSON number or a numeric string.
-fn lenient_u64(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// Takes `key` out of `extra` when `read` accepts its value; leaves it
-/// there otherwise (a `null` is dropped).
-fn take<T>(
-    extra: &mut Map<String, Value>,
-    key: &str,
-    read: impl Fn(&Value) -> Option<T>,
-) -> Option<T> {
-    let value = extra.get(key)?;
-    let read = read(value);
-    if read.is_some() || value.is_null() {
-        extra.remove(key);
-    }
-    read
-}
-
-fn string(value: &Value) -> Option<String> {
-    value.as_str().map(str::to_owned)
-}
-
-impl<'de> Deserialize<'de> for WebhookDelivery {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut extra = Map::deserialize(deserializer)
-            .map_err(|e| de::Error::custom(format!("a webhook record must be an object: {e}")))?;
-        Ok(WebhookDelivery {
-            id: take(&mut extra, "id", string),
-            event_id: take(&mut extra, "event_id", string),
-            request_url: take(&mut extra, "request_url", string),
-            request_method: take(&mut extra, "request_method", string),
-            response_code: take(&mut extra, "response_code", |v| {
-                lenient_u64(v).and_then(|n| u16::try_from(n).ok())
-            }),
-            response_time_ms: take(&mut extra, "response_time_ms", lenient_u64),
-            created_at: take(&mut extra, "created_at", |v| {
-                v.as_str().map(Timestamp::parse)
-            }),
-            extra,
-        })
-    }
-}
-
-impl Serialize for WebhookDelivery {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        let fields: [(&str, Option<Value>); 7] = [
-            ("id", self.id.clone().map(Value::from)),
-            ("event_id", self.event_id.clone().map(Value::from)),
-            ("request_url", self.request_url.clone().map(Value::from)),
-            (
-                "request_method",
-                self.request_method.clone().map(Value::from),
-            ),
-            ("response_code", self.response_code.map(Value::from)),
-            ("response_time_ms", self.response_time_ms.map(Value::from)),
-            (
-                "created_at",
-                self.created_at.as_ref().map(|t| Value::from(t.as_str())),
-            ),
-        ];
-        for (key, value) in fields {
-            if let Some(value) = value {
-                map.serialize_entry(key, &value)?;
-            }
-        }
-        for (key, value) in &self.extra {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
-}
-
-/// `url` with its password, if any, replaced.
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Cannot fail: a URL with a password has a host.
-                let _ = parsed.set_password(Some("redacted"));
-            }
-            parsed.into()
-        }
-        Err(_) => "[unparsable URL, hidden]".to_owned(),
-    }
-}
-
-impl fmt::Debug for WebhookDelivery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookDelivery")
-            .field("id", &self.id)
-            .field("event_id", &self.event_id)
-            .field("request_url", &self.request_url.as_deref().map(redact_url))
-            .field("request_method", &self.request_method)
-            .field("response_code", &self.response_code)
-            .field("response_time_ms", &self.response_time_ms)
-            .field("created_at", &self.created_at)
-            .field("extra_fields", &self.extra.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
+pub use crate::model::WebhookDelivery;
 
 #[cfg(test)]
 mod tests {
@@ -375,55 +225,5 @@ mod tests {
             [("limit", "1".to_owned())]
         );
         assert!(ListEvents::new().query_pairs().is_empty());
-    }
-
-    #[test]
-    fn webhook_response_code_is_a_number_from_a_string_or_a_number() {
-        let records: Vec<WebhookDelivery> = serde_json::from_str(
-            r#"[
-                {"id":"wh_1","event_id":"ev_1","response_code":"200","response_time_ms":35,
-                 "created_at":"2023-04-22T15:48:58Z","status":1,"response_body":"ok"},
-                {"id":"wh_2","response_code":503,"response_time_ms":"1200"},
-                {"id":"wh_3","response_code":"timeout"},
-                {"id":"wh_4","response_code":null,"request_url":null}
-            ]"#,
-        )
-        .unwrap();
-        assert_eq!(records[0].response_code, Some(200));
-        assert!(records[0].is_delivered());
-        assert_eq!(records[0].response_time_ms, Some(35));
-        assert_eq!(
-            records[0].created_at.as_ref().map(Timestamp::as_str),
-            Some("2023-04-22T15:48:58Z")
-        );
-        assert_eq!(records[0].extra["status"], 1);
-        assert_eq!(records[0].extra["response_body"], "ok");
-        assert_eq!(records[1].response_code, Some(503));
-        assert!(!records[1].is_delivered());
-        assert_eq!(records[1].response_time_ms, Some(1200));
-        assert_eq!(records[2].response_code, None);
-        assert_eq!(records[2].extra["response_code"], "timeout");
-        assert!(records[3].extra.is_empty());
-
-        let written = serde_json::to_value(&records[0]).unwrap();
-        assert_eq!(written["response_code"], 200);
-        assert_eq!(written["status"], 1);
-        let again: WebhookDelivery = serde_json::from_value(written).unwrap();
-        assert_eq!(again, records[0]);
-    }
-
-    #[test]
-    fn webhook_debug_hides_url_credentials_and_extra_values() {
-        let record: WebhookDelivery = serde_json::from_str(
-            r#"{"request_url":"https://hooks:s3cr3t@shop.example/webhooks","response_body":"s3cr3t"}"#,
-        )
-        .unwrap();
-        let debug = format!("{record:?}");
-        assert!(!debug.contains("s3cr3t"), "{debug}");
-        assert!(
-            debug.contains("https://hooks:redacted@shop.example/webhooks"),
-            "{debug}"
-        );
-        assert!(debug.contains("response_body"), "{debug}");
     }
 }

@@ -42,6 +42,18 @@ impl EventContext {
         self.event.transaction()
     }
 
+    /// The object the event is about (invoice, customer, token,
+    /// subscription, payout, refund, transaction…) read into a type of
+    /// yours: see [`Event::resource`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidPayload`](crate::ErrorKind::InvalidPayload) when
+    /// the event has no such object or it does not read as a `T`.
+    pub fn resource<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
+        self.event.resource()
+    }
+
     /// The change of the transaction's status this event brought, if any.
     pub fn transition(&self) -> Option<&Transition> {
         self.tracking.transition.as_ref()
@@ -177,7 +189,7 @@ impl fmt::Display for HandlerError {
 ///
 /// async fn record_capture(ctx: EventContext) -> Result<(), HandlerError> {
 ///     if let Some(transaction) = ctx.transaction() {
-///         println!("{} is {}", transaction.id, transaction.status);
+///         println!("{} is {:?}", transaction.id, transaction.status);
 ///     }
 ///     Ok(())
 /// }

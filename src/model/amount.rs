@@ -7,14 +7,19 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use serde_json::value::RawValue;
+
+use super::tolerant::{Json, Parsed, Scalar, tolerant_scalar};
 use crate::error::{Error, ErrorKind};
 
 /// An amount of money in the currency's major unit, exactly as the API
-/// wrote it (`"10"`, `"11.1"`, `"11.10"`).
+/// wrote it (`"10"`, `"11.1"`, `"11.10"`, or a JSON number such as `11.1`
+/// or `1.11e1`).
 ///
 /// The text is kept as sent; comparisons are by numeric value, exact to the
-/// last digit (no floating point anywhere): `"11.10"` and `"11.1"` are equal
-/// amounts whose [`as_str`](Amount::as_str) differ.
+/// last digit (no floating point anywhere, a JSON number is read from its
+/// text): `"11.10"` and `"11.1"` are equal amounts whose
+/// [`as_str`](Amount::as_str) differ.
 ///
 /// ```
 /// use smart_router_webhooks::Amount;
@@ -24,38 +29,96 @@ use crate::error::{Error, ErrorKind};
 /// assert!(refunded < captured);
 /// assert_eq!(refunded.as_str(), "4.50");
 /// assert_eq!(refunded, "4.5".parse()?);
+/// assert_eq!(refunded, "45e-1".parse()?);
+/// # Ok::<(), smart_router_webhooks::Error>(())
+/// ```
+///
+/// With the `rust_decimal` feature, an amount converts to and from a
+/// [`rust_decimal::Decimal`] for exact arithmetic:
+///
+/// ```
+/// # #[cfg(feature = "rust_decimal")] {
+/// use rust_decimal::Decimal;
+/// use smart_router_webhooks::Amount;
+///
+/// let captured: Amount = "10.00".parse()?;
+/// let refunded: Amount = "4.5".parse()?;
+/// let left = Decimal::try_from(&captured)? - Decimal::try_from(&refunded)?;
+/// assert_eq!(Amount::from(left).as_str(), "5.50");
+/// # }
 /// # Ok::<(), smart_router_webhooks::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Amount(Box<str>);
+pub struct Amount {
+    /// The text as sent.
+    text: Box<str>,
+    /// The same amount as a plain decimal, when the text has an exponent.
+    plain: Option<Box<str>>,
+}
+
+/// The largest exponent magnitude read (`1e64`): beyond it, the plain
+/// decimal would be as long as the exponent says, and no amount of money
+/// needs it.
+const MAX_EXPONENT: i64 = 64;
 
 impl Amount {
-    /// Parses a decimal amount: an optional `-`, digits, and optionally a
-    /// `.` followed by digits.
+    /// Parses a decimal amount: an optional `-`, digits, optionally a `.`
+    /// followed by digits, and optionally an exponent (`e` or `E`, an
+    /// optional sign, digits) of at most 64, as JSON numbers are written.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidAmount`] for anything else (empty, exponent,
-    /// `+`, spaces, a lone `.`).
+    /// [`ErrorKind::InvalidAmount`] for anything else (empty, `+`, spaces,
+    /// a lone `.`, an exponent above 64).
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let digits = s.strip_prefix('-').unwrap_or(s);
+        let invalid = || {
+            Error::new(
+                ErrorKind::InvalidAmount,
+                "an amount must be digits with an optional sign, decimal part and exponent",
+            )
+        };
+        let (mantissa, exponent) = match s.find(['e', 'E']) {
+            Some(at) => (&s[..at], Some(&s[at + 1..])),
+            None => (s, None),
+        };
+        let digits = mantissa.strip_prefix('-').unwrap_or(mantissa);
         let (int, frac) = match digits.split_once('.') {
             Some((int, frac)) => (int, Some(frac)),
             None => (digits, None),
         };
         let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
         if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
-            return Err(Error::new(
-                ErrorKind::InvalidAmount,
-                "an amount must be digits with an optional sign and decimal part",
-            ));
+            return Err(invalid());
         }
-        Ok(Amount(s.into()))
+        let plain = match exponent {
+            None => None,
+            Some(exponent) => {
+                let magnitude = exponent.strip_prefix(['-', '+']).unwrap_or(exponent);
+                if !all_digits(magnitude) || magnitude.len() > 4 {
+                    return Err(invalid());
+                }
+                let exponent: i64 = exponent.parse().map_err(|_| invalid())?;
+                if exponent.abs() > MAX_EXPONENT {
+                    return Err(invalid());
+                }
+                Some(shift(mantissa.starts_with('-'), int, frac.unwrap_or(""), exponent).into())
+            }
+        };
+        Ok(Amount {
+            text: s.into(),
+            plain,
+        })
     }
 
     /// The amount as the API wrote it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The amount as a plain decimal, without exponent: the text as sent
+    /// when it has none.
+    pub fn as_plain_str(&self) -> &str {
+        self.plain.as_deref().unwrap_or(&self.text)
     }
 
     /// Whether the amount is zero (`"0"`, `"0.00"`, `"-0"`).
@@ -72,14 +135,48 @@ impl Amount {
     /// Sign, integer digits without leading zeros, fraction digits without
     /// trailing zeros. Zero has empty parts and no sign.
     fn parts(&self) -> (bool, &str, &str) {
-        let negative = self.0.starts_with('-');
-        let digits = self.0.strip_prefix('-').unwrap_or(&self.0);
+        let text = self.as_plain_str();
+        let negative = text.starts_with('-');
+        let digits = text.strip_prefix('-').unwrap_or(text);
         let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
         let int = int.trim_start_matches('0');
         let frac = frac.trim_end_matches('0');
         let zero = int.is_empty() && frac.is_empty();
         (negative && !zero, int, frac)
     }
+}
+
+/// `int.frac × 10^exponent` as a plain decimal.
+fn shift(negative: bool, int: &str, frac: &str, exponent: i64) -> String {
+    let digits = format!("{int}{frac}");
+    // Where the point goes in `digits`; |exponent| <= 64 and the lengths
+    // are those of a string, so this cannot overflow.
+    let point = i64::try_from(int.len()).unwrap_or(i64::MAX / 2) + exponent;
+    let mut out = String::with_capacity(digits.len() + 70);
+    if negative {
+        out.push('-');
+    }
+    let len = i64::try_from(digits.len()).unwrap_or(i64::MAX / 2);
+    if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n(
+            '0',
+            usize::try_from(-point).unwrap_or(0),
+        ));
+        out.push_str(&digits);
+    } else if point >= len {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n(
+            '0',
+            usize::try_from(point - len).unwrap_or(0),
+        ));
+    } else {
+        let at = usize::try_from(point).unwrap_or(0);
+        out.push_str(&digits[..at]);
+        out.push('.');
+        out.push_str(&digits[at..]);
+    }
+    out
 }
 
 /// Compares the magnitudes of two normalized (int, frac) pairs.
@@ -125,13 +222,13 @@ impl Hash for Amount {
 
 impl fmt::Debug for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Amount({})", self.0)
+        write!(f, "Amount({})", self.text)
     }
 }
 
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -144,14 +241,72 @@ impl FromStr for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(&self.text)
     }
 }
 
+/// Reads a JSON string or number (from its text, never through `f64`).
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = crate::model::object::Text::deserialize(deserializer)?.0;
-        Amount::parse(&s).map_err(serde::de::Error::custom)
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        match <Amount as Scalar>::parse(Json::of(&raw), &raw) {
+            Parsed::Value(amount) => Ok(amount),
+            _ => Err(serde::de::Error::custom(
+                "an amount must be a decimal string or a JSON number",
+            )),
+        }
+    }
+}
+
+impl Scalar for Amount {
+    const EXPECTED: &'static str = "an amount";
+    fn parse(json: Json<'_>, _: &RawValue) -> Parsed<Self> {
+        match json {
+            Json::Str(s) if s.is_empty() => Parsed::Absent,
+            Json::Str(s) => Amount::parse(&s).map_or(Parsed::Mismatch, Parsed::Value),
+            Json::Number(n) => Amount::parse(n).map_or(Parsed::Mismatch, Parsed::Value),
+            Json::Null => Parsed::Absent,
+            _ => Parsed::Mismatch,
+        }
+    }
+}
+
+tolerant_scalar!(Amount);
+
+#[cfg(feature = "rust_decimal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
+impl TryFrom<&Amount> for rust_decimal::Decimal {
+    type Error = Error;
+    /// The amount as a `Decimal`, exactly.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidAmount`] when the amount does not fit a
+    /// `Decimal` exactly (more than 28 significant digits).
+    fn try_from(amount: &Amount) -> Result<Self, Error> {
+        amount
+            .as_plain_str()
+            .parse::<rust_decimal::Decimal>()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidAmount,
+                    "the amount does not fit a Decimal",
+                )
+                .with_source(e)
+            })
+    }
+}
+
+#[cfg(feature = "rust_decimal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
+impl From<rust_decimal::Decimal> for Amount {
+    /// The decimal written as an amount, with its scale (`5.50` stays
+    /// `"5.50"`).
+    fn from(decimal: rust_decimal::Decimal) -> Self {
+        Amount {
+            text: decimal.to_string().into(),
+            plain: None,
+        }
     }
 }
 
@@ -204,14 +359,54 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_plain_decimal() {
         for s in [
-            "", "-", ".", "1.", ".5", "+1", "1e3", "1,5", " 1", "1 ", "NaN", "--1", "1.2.3",
+            "",
+            "-",
+            ".",
+            "1.",
+            ".5",
+            "+1",
+            "1e",
+            "1e+",
+            "1e65",
+            "1e-65",
+            "1e99999999999",
+            "e3",
+            "1,5",
+            " 1",
+            "1 ",
+            "NaN",
+            "--1",
+            "1.2.3",
+            "1e3.5",
         ] {
             let err = Amount::parse(s).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidAmount, "{s:?}");
         }
-        assert!(
-            serde_json::from_str::<Amount>("10").is_err(),
-            "a JSON number is not an amount"
-        );
+        assert!(serde_json::from_str::<Amount>("true").is_err());
+        assert!(serde_json::from_str::<Amount>("\"\"").is_err());
+    }
+
+    #[test]
+    fn reads_json_numbers_and_exponents_exactly() {
+        // The 2021 API reference and the SDKs type amounts as strings; a
+        // JSON number is read from its text, never through f64.
+        let n: Amount = serde_json::from_str("0.10000000000000000001").unwrap();
+        assert_eq!(n.as_str(), "0.10000000000000000001");
+        assert!(n > a("0.1"));
+        for (exp, plain) in [
+            ("1e3", "1000"),
+            ("1.5E+2", "150"),
+            ("-25e-1", "-2.5"),
+            ("12.5e-3", "0.0125"),
+            ("7e0", "7"),
+            ("1e64", &format!("1{}", "0".repeat(64))),
+        ] {
+            let amount = a(exp);
+            assert_eq!(amount.as_str(), exp);
+            assert_eq!(amount.as_plain_str(), plain, "{exp}");
+            assert_eq!(amount, a(plain), "{exp}");
+        }
+        let n: Amount = serde_json::from_str("1.1e1").unwrap();
+        assert_eq!(n, a("11.00"));
     }
 }

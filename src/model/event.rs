@@ -4,7 +4,10 @@ use super::event_type::EventType;
 use super::ids::EventId;
 use super::object::api_object;
 use super::timestamp::Timestamp;
+use super::tolerant::tolerant_object;
 use super::transaction::Transaction;
+use super::warning::ModelWarning;
+use super::webhook::WebhookDelivery;
 use crate::error::{Error, ErrorKind};
 
 api_object! {
@@ -21,10 +24,16 @@ api_object! {
     /// }"#)?;
     /// assert_eq!(event.name, EventType::TransactionCaptured);
     /// let transaction = event.transaction().unwrap();
-    /// assert_eq!(transaction.status, TransactionStatus::Completed);
+    /// assert_eq!(transaction.status, Some(TransactionStatus::Completed));
     /// # Ok::<(), smart_router_webhooks::Error>(())
     /// ```
-    pub struct Event {
+    ///
+    /// Only `id` and `name` are required: any other field whose value does
+    /// not fit its type, at any depth, is left empty in the typed view,
+    /// kept raw in the `extra` of its object, and listed in
+    /// [`warnings`](Event::warnings).
+    #[derive(Debug)]
+    pub struct Event ("an event with an `id` and a `name`") {
         required {
             /// The event's ID (`ev_…`).
             id: EventId = "id",
@@ -41,7 +50,7 @@ api_object! {
             /// The object the event is about.
             data: EventData = "data",
             /// The webhook deliveries of the event, when the API lists them.
-            webhooks: Option<WebhookRecords> = "webhooks",
+            webhooks: Vec<WebhookDelivery> = "webhooks",
         }
     }
 }
@@ -51,9 +60,10 @@ api_object! {
     /// key of its resource (`transaction`, `invoice`, `customer`, …).
     ///
     /// The transaction of transaction events is read into a typed
-    /// [`Transaction`]; other objects are in [`extra`](EventData::extra).
-    #[derive(Default)]
-    pub struct EventData {
+    /// [`Transaction`]; other objects are in [`extra`](EventData::extra),
+    /// raw, and read into a type of yours with [`Event::resource`].
+    #[derive(Debug, Default)]
+    pub struct EventData ("an object") {
         required {}
         optional {
             /// The event type, repeated.
@@ -66,13 +76,23 @@ api_object! {
     }
 }
 
+tolerant_object!(Event);
+tolerant_object!(default EventData);
+
 impl Event {
+    /// An event with its ID and name and every other field empty: for tests
+    /// and for building one by hand.
+    pub fn new(id: EventId, name: EventType) -> Self {
+        Event::with_required(id, name)
+    }
+
     /// Reads an event from the JSON of its `event` object.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidPayload`] when the bytes are not JSON or not an
-    /// event (no `id` or `name`, an invalid ID, a field of the wrong type).
+    /// [`ErrorKind::InvalidPayload`] when the bytes are not JSON, not an
+    /// object, or have no readable `id` or `name`. Nothing else fails an
+    /// event: see [`warnings`](Event::warnings).
     pub fn from_slice(json: &[u8]) -> Result<Self, Error> {
         serde_json::from_slice(json).map_err(|e| {
             Error::new(ErrorKind::InvalidPayload, "the JSON is not an event").with_source(e)
@@ -82,6 +102,12 @@ impl Event {
     /// The event type.
     pub fn event_type(&self) -> &EventType {
         &self.name
+    }
+
+    /// The fields whose value did not fit their type, anywhere in the
+    /// event (paths from the event: `data.transaction.amount`).
+    pub fn warnings(&self) -> &[ModelWarning] {
+        &self.warnings
     }
 
     /// The transaction of a transaction event, typed.
@@ -99,26 +125,43 @@ impl Event {
         }
         self.data.extra.get(key).cloned()
     }
-}
 
-/// The webhook deliveries an event lists, as the API sent them.
-///
-/// Reads as a slice of JSON values. `Debug` shows how many there are, not
-/// what they hold: a record's `request_url` carries the webhook URL's
-/// credentials.
-#[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct WebhookRecords(pub Vec<serde_json::Value>);
-
-impl std::ops::Deref for WebhookRecords {
-    type Target = [serde_json::Value];
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for WebhookRecords {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WebhookRecords({} records)", self.0.len())
+    /// The object the event is about (the invoice of `invoice.*`, the
+    /// customer of `customer.*`, the token of `customer.token.*`, the
+    /// subscription, payout, refund…, or the transaction), read into a type
+    /// of yours.
+    ///
+    /// ```
+    /// use smart_router_webhooks::Event;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Invoice { id: String, amount: String }
+    ///
+    /// let event = Event::from_slice(br#"{"id": "ev_1", "name": "invoice.completed",
+    ///     "data": {"invoice": {"id": "iv_1", "amount": "12.00", "currency": "EUR"}}}"#)?;
+    /// let invoice: Invoice = event.resource()?;
+    /// assert_eq!((invoice.id.as_str(), invoice.amount.as_str()), ("iv_1", "12.00"));
+    /// # Ok::<(), smart_router_webhooks::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidPayload`] when the event has no such object, or
+    /// it does not read as a `T`.
+    pub fn resource<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        let key = self.name.data_key();
+        let invalid = |message: &'static str| Error::new(ErrorKind::InvalidPayload, message);
+        let read = match (&self.data.transaction, key) {
+            (Some(transaction), "transaction") => {
+                serde_json::to_value(transaction).and_then(serde_json::from_value)
+            }
+            _ => match self.data.extra.get_raw(key) {
+                Some(raw) => serde_json::from_str(raw.get()),
+                None => return Err(invalid("the event's data has no object for its resource")),
+            },
+        };
+        read.map_err(|e| {
+            invalid("the event's resource does not read as the type asked").with_source(e)
+        })
     }
 }

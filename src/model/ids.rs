@@ -126,6 +126,19 @@ macro_rules! id_type {
                 Self::parse(&s).map_err(serde::de::Error::custom)
             }
         }
+
+        /// `""` is no ID (the API sends it for empty ID fields).
+        impl $crate::model::tolerant::Scalar for $name {
+            const EXPECTED: &'static str = concat!("a valid ", $what);
+            fn parse(
+                json: $crate::model::tolerant::Json<'_>,
+                _: &serde_json::value::RawValue,
+            ) -> $crate::model::tolerant::Parsed<Self> {
+                $crate::model::tolerant::from_text(json, true, |s| Self::parse(s).ok())
+            }
+        }
+
+        $crate::model::tolerant::tolerant_scalar!($name);
     };
 }
 

@@ -41,25 +41,22 @@ impl<'de> Deserialize<'de> for Text<'de> {
     }
 }
 
-/// A value where `null` reads as `T::default()`.
-pub(crate) struct OrDefault<T>(pub(crate) T);
-
-impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for OrDefault<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(OrDefault(
-            Option::<T>::deserialize(deserializer)?.unwrap_or_default(),
-        ))
-    }
-}
-
-/// Defines an API object: a struct with `required` fields (missing ones
-/// fail the object), `optional` fields (missing or `null` ones take their
-/// default), a `pub extra` map with every other field, and serde
-/// implementations that read and write the API's field names.
+/// Defines an API object: a struct with `required` fields (an object
+/// without them, or with one unreadable, is not this object), `optional`
+/// fields (missing or `null` ones take their default), a `pub extra` map
+/// with every other field, the [`ModelWarning`](crate::ModelWarning)s of its
+/// fields, and serde implementations that read and write the API's field
+/// names.
+///
+/// Every field is read through [`Tolerant`](super::tolerant::Tolerant): a
+/// value that does not fit its type leaves the field empty, is kept raw in
+/// `extra` and is listed in the warnings, so only a missing or unreadable
+/// required field fails the object. `Debug` is left to the caller (derive
+/// it, or write one that hides secrets).
 macro_rules! api_object {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident {
+        pub struct $name:ident ($expected:literal) {
             required {
                 $( $(#[doc = $rdoc:literal])* $rfield:ident : $rty:ty = $rjson:literal, )*
             }
@@ -69,23 +66,106 @@ macro_rules! api_object {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq)]
+        #[derive(Clone, PartialEq)]
         #[non_exhaustive]
         pub struct $name {
             $( $(#[doc = $rdoc])* #[doc = concat!("\n\nAPI field `", $rjson, "`.")] pub $rfield: $rty, )*
             $( $(#[doc = $odoc])* #[doc = concat!("\n\nAPI field `", $ojson, "`.")] pub $ofield: $oty, )*
-            /// Every field this crate does not model, as the server sent it.
+            /// Every field this crate does not model, and every modelled
+            /// field whose value did not fit its type, as the server sent it.
             pub extra: $crate::model::Extra,
+            /// The fields whose value did not fit their type, here and in
+            /// the objects inside.
+            pub warnings: Vec<$crate::model::ModelWarning>,
         }
 
         impl $name {
-            #[doc = concat!("A `", stringify!($name), "` with the required fields given and every other")]
-            /// field empty: for tests and for building one by hand.
-            pub fn new($($rfield: $rty),*) -> Self {
+            /// The object with the required fields given and every other
+            /// field empty.
+            #[allow(dead_code)]
+            pub(crate) fn with_required($($rfield: $rty),*) -> Self {
                 $name {
                     $( $rfield, )*
                     $( $ofield: Default::default(), )*
                     extra: $crate::model::Extra::new(),
+                    warnings: Vec::new(),
+                }
+            }
+        }
+
+        impl $crate::model::tolerant::ApiObject for $name {
+            const EXPECTED: &'static str = $expected;
+
+            fn warnings(&self) -> &[$crate::model::ModelWarning] {
+                &self.warnings
+            }
+
+            fn visit_object<'de, A: serde::de::MapAccess<'de>>(
+                mut __map: A,
+            ) -> Result<Result<Self, Box<serde_json::value::RawValue>>, A::Error> {
+                use $crate::model::tolerant::{next_value, Read, Tolerant};
+                use $crate::model::ModelWarning;
+                $( let mut $rfield: Option<$rty> = None; )*
+                $( let mut $ofield: $oty = Default::default(); )*
+                let mut __extra = $crate::model::Extra::new();
+                let mut __warnings: Vec<ModelWarning> = Vec::new();
+                while let Some(__key) = __map.next_key::<$crate::model::object::Text<'de>>()? {
+                    match &*__key.0 {
+                        $( $rjson => match next_value::<$rty, A>(&mut __map)? {
+                            Read::Typed(value, inner) => {
+                                $rfield = Some(value);
+                                __warnings.extend(inner.into_iter().map(|w| w.under($rjson)));
+                            }
+                            Read::Mismatch(raw) => {
+                                $rfield = None;
+                                __warnings.push(ModelWarning::new($rjson, <$rty as Tolerant>::EXPECTED, raw.clone()));
+                                __extra.push_raw(__key.0.into_owned(), raw);
+                            }
+                        }, )*
+                        $( $ojson => match next_value::<$oty, A>(&mut __map)? {
+                            Read::Typed(value, inner) => {
+                                $ofield = value;
+                                __warnings.extend(inner.into_iter().map(|w| w.under($ojson)));
+                            }
+                            Read::Mismatch(raw) => {
+                                $ofield = Default::default();
+                                __warnings.push(ModelWarning::new($ojson, <$oty as Tolerant>::EXPECTED, raw.clone()));
+                                __extra.push_raw(__key.0.into_owned(), raw);
+                            }
+                        }, )*
+                        _ => {
+                            let raw: Box<serde_json::value::RawValue> = __map.next_value()?;
+                            __extra.push_raw(__key.0.into_owned(), raw);
+                        }
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                match ($($rfield,)*) {
+                    ($(Some($rfield),)*) => Ok(Ok($name {
+                        $( $rfield, )*
+                        $( $ofield, )*
+                        extra: __extra,
+                        warnings: __warnings,
+                    })),
+                    ($($rfield,)*) => {
+                        // Not this object: written back whole, for the
+                        // object it is in to keep.
+                        let mut __out = serde_json::Map::new();
+                        $( if let Some(value) = &$rfield {
+                            if let Ok(value) = serde_json::to_value(value) {
+                                __out.insert($rjson.to_owned(), value);
+                            }
+                        } )*
+                        $( if let Ok(value) = serde_json::to_value(&$ofield) {
+                            __out.insert($ojson.to_owned(), value);
+                        } )*
+                        for (key, value) in __extra.iter() {
+                            __out.insert(key.to_owned(), value.clone());
+                        }
+                        serde_json::value::to_raw_value(&__out)
+                            .map(Err)
+                            .map_err(<A::Error as serde::de::Error>::custom)
+                    }
                 }
             }
         }
@@ -96,26 +176,15 @@ macro_rules! api_object {
                 impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
                     type Value = $name;
                     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str(concat!("a ", stringify!($name), " object"))
+                        f.write_str($expected)
                     }
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut __map: A) -> Result<$name, A::Error> {
-                        $( let mut $rfield: Option<$rty> = None; )*
-                        $( let mut $ofield: $oty = Default::default(); )*
-                        let mut __extra = $crate::model::Extra::new();
-                        while let Some(__key) = __map.next_key::<$crate::model::object::Text<'de>>()? {
-                            match &*__key.0 {
-                                $( $rjson => $rfield = Some(__map.next_value()?), )*
-                                $( $ojson => $ofield = __map.next_value::<$crate::model::object::OrDefault<$oty>>()?.0, )*
-                                _ => {
-                                    let raw: Box<serde_json::value::RawValue> = __map.next_value()?;
-                                    __extra.push_raw(__key.0.into_owned(), raw);
-                                }
-                            }
-                        }
-                        Ok($name {
-                            $( $rfield: $rfield.ok_or_else(|| <A::Error as serde::de::Error>::missing_field($rjson))?, )*
-                            $( $ofield, )*
-                            extra: __extra,
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$name, A::Error> {
+                        <$name as $crate::model::tolerant::ApiObject>::visit_object(map)?.map_err(|_| {
+                            <A::Error as serde::de::Error>::custom(concat!(
+                                "not ", $expected, ": a required field (",
+                                $( "`", $rjson, "` ", )*
+                                ") is missing or unreadable"
+                            ))
                         })
                     }
                 }
@@ -128,7 +197,9 @@ macro_rules! api_object {
                 use serde::ser::SerializeMap;
                 let mut map = serializer.serialize_map(None)?;
                 $( map.serialize_entry($rjson, &self.$rfield)?; )*
-                $( map.serialize_entry($ojson, &self.$ofield)?; )*
+                $( if !self.extra.contains_key($ojson) {
+                    map.serialize_entry($ojson, &self.$ofield)?;
+                } )*
                 $crate::model::extra::serialize_fields(&self.extra, &mut map)?;
                 map.end()
             }

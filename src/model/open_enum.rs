@@ -115,6 +115,18 @@ macro_rules! open_enum {
                 deserializer.deserialize_str(TextVisitor)
             }
         }
+
+        impl $crate::model::tolerant::Scalar for $name {
+            const EXPECTED: &'static str = "a string";
+            fn parse(
+                json: $crate::model::tolerant::Json<'_>,
+                _: &serde_json::value::RawValue,
+            ) -> $crate::model::tolerant::Parsed<Self> {
+                $crate::model::tolerant::from_text(json, false, |s| Some($name::from(s)))
+            }
+        }
+
+        $crate::model::tolerant::tolerant_scalar!($name);
     };
 }
 

@@ -52,6 +52,16 @@ use TransactionStatus::*;
 /// reading of the statuses' meanings. Deliveries arrive out of order and the
 /// table may miss a path the platform takes, so a change that is not in it is
 /// reported as unexpected, never refused.
+///
+/// `failed` stays final. Transactions carry `attempts_count` and their
+/// operations `is_attempt`, and the SDKs describe `gateway_name` as "the
+/// last gateway the transaction was attempted on (successfully or not)":
+/// one payment may be attempted several times (Smart Router's fallback to
+/// another gateway). But no vendor source (SDK field docs, API reference)
+/// documents a status change out of `failed`, and the attempts are those
+/// made before the status settles. Should the platform move a failed
+/// transaction on, the tracker still reports the change (as unexpected)
+/// and runs its transition handlers: nothing is dropped.
 pub const LIFECYCLE: &[(TransactionStatus, &[TransactionStatus])] = &[
     (
         Waiting,

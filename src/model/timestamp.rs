@@ -1,16 +1,30 @@
-//! [`Timestamp`]: an RFC 3339 instant that keeps its original text.
+//! [`Timestamp`]: an instant as the API writes it, in any of the forms the
+//! API documents, keeping its original text.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
 
-/// An instant as the API writes it (`2023-04-22T15:48:57.55294073Z`).
+use super::tolerant::{Json, Parsed, Scalar, tolerant_scalar};
+
+/// An instant as the API writes it.
 ///
-/// The original text is kept as sent, the instant is kept to the
-/// nanosecond. A text that is not RFC 3339 does not fail the object it is
-/// in: it is kept, and [`unix_nanos`](Timestamp::unix_nanos) is `None`.
+/// The API writes dates in RFC 3339 (`2023-04-22T15:48:57.55294073Z`, 0 to
+/// 9 fraction digits, any offset); its 2021 reference calls them "RFC1123
+/// date or timestamp", so RFC 1123 / RFC 2822 (`Sat, 22 Apr 2023 15:48:57
+/// GMT`) and Unix seconds (a JSON number or a string, with up to 9 fraction
+/// digits) are read too. Every form is read into the same instant, so
+/// timestamps of different forms compare correctly.
+///
+/// The original text is kept as sent (a JSON number keeps its digits). A
+/// text that is none of these forms does not fail the object it is in: it
+/// is kept, [`unix_nanos`](Timestamp::unix_nanos) is `None`, and the object
+/// lists a [`ModelWarning`](crate::ModelWarning) for it.
 ///
 /// Timestamps order by instant; one that could not be read orders before
 /// every readable one, and two with the same instant order by their text.
@@ -23,6 +37,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert!(a < b);
 /// assert_eq!(a.as_str(), "2023-04-22T15:48:57.55294073Z");
 /// assert_eq!(a.unix_nanos(), Some(1_682_178_537_552_940_730));
+/// let rfc1123 = Timestamp::parse("Sat, 22 Apr 2023 15:48:57 GMT");
+/// let unix = Timestamp::parse("1682178537");
+/// assert_eq!(rfc1123.unix_nanos(), unix.unix_nanos());
+/// assert!(rfc1123 < a);
 /// ```
 #[derive(Clone)]
 pub struct Timestamp {
@@ -31,21 +49,46 @@ pub struct Timestamp {
     nanos: Option<i128>,
 }
 
+/// The most digits of whole Unix seconds read: about 31 million years.
+const MAX_UNIX_DIGITS: usize = 15;
+
 impl Timestamp {
-    /// Reads an RFC 3339 timestamp, keeping `text` whether or not it can be
-    /// read.
+    /// Reads a timestamp in any form the API uses (see [`Timestamp`]),
+    /// keeping `text` whether or not it can be read.
     pub fn parse(text: &str) -> Timestamp {
         Timestamp {
             text: text.into(),
-            nanos: parse_rfc3339(text),
+            nanos: parse_instant(text),
         }
     }
 
     /// The instant `nanos` nanoseconds after the Unix epoch, written in
-    /// UTC with nine fractional digits.
+    /// RFC 3339, UTC, with nine fractional digits (as Unix seconds beyond
+    /// the year 9999).
     pub fn from_unix_nanos(nanos: i128) -> Timestamp {
+        let text = match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+            Ok(at) => format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second(),
+                at.nanosecond()
+            ),
+            Err(_) => {
+                let sign = if nanos < 0 { "-" } else { "" };
+                let magnitude = nanos.unsigned_abs();
+                format!(
+                    "{sign}{}.{:09}",
+                    magnitude / 1_000_000_000,
+                    magnitude % 1_000_000_000
+                )
+            }
+        };
         Timestamp {
-            text: format_rfc3339(nanos).into(),
+            text: text.into(),
             nanos: Some(nanos),
         }
     }
@@ -55,14 +98,14 @@ impl Timestamp {
         &self.text
     }
 
-    /// Nanoseconds since the Unix epoch, or `None` when the text is not
-    /// RFC 3339.
+    /// Nanoseconds since the Unix epoch, or `None` when the text is none of
+    /// the forms read.
     pub fn unix_nanos(&self) -> Option<i128> {
         self.nanos
     }
 
-    /// The instant as a [`SystemTime`], or `None` when the text is not
-    /// RFC 3339 or the instant is outside what `SystemTime` can hold.
+    /// The instant as a [`SystemTime`], or `None` when the text could not
+    /// be read or the instant is outside what `SystemTime` can hold.
     pub fn to_system_time(&self) -> Option<SystemTime> {
         let nanos = self.nanos?;
         let magnitude = u64::try_from(nanos.unsigned_abs() / 1_000_000_000).ok()?;
@@ -74,7 +117,94 @@ impl Timestamp {
             SystemTime::UNIX_EPOCH.checked_sub(offset)
         }
     }
+
+    /// The instant as a [`time::OffsetDateTime`] in UTC (the crate reads
+    /// dates with `time`, so this needs no feature), or `None` when the
+    /// text could not be read.
+    pub fn to_offset_date_time(&self) -> Option<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp_nanos(self.nanos?).ok()
+    }
+
+    /// The instant as a [`jiff::Timestamp`], or `None` when the text could
+    /// not be read or the instant is outside jiff's range.
+    #[cfg(feature = "jiff")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jiff")))]
+    pub fn to_jiff(&self) -> Option<jiff::Timestamp> {
+        jiff::Timestamp::from_nanosecond(self.nanos?).ok()
+    }
+
+    /// The instant as a [`chrono::DateTime`] in UTC, or `None` when the
+    /// text could not be read or the instant is outside chrono's range.
+    #[cfg(feature = "chrono")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
+    pub fn to_chrono(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let nanos = self.nanos?;
+        let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
+        let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
+        chrono::DateTime::from_timestamp(seconds, sub)
+    }
 }
+
+/// Reads Unix seconds, RFC 3339, then RFC 2822 (which includes RFC 1123's
+/// `GMT`).
+fn parse_instant(text: &str) -> Option<i128> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Some(nanos) = unix_seconds(text) {
+        return Some(nanos);
+    }
+    let at = OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(text, &Rfc2822))
+        .ok()?;
+    Some(at.unix_timestamp_nanos())
+}
+
+/// `[-]digits[.digits]`, at most 15 whole digits and 9 fraction digits.
+fn unix_seconds(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || whole.len() > MAX_UNIX_DIGITS
+        || frac.len() > 9
+        || (digits.contains('.') && frac.is_empty())
+        || !all_digits(whole)
+        || !all_digits(frac)
+    {
+        return None;
+    }
+    let whole: i128 = whole.parse().ok()?;
+    let sub: i128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<i128>().ok()? * 10_i128.pow(9 - frac.len() as u32)
+    };
+    let nanos = whole * 1_000_000_000 + sub;
+    Some(if negative { -nanos } else { nanos })
+}
+
+impl Scalar for Timestamp {
+    const EXPECTED: &'static str = "a date";
+    fn parse(json: Json<'_>, _: &RawValue) -> Parsed<Self> {
+        match json {
+            Json::Str(s) if s.is_empty() => Parsed::Absent,
+            Json::Str(s) => Parsed::Value(Timestamp::parse(&s)),
+            Json::Number(n) => Parsed::Value(Timestamp::parse(n)),
+            Json::Null => Parsed::Absent,
+            _ => Parsed::Mismatch,
+        }
+    }
+    fn doubtful(&self) -> bool {
+        self.nanos.is_none()
+    }
+}
+
+tolerant_scalar!(Timestamp);
 
 impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -123,131 +253,18 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Reads a JSON string or number (Unix seconds, from its text).
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = crate::model::object::Text::deserialize(deserializer)?.0;
-        Ok(Timestamp::parse(&s))
-    }
-}
-
-/// Days from 1970-01-01 to the given proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of the given day count from 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Reads `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` into nanoseconds since the
-/// epoch.
-fn parse_rfc3339(s: &str) -> Option<i128> {
-    let b = s.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = b.get(range)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            Some(part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
-        } else {
-            None
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        match <Timestamp as Scalar>::parse(Json::of(&raw), &raw) {
+            Parsed::Value(timestamp) => Ok(timestamp),
+            Parsed::Absent => Ok(Timestamp::parse("")),
+            Parsed::Mismatch => Err(serde::de::Error::custom(
+                "a date must be a string or a number",
+            )),
         }
-    };
-    let year = i64::from(num(0..4)?);
-    let month = num(5..7)?;
-    let day = num(8..10)?;
-    let hour = num(11..13)?;
-    let minute = num(14..16)?;
-    let second = num(17..19)?;
-    if b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
-        || b.get(13) != Some(&b':')
-        || b.get(16) != Some(&b':')
-    {
-        return None;
     }
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut pos = 19;
-    let mut nanos: u32 = 0;
-    if b.get(pos) == Some(&b'.') {
-        pos += 1;
-        let start = pos;
-        while b.get(pos).is_some_and(u8::is_ascii_digit) {
-            pos += 1;
-        }
-        let digits = pos - start;
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        nanos = num(start..pos)? * 10u32.pow((9 - digits) as u32);
-    }
-    let offset_seconds: i64 = match b.get(pos)? {
-        b'Z' | b'z' if pos + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if pos + 6 == b.len() && b[pos + 3] == b':' => {
-            let oh = i64::from(num(pos + 1..pos + 3)?);
-            let om = i64::from(num(pos + 4..pos + 6)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let magnitude = oh * 3600 + om * 60;
-            if *sign == b'+' { magnitude } else { -magnitude }
-        }
-        _ => return None,
-    };
-    // A leap second is read as the last second of its minute.
-    let second = second.min(59);
-    let seconds = days_from_civil(year, month, day) * 86_400
-        + i64::from(hour) * 3600
-        + i64::from(minute) * 60
-        + i64::from(second)
-        - offset_seconds;
-    Some(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
-}
-
-fn format_rfc3339(nanos: i128) -> String {
-    let seconds = nanos.div_euclid(1_000_000_000);
-    let sub = nanos.rem_euclid(1_000_000_000);
-    let days = i64::try_from(seconds.div_euclid(86_400)).unwrap_or(0);
-    let in_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{sub:09}Z",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
-    )
 }
 
 #[cfg(test)]
@@ -302,7 +319,12 @@ mod tests {
             "2023-02-29T00:00:00Z",
             "2023-04-22T24:00:00Z",
             "2023-04-22T15:48:57.Z",
-            "2023-04-22T15:48:57.1234567890Z",
+            "2023-04-22T15:48:57.12x4Z",
+            "Sat, 31 Apr 2023 15:48:57 GMT",
+            "1682178537.",
+            "1e9",
+            "12345678901234567",
+            "-",
             "2023-04-22T15:48:57Zjunk",
             "2023-04-22T15:48:57+0200",
             "２023-04-22T15:48:57Z",
@@ -320,12 +342,65 @@ mod tests {
     }
 
     #[test]
+    fn reads_every_form_the_api_documents() {
+        // The 2021 API reference calls dates "RFC1123 date or timestamp";
+        // the current one and the SDKs (processout-go, event.go: `FiredAt
+        // *time.Time`, RFC 3339 in JSON) use RFC 3339.
+        let at = 1_682_178_537_i128 * 1_000_000_000;
+        let cases = [
+            ("2023-04-22T15:48:57Z", at),
+            ("2023-04-22T17:48:57+02:00", at),
+            ("2023-04-22t15:48:57z", at),
+            ("2023-04-22T10:18:57.5-05:30", at + 500_000_000),
+            ("Sat, 22 Apr 2023 15:48:57 GMT", at),
+            ("Sat, 22 Apr 2023 17:48:57 +0200", at),
+            ("22 Apr 2023 15:48:57 UT", at),
+            ("1682178537", at),
+            ("1682178537.25", at + 250_000_000),
+            ("1682178537.000000001", at + 1),
+            ("-1.5", -1_500_000_000),
+        ];
+        for (text, nanos) in cases {
+            let t = Timestamp::parse(text);
+            assert_eq!(t.unix_nanos(), Some(nanos), "{text}");
+            assert_eq!(t.as_str(), text);
+        }
+        // A JSON number is Unix seconds, its text kept.
+        let t: Timestamp = serde_json::from_str("1682178537.5").unwrap();
+        assert_eq!(t.as_str(), "1682178537.5");
+        assert_eq!(t.unix_nanos(), Some(at + 500_000_000));
+        // Forms compare with each other.
+        assert!(Timestamp::parse("Sat, 22 Apr 2023 15:48:58 GMT") > Timestamp::parse("1682178537"));
+        assert!(serde_json::from_str::<Timestamp>("{}").is_err());
+    }
+
+    #[test]
+    fn converts_to_the_date_types_of_other_crates() {
+        let t = Timestamp::parse("2023-04-22T15:48:57.55294073Z");
+        let odt = t.to_offset_date_time().unwrap();
+        assert_eq!(odt.unix_timestamp_nanos(), 1_682_178_537_552_940_730);
+        assert_eq!(Timestamp::parse("never").to_offset_date_time(), None);
+        #[cfg(feature = "jiff")]
+        assert_eq!(
+            t.to_jiff().unwrap().as_nanosecond(),
+            1_682_178_537_552_940_730
+        );
+        #[cfg(feature = "chrono")]
+        assert_eq!(
+            t.to_chrono().unwrap().timestamp_nanos_opt(),
+            Some(1_682_178_537_552_940_730)
+        );
+    }
+
+    #[test]
     fn formats_and_reads_back() {
         for nanos in [
             0_i128,
             1_682_178_537_552_940_730,
             -1,
             4_102_444_800_000_000_001,
+            // Beyond the year 9999: written as Unix seconds.
+            400_000_000_000_000_000_000,
         ] {
             let t = Timestamp::from_unix_nanos(nanos);
             assert_eq!(

@@ -1,13 +1,13 @@
 //! [`Transaction`] and its [`Operation`]s.
 
-use std::collections::BTreeMap;
-
 use super::amount::Amount;
 use super::ids::TransactionId;
+use super::metadata::Metadata;
 use super::object::api_object;
 use super::open_enum::open_enum;
 use super::status::TransactionStatus;
 use super::timestamp::Timestamp;
+use super::tolerant::tolerant_object;
 
 api_object! {
     /// A payment, as the API describes it in `GET /transactions/{id}` and
@@ -17,14 +17,21 @@ api_object! {
     /// currency's major unit. Expanded relations (`invoice`, `card`,
     /// `gateway_configuration`, …) and any field not modelled here are in
     /// [`extra`](Transaction::extra), as sent.
-    pub struct Transaction {
+    ///
+    /// Only the `id` is required: a field whose value does not fit its type
+    /// is empty here, kept in `extra` and listed in
+    /// [`warnings`](Transaction::warnings).
+    #[derive(Debug)]
+    pub struct Transaction ("a transaction with an `id`") {
         required {
             /// The transaction's ID (`tr_…`).
             id: TransactionId = "id",
-            /// The current status.
-            status: TransactionStatus = "status",
         }
         optional {
+            /// The current status; `None` when the API sent none, or one
+            /// that is not a string (the Go SDK declares it optional). The
+            /// tracker moves nothing for a transaction without a status.
+            status: Option<TransactionStatus> = "status",
             /// The project (`proj_…` or `test-proj_…`).
             project_id: Option<String> = "project_id",
             /// The invoice the payment was made for (`iv_…`).
@@ -84,7 +91,7 @@ api_object! {
             /// When it was charged back.
             chargedback_at: Option<Timestamp> = "chargedback_at",
             /// The merchant's own key-value pairs.
-            metadata: BTreeMap<String, String> = "metadata",
+            metadata: Metadata = "metadata",
             /// Whether this is a sandbox (test) transaction.
             sandbox: bool = "sandbox",
             /// The gateway that processed it (`checkoutcom`, `adyen`, …).
@@ -99,12 +106,22 @@ api_object! {
     }
 }
 
+tolerant_object!(Transaction);
+
 impl Transaction {
+    /// A transaction with its ID and status and every other field empty:
+    /// for tests and for building one by hand.
+    pub fn new(id: TransactionId, status: TransactionStatus) -> Self {
+        let mut transaction = Transaction::with_required(id);
+        transaction.status = Some(status);
+        transaction
+    }
+
     /// Whether part, but not all, of the captured amount was refunded:
     /// the payment is refunded and `refunded_amount` is above zero and
     /// below `captured_amount`.
     pub fn is_partially_refunded(&self) -> bool {
-        let refunded = self.refunded || self.status == TransactionStatus::Refunded;
+        let refunded = self.refunded || self.status == Some(TransactionStatus::Refunded);
         match (&self.refunded_amount, &self.captured_amount) {
             (Some(done), Some(captured)) => refunded && !done.is_zero() && done < captured,
             _ => false,
@@ -117,9 +134,11 @@ impl Transaction {
         self.chargedback
             || matches!(
                 self.status,
-                TransactionStatus::ChargebackInitiated
-                    | TransactionStatus::Solved
-                    | TransactionStatus::Reversed
+                Some(
+                    TransactionStatus::ChargebackInitiated
+                        | TransactionStatus::Solved
+                        | TransactionStatus::Reversed
+                )
             )
     }
 }
@@ -133,6 +152,9 @@ open_enum! {
         ThreeDSCheck => "three_d_s_check",
         /// An authorization.
         Authorization => "authorization",
+        /// An increase of an authorized amount (the vendor's incremental
+        /// authorization, `POST /invoices/{id}/increment_authorization`).
+        IncrementAuthorization => "increment_authorization",
         /// A capture.
         Capture => "capture",
         /// A void.
@@ -147,8 +169,8 @@ open_enum! {
 api_object! {
     /// One step of a transaction's history (a request, an authorization, a
     /// capture, a refund, a chargeback…).
-    #[derive(Default)]
-    pub struct Operation {
+    #[derive(Debug, Default)]
+    pub struct Operation ("an operation object") {
         required {}
         optional {
             /// The operation's ID (`tr_op_…`).
@@ -176,10 +198,20 @@ api_object! {
             /// The payment method.
             payment_type: Option<String> = "payment_type",
             /// The merchant's or gateway's key-value pairs.
-            metadata: BTreeMap<String, String> = "metadata",
+            metadata: Metadata = "metadata",
             /// When it happened.
             created_at: Option<Timestamp> = "created_at",
         }
+    }
+}
+
+tolerant_object!(default Operation);
+
+impl Operation {
+    /// An operation with every field empty: for tests and for building one
+    /// by hand.
+    pub fn new() -> Self {
+        Operation::with_required()
     }
 }
 
@@ -205,16 +237,22 @@ mod tests {
     }
 
     #[test]
-    fn id_and_status_are_required() {
+    fn only_the_id_is_required() {
         assert!(
             serde_json::from_value::<Transaction>(serde_json::json!({"status": "completed"}))
                 .is_err()
         );
-        assert!(serde_json::from_value::<Transaction>(serde_json::json!({"id": "tr_1"})).is_err());
         assert!(
             serde_json::from_value::<Transaction>(serde_json::json!({"id": "tr/1", "status": "x"}))
                 .is_err()
         );
+        // The Go SDK declares `status` optional (processout-go,
+        // transaction.go: `Status *string`): a transaction without one reads.
+        for status in [serde_json::json!(null), serde_json::json!(7)] {
+            let t = tx(serde_json::json!({"id": "tr_1", "status": status}));
+            assert_eq!(t.status, None);
+        }
+        assert_eq!(tx(serde_json::json!({"id": "tr_1"})).status, None);
     }
 
     #[test]
@@ -242,21 +280,27 @@ mod tests {
         t.refunded_amount = Some("0".parse().unwrap());
         assert!(!t.is_partially_refunded());
         assert!(!t.is_disputed());
-        t.status = TransactionStatus::ChargebackInitiated;
+        t.status = Some(TransactionStatus::ChargebackInitiated);
         assert!(t.is_disputed());
-        t.status = TransactionStatus::Completed;
+        t.status = Some(TransactionStatus::Completed);
         t.chargedback = true;
         assert!(t.is_disputed());
     }
 
     #[test]
     fn operation_types_are_open() {
+        // The vendor's incremental authorization example names its
+        // operation `increment_authorization`, as the endpoint the SDKs
+        // call (processout-go, invoice.go: `/increment_authorization`).
         let op: Operation =
-            serde_json::from_value(serde_json::json!({"type": "incremental_authorization"}))
-                .unwrap();
+            serde_json::from_value(serde_json::json!({"type": "increment_authorization"})).unwrap();
+        assert_eq!(op.kind, Some(OperationType::IncrementAuthorization));
+        assert!(!op.kind.unwrap().is_unknown());
+        let op: Operation =
+            serde_json::from_value(serde_json::json!({"type": "teleportation"})).unwrap();
         assert_eq!(
             op.kind.as_ref().map(OperationType::as_str),
-            Some("incremental_authorization")
+            Some("teleportation")
         );
         assert!(op.kind.unwrap().is_unknown());
     }

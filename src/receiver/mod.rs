@@ -403,7 +403,12 @@ impl Receiver {
         let inner = &*self.inner;
         let mut report = DeliveryReport::new(match error.kind() {
             FetchErrorKind::NotFound => Outcome::EventNotFound,
-            FetchErrorKind::Unauthorized => Outcome::ApiCredentialsRefused,
+            // A request the API refuses is a configuration error, like a
+            // refused key: answered 500 and reported loudly, not retried
+            // as an outage.
+            FetchErrorKind::Unauthorized | FetchErrorKind::BadRequest => {
+                Outcome::ApiCredentialsRefused
+            }
             _ => Outcome::ApiUnavailable,
         });
         match report.outcome {
@@ -471,8 +476,14 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
     let fetch_ms = report.fetch_duration.map(|d| d.as_secs_f64() * 1000.0);
     let handlers_ms = report.handlers_duration.map(|d| d.as_secs_f64() * 1000.0);
     let failures = report.failures().count();
+    // Where the event had values that do not fit their type (never the
+    // values: they may hold secrets).
+    let warnings = (!report.warnings.is_empty()).then(|| {
+        let paths: Vec<&str> = report.warnings.iter().map(|w| w.path()).collect();
+        paths.join(",")
+    });
     if report.status.is_server_error() || report.outcome == Outcome::ApiCredentialsRefused {
-        tracing::error!(elapsed_ms, fetch_ms, handlers_ms, failures, error = ?report.fetch_error.as_ref().map(ToString::to_string).or_else(|| report.store_error.as_ref().map(ToString::to_string)), "webhook delivery failed");
+        tracing::error!(elapsed_ms, fetch_ms, handlers_ms, failures, warnings, error = ?report.fetch_error.as_ref().map(ToString::to_string).or_else(|| report.store_error.as_ref().map(ToString::to_string)), "webhook delivery failed");
     } else if failures > 0 || report.fell_back {
         tracing::warn!(
             elapsed_ms,
@@ -480,6 +491,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             handlers_ms,
             failures,
             fell_back = report.fell_back,
+            warnings,
             "webhook delivery processed with failures or unhandled"
         );
     } else {
@@ -487,6 +499,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             elapsed_ms,
             fetch_ms,
             handlers_ms,
+            warnings,
             "webhook delivery answered"
         );
     }

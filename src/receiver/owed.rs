@@ -68,6 +68,7 @@ impl Owed {
                     .get("time_unreadable")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                no_status: false,
             },
             handlers,
         })
@@ -92,6 +93,7 @@ mod tests {
                     transition,
                     stale: false,
                     time_unreadable: true,
+                    no_status: false,
                 },
                 ["ledger", "email"].into_iter(),
             );

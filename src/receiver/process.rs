@@ -212,6 +212,7 @@ impl Receiver {
         report.fetch_duration = fetch_duration;
         report.event_type = Some(event.name.clone());
         report.transaction_id = event.transaction().map(|t| t.id.clone());
+        report.warnings = event.warnings.clone();
 
         let tracking = match inner.tracker.track(&event).await {
             Ok(tracking) => tracking,

@@ -8,7 +8,7 @@ use http::StatusCode;
 use crate::api::FetchError;
 use crate::dispatch::HandlerError;
 use crate::error::Error;
-use crate::model::{EventId, EventType, TransactionId};
+use crate::model::{EventId, EventType, ModelWarning, TransactionId};
 use crate::tracker::Tracking;
 
 /// How a delivery ended; each outcome has its HTTP answer (SPEC §5).
@@ -180,6 +180,10 @@ pub struct DeliveryReport {
     /// to the observer when the processing ends, and `status` is the
     /// answer the processing came to, not the one sent.
     pub detached: bool,
+    /// The fields of the fetched event whose value did not fit their type
+    /// (see [`Event::warnings`](crate::Event::warnings)): the event was
+    /// still handled.
+    pub warnings: Vec<ModelWarning>,
 }
 
 impl DeliveryReport {
@@ -203,6 +207,7 @@ impl DeliveryReport {
             retry_after: None,
             claim_lost: false,
             detached: false,
+            warnings: Vec::new(),
         }
     }
 
