@@ -536,6 +536,18 @@ impl RedisStores {
     pub fn transaction_store(&self) -> RedisTransactionStore {
         self.transactions.clone()
     }
+
+    /// The connection, timeout and key prefix the stores share: for the
+    /// reconciler's cursor store.
+    #[cfg(feature = "reconciler")]
+    pub(crate) fn cursor_connection(&self) -> (ConnectionManager, Duration, Arc<str>) {
+        let connection = &self.claims.connection;
+        (
+            connection.manager.clone(),
+            connection.timeout,
+            Arc::clone(&connection.key_prefix),
+        )
+    }
 }
 
 /// A [`ClaimStore`] in Redis: for several instances sharing the events they

@@ -1,0 +1,168 @@
+//! [`RedisCursorStore`]: reconciler cursors and walk leases in Redis.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use super::ClaimToken;
+use super::RedisStores;
+use super::cursor::{Cursor, CursorStore};
+use crate::error::{Error, ErrorKind};
+
+/// Takes or extends the lease (KEYS[1]) for ARGV[1] during ARGV[2] ms.
+static LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0",
+    )
+});
+
+/// Saves the cursor (KEYS[2] = ARGV[2]) if ARGV[1] holds the lease KEYS[1].
+static SAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0",
+    )
+});
+
+/// Deletes the lease KEYS[1] if ARGV[1] holds it.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0",
+    )
+});
+
+/// A [`CursorStore`] in Redis: several instances share the cursor, and a
+/// lease lets one walk at a time. Made from the connection of
+/// [`RedisStores`] with [`RedisCursorStore::new`].
+///
+/// A walk named `events` under the default prefix `srw:` has two keys,
+/// `srw:walk:{events}:cursor` and `srw:walk:{events}:lease`: the hash tag
+/// puts both in one slot of a Redis Cluster. The lease is a `SET … PX`
+/// whose value is its holder's token; moving the cursor and ending the
+/// lease are scripts that check the token first.
+#[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
+#[derive(Clone)]
+pub struct RedisCursorStore {
+    manager: ConnectionManager,
+    timeout: Duration,
+    key_prefix: Arc<str>,
+}
+
+impl fmt::Debug for RedisCursorStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCursorStore")
+            .field("key_prefix", &&*self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisCursorStore {
+    /// A cursor store on the connection, key prefix and timeout of
+    /// `stores`.
+    pub fn new(stores: &RedisStores) -> Self {
+        let (manager, timeout, key_prefix) = stores.cursor_connection();
+        RedisCursorStore {
+            manager,
+            timeout,
+            key_prefix,
+        }
+    }
+
+    /// The lease and cursor keys of `walk`.
+    fn keys(&self, walk: &str) -> [String; 2] {
+        let base = format!("{}walk:{{{walk}}}", self.key_prefix);
+        [format!("{base}:lease"), format!("{base}:cursor")]
+    }
+
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        script: &Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, Error> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let mut manager = self.manager.clone();
+        let failed = || Error::new(ErrorKind::Store, format!("Redis could not {what}"));
+        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut manager)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(failed().with_source(e)),
+            Err(elapsed) => Err(failed().with_source(elapsed)),
+        }
+    }
+}
+
+#[async_trait]
+impl CursorStore for RedisCursorStore {
+    async fn load(&self, walk: &str) -> Result<Option<Cursor>, Error> {
+        static GET: LazyLock<Script> =
+            LazyLock::new(|| Script::new("return redis.call('GET', KEYS[1])"));
+        let [_, cursor] = self.keys(walk);
+        let text: Option<String> = self
+            .invoke("read a reconciler cursor", &GET, &[&cursor], &[])
+            .await?;
+        text.as_deref().map(Cursor::from_text).transpose()
+    }
+
+    async fn lease(&self, walk: &str, holder: &ClaimToken, ttl: Duration) -> Result<bool, Error> {
+        let [lease, _] = self.keys(walk);
+        let millis = ttl.as_millis().clamp(1, u128::from(u32::MAX)).to_string();
+        let taken: i64 = self
+            .invoke(
+                "take a reconciler lease",
+                &LEASE,
+                &[&lease],
+                &[holder.as_str(), &millis],
+            )
+            .await?;
+        Ok(taken == 1)
+    }
+
+    async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error> {
+        let [lease, key] = self.keys(walk);
+        let saved: i64 = self
+            .invoke(
+                "save a reconciler cursor",
+                &SAVE,
+                &[&lease, &key],
+                &[holder.as_str(), &cursor.to_text()],
+            )
+            .await?;
+        Ok(saved == 1)
+    }
+
+    async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
+        let [lease, _] = self.keys(walk);
+        let _: i64 = self
+            .invoke(
+                "release a reconciler lease",
+                &RELEASE,
+                &[&lease],
+                &[holder.as_str()],
+            )
+            .await?;
+        Ok(())
+    }
+}
