@@ -20,10 +20,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/answers.rs"]
-#[allow(dead_code)]
 mod answers;
 #[path = "support/http_target.rs"]
-#[allow(dead_code)]
 mod http_target;
 
 use std::collections::HashMap;
@@ -235,7 +233,7 @@ async fn soak(stores: Stores) {
     assert!(summary.stuck.is_empty(), "{:?}", summary.stuck);
     assert!(api.failed_requests() > 0, "the API did fail");
 
-    let runs = runs.lock().unwrap();
+    let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), n, "every event processed");
     let twice: Vec<_> = runs.iter().filter(|(_, count)| **count != 1).collect();
     assert!(twice.is_empty(), "handled more than once: {twice:?}");
