@@ -1,5 +1,6 @@
 //! The `Reconciler` against the mock API on loopback: where it starts (now,
-//! an event, a time), a stuck event reported and passed, the budget and
+//! an event, a time), a stuck event reported and passed then retried by
+//! later runs (in memory and on Redis), the budget and
 //! `Retry-After` honoured, two instances sharing Redis walking once, and
 //! the delivery audit.
 #![cfg(all(feature = "testing", feature = "reqwest", feature = "reconciler"))]
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use smart_router_webhooks::reconcile::{
     EventWalk, Pace, Progress, Reconciler, RunSummary, StartFrom, audit_deliveries,
 };
-use smart_router_webhooks::store::{Cursor, MemoryCursorStore};
+use smart_router_webhooks::store::{Cursor, CursorStore, MemoryCursorStore};
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
     ApiClient, Event, EventContext, EventId, EventType, HandlerError, Receiver, Timestamp,
@@ -234,6 +235,127 @@ async fn a_stuck_event_is_reported_and_the_walk_goes_on() {
     assert_eq!(summary.cursor, Some(Cursor::After(ev(6))));
 }
 
+/// An event reported stuck stays in the cursor store, and each later run
+/// (here by another instance on `later`) tries it again first, until it is
+/// done, once.
+async fn stuck_events_are_retried_by_later_runs(
+    first: Arc<dyn CursorStore>,
+    later: Arc<dyn CursorStore>,
+) {
+    let api = MockApi::start().await;
+    add(&api, 1..=4);
+    let client = api.client_builder().build().unwrap();
+    let handled = Handled::default();
+    handled.failing.lock().unwrap().push(ev(2));
+    let build = |cursors: &Arc<dyn CursorStore>| {
+        Reconciler::builder(handled.receiver(client.clone()), client.clone())
+            .pace(quick())
+            .start_from(StartFrom::Event(ev(1)))
+            .retries(2, Duration::from_millis(5))
+            .cursor_store(Arc::clone(cursors))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (build(&first), build(&later));
+    let run = a.run_once().await.unwrap();
+    assert_eq!(run.stuck, [ev(2)]);
+    assert_eq!(run.cursor, Some(Cursor::After(ev(4))));
+    assert_eq!(later.stuck("events").await.unwrap(), [ev(2)]);
+
+    // Still failing: tried once more and still stuck; nothing new walked.
+    let run = a.run_once().await.unwrap();
+    assert_eq!((run.stuck_retried, run.events_seen), (1, 0));
+    assert_eq!(run.stuck, [ev(2)]);
+
+    // Mended: the next run, by the other instance, processes it first.
+    handled.failing.lock().unwrap().clear();
+    add(&api, 5..=5);
+    let run = b.run_once().await.unwrap();
+    assert_eq!((run.stuck_retried, run.processed), (1, 2));
+    assert!(run.stuck.is_empty(), "{:?}", run.stuck);
+    assert!(first.stuck("events").await.unwrap().is_empty());
+    let run = b.run_once().await.unwrap();
+    assert_eq!((run.stuck_retried, run.processed), (0, 0));
+    assert_eq!(handled.ids(), [ev(1), ev(3), ev(4), ev(2), ev(5)]);
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_out_a_retry_and_keeps_the_event() {
+    let api = MockApi::start().await;
+    add(&api, 1..=2);
+    let client = api.client_builder().build().unwrap();
+    let handled = Handled::default();
+    handled.failing.lock().unwrap().push(ev(1));
+    let store = Arc::new(MemoryCursorStore::new());
+    let (tx, retrying) = tokio::sync::oneshot::channel();
+    let tx = Mutex::new(Some(tx));
+    let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
+        .pace(quick())
+        .start_from(StartFrom::Event(ev(1)))
+        .retries(5, Duration::from_secs(20))
+        .cursor_store(Arc::clone(&store))
+        .observer(move |progress: &Progress<'_>| {
+            if let Progress::Retrying { .. } = progress {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    let task = reconciler.clone().spawn(Duration::from_secs(3600));
+    retrying.await.unwrap();
+    let asked = Instant::now();
+    task.shutdown().await;
+    // The first retry waits 10 to 20 s: the stop cuts it short.
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(store.load("events").await.unwrap(), None, "not passed");
+
+    handled.failing.lock().unwrap().clear();
+    reconciler.run_once().await.unwrap();
+    assert_eq!(handled.ids(), ids(1..=2));
+}
+
+#[tokio::test]
+async fn stuck_events_are_retried_by_later_runs_in_memory() {
+    let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
+    stuck_events_are_retried_by_later_runs(Arc::clone(&store), store).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn stuck_events_are_retried_by_later_runs_on_redis() {
+    use smart_router_webhooks::store::RedisCursorStore;
+    let prefix = unique_prefix();
+    let first = RedisCursorStore::new(&redis_stores(&prefix).await);
+    let later = RedisCursorStore::new(&redis_stores(&prefix).await);
+    stuck_events_are_retried_by_later_runs(Arc::new(first), Arc::new(later)).await;
+}
+
+#[cfg(feature = "redis")]
+fn unique_prefix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("test:reconcile:{nanos}:")
+}
+
+/// Stores on a connection of their own, as another process would have.
+#[cfg(feature = "redis")]
+async fn redis_stores(prefix: &str) -> smart_router_webhooks::RedisStores {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    smart_router_webhooks::RedisStoreBuilder::new(url)
+        .key_prefix(prefix)
+        .build()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn keeps_the_budget_and_honours_retry_after() {
     let api = MockApi::builder().rate_limit(5).start().await;
@@ -346,26 +468,15 @@ async fn one_walk_at_a_time_on_a_shared_store() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn two_instances_sharing_redis_walk_once() {
-    use smart_router_webhooks::RedisStoreBuilder;
     use smart_router_webhooks::store::RedisCursorStore;
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("test:reconcile:{nanos}:");
+    let prefix = unique_prefix();
     let api = MockApi::start().await;
     add(&api, 1..=20);
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     let mut instances = Vec::new();
     for _ in 0..2 {
-        // Each instance its own connection, as two processes would.
-        let stores = RedisStoreBuilder::new(url.clone())
-            .key_prefix(prefix.clone())
-            .build()
-            .await
-            .unwrap();
+        let stores = redis_stores(&prefix).await;
         let receiver = Receiver::builder()
             .allow_unauthenticated()
             .fetcher(client.clone())

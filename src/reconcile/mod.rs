@@ -27,7 +27,7 @@ pub use walk::{EventWalk, Start, StartFrom, WalkPage};
 
 use crate::api::{ApiClient, FetchError};
 use crate::error::{Error, ErrorKind};
-use crate::model::Event;
+use crate::model::{Event, EventId};
 use crate::receiver::{DeliveryReport, Outcome, Receiver};
 use crate::store::{ClaimToken, Cursor, CursorStore, MemoryCursorStore};
 
@@ -95,7 +95,9 @@ impl ReconcilerBuilder {
 
     /// How many times an event that is not done (a handler failed
     /// retryably, a store failed, a delivery holds it) is tried before it
-    /// is reported stuck and passed (default 5, at least 1), and the
+    /// is reported stuck and passed (default 5, at least 1; a stuck event
+    /// is kept in the cursor store and tried once more at the start of
+    /// every later run until it is done), and the
     /// delay before the second try, doubling after each (default 2 s, up
     /// to 5 min).
     pub fn retries(mut self, attempts: u32, first_delay: Duration) -> Self {
@@ -151,9 +153,12 @@ impl ReconcilerBuilder {
 ///
 /// The cursor moves past an event only once it is done (processed,
 /// already processed, or processed with a permanent handler failure), or
-/// reported stuck after the configured attempts; a crash mid-walk never
-/// skips one. Each event's processing runs on its own task, so stopping
-/// the reconciler never cuts a handler short.
+/// reported stuck after the configured attempts and kept in the cursor
+/// store's stuck set, which every later run tries again first; a crash
+/// mid-walk never skips one. Each event's processing runs on its own task,
+/// so stopping the reconciler never cuts a handler short (a stop during
+/// the wait before a retry ends the wait, leaving the cursor before that
+/// event).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -260,7 +265,10 @@ impl Reconciler {
             return Ok(run.summary);
         }
         run.summary.walked = true;
-        let result = run.walk(stop).await;
+        let result = match run.retry_stuck(stop).await {
+            Ok(()) => run.walk(stop).await,
+            Err(error) => Err(error),
+        };
         let released = inner.cursors.release(&inner.name, &holder).await;
         run.summary.requests = run.walk.requests();
         result?;
@@ -278,8 +286,9 @@ pub struct ReconcilerTask {
 }
 
 impl ReconcilerTask {
-    /// Stops the reconciler gracefully: the event in hand is finished and
-    /// its cursor saved, then the task ends.
+    /// Stops the reconciler gracefully: the attempt in hand is finished
+    /// (and the cursor saved when the event is done), then the task ends;
+    /// a wait before a retry is cut short.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.handle.await;
@@ -369,7 +378,10 @@ impl Run<'_> {
                     self.save(cursor, None).await?;
                 }
                 match start.first {
-                    Some(event) => self.event(event).await?,
+                    Some(event) => match self.event(event, stop).await? {
+                        Some(cursor) => cursor,
+                        None => return Ok(()),
+                    },
                     None => self.summary.cursor.clone().unwrap_or(Cursor::Beginning),
                 }
             }
@@ -403,7 +415,10 @@ impl Run<'_> {
                 if !self.renew().await? {
                     return Err(ReconcileError::LeaseLost);
                 }
-                cursor = self.event(event).await?;
+                match self.event(event, stop).await? {
+                    Some(next) => cursor = next,
+                    None => return Ok(()),
+                }
             }
             if !page.has_more || empty {
                 return Ok(());
@@ -411,9 +426,93 @@ impl Run<'_> {
         }
     }
 
-    /// Gives `event` to the receiver until it is done or stuck, then moves
-    /// the cursor past it.
-    async fn event(&mut self, event: Event) -> Result<Cursor, ReconcileError> {
+    /// Counts and reports an event done.
+    fn done(&mut self, event: &Event, report: &DeliveryReport, attempts: u32) {
+        match report.outcome {
+            Outcome::Duplicate => self.summary.already_done += 1,
+            _ => self.summary.processed += 1,
+        }
+        if report.failures().next().is_some() {
+            self.summary.permanent_failures += 1;
+        }
+        self.report(&Progress::Done {
+            event,
+            report,
+            attempts,
+        });
+    }
+
+    /// Counts and reports an event stuck.
+    fn stuck(&mut self, event: &Event, report: &DeliveryReport, attempts: u32) {
+        self.summary.stuck.push(event.id.clone());
+        self.report(&Progress::Stuck {
+            event,
+            report,
+            attempts,
+        });
+    }
+
+    /// Changes the stuck set: `Err(LeaseLost)` when the lease ended.
+    async fn mark_stuck(&self, id: &EventId, stuck: bool) -> Result<(), ReconcileError> {
+        let r = self.reconciler;
+        let changed = if stuck {
+            r.cursors.add_stuck(&r.name, self.holder, id).await
+        } else {
+            r.cursors.remove_stuck(&r.name, self.holder, id).await
+        };
+        match changed.map_err(ReconcileError::Store)? {
+            true => Ok(()),
+            false => Err(ReconcileError::LeaseLost),
+        }
+    }
+
+    /// Tries once more each event reported stuck on an earlier run: those
+    /// now done leave the stuck set, the others stay for the next run.
+    async fn retry_stuck(&mut self, stop: &watch::Receiver<bool>) -> Result<(), ReconcileError> {
+        let r = self.reconciler;
+        let stuck = r
+            .cursors
+            .stuck(&r.name)
+            .await
+            .map_err(ReconcileError::Store)?;
+        for id in stuck {
+            if *stop.borrow() {
+                self.summary.interrupted = true;
+                return Ok(());
+            }
+            if !self.renew().await? {
+                return Err(ReconcileError::LeaseLost);
+            }
+            self.summary.stuck_retried += 1;
+            let event = match self.walk.fetch_event(&id).await {
+                Ok(event) => event,
+                // Still stuck: the next run tries again.
+                Err(_error) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!(event_id = %id, error = %_error, "reconciler: a stuck event could not be fetched; next run tries again");
+                    self.summary.stuck.push(id);
+                    continue;
+                }
+            };
+            let report = process(&r.receiver, &event).await;
+            if is_done(&report) {
+                self.done(&event, &report, 1);
+                self.mark_stuck(&id, false).await?;
+            } else {
+                self.stuck(&event, &report, 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives `event` to the receiver until it is done or stuck (then kept
+    /// in the stuck set), and moves the cursor past it; `None` when a
+    /// stop came while waiting to retry it (the cursor stays before it).
+    async fn event(
+        &mut self,
+        event: Event,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Cursor>, ReconcileError> {
         let r = self.reconciler;
         self.summary.events_seen += 1;
         let mut attempts = 0;
@@ -421,27 +520,13 @@ impl Run<'_> {
             attempts += 1;
             let report = process(&r.receiver, &event).await;
             if is_done(&report) {
-                match report.outcome {
-                    Outcome::Duplicate => self.summary.already_done += 1,
-                    _ => self.summary.processed += 1,
-                }
-                if report.failures().next().is_some() {
-                    self.summary.permanent_failures += 1;
-                }
-                self.report(&Progress::Done {
-                    event: &event,
-                    report: &report,
-                    attempts,
-                });
+                self.done(&event, &report, attempts);
                 break;
             }
             if attempts >= r.attempts {
-                self.summary.stuck.push(event.id.clone());
-                self.report(&Progress::Stuck {
-                    event: &event,
-                    report: &report,
-                    attempts,
-                });
+                // In the set before the cursor passes it: never lost.
+                self.mark_stuck(&event.id, true).await?;
+                self.stuck(&event, &report, attempts);
                 break;
             }
             let delay = pace::exponential(r.retry_delay, r.max_retry_delay, attempts);
@@ -451,7 +536,11 @@ impl Run<'_> {
                 attempts,
                 delay,
             });
-            tokio::time::sleep(delay).await;
+            // A stop (or the task's handle dropped) ends the wait.
+            if tokio::time::timeout(delay, stop.changed()).await.is_ok() {
+                self.summary.interrupted = true;
+                return Ok(None);
+            }
             if !self.renew().await? {
                 return Err(ReconcileError::LeaseLost);
             }
@@ -459,7 +548,7 @@ impl Run<'_> {
         let cursor = Cursor::After(event.id.clone());
         let fired = event.fired_at.as_ref().and_then(|t| t.to_system_time());
         self.save(cursor.clone(), fired).await?;
-        Ok(cursor)
+        Ok(Some(cursor))
     }
 }
 

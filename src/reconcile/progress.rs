@@ -46,9 +46,11 @@ pub enum Progress<'a> {
         delay: Duration,
     },
     /// The event is still not done after the configured attempts: it is
-    /// reported, and the walk goes on past it. Process it again with
-    /// [`Receiver::process`](crate::Receiver::process) once the cause is
-    /// fixed.
+    /// reported, kept in the cursor store's stuck set
+    /// ([`CursorStore::stuck`](crate::store::CursorStore::stuck)), and the
+    /// walk goes on past it. Every later run tries it once more first,
+    /// until it is done; reported again (with `attempts` 1) each time it
+    /// is not.
     Stuck {
         /// The event.
         event: &'a Event,
@@ -102,8 +104,12 @@ pub struct RunSummary {
     /// Events processed with a handler failing permanently (counted in
     /// `processed` too).
     pub permanent_failures: u64,
-    /// Events reported stuck and passed.
+    /// Events stuck at the end of the run: reported stuck and passed by
+    /// this run, or stuck since an earlier one and still not done.
     pub stuck: Vec<EventId>,
+    /// Events stuck on earlier runs that this run tried again (those now
+    /// done are counted in `processed` or `already_done`).
+    pub stuck_retried: u64,
     /// API requests made, retries included.
     pub requests: u64,
     /// The cursor at the end of the run.

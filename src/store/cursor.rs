@@ -2,7 +2,7 @@
 //! the API's event list, and who may walk it: [`CursorStore`], with
 //! [`MemoryCursorStore`] for one process.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -101,6 +101,41 @@ pub trait CursorStore: Send + Sync + 'static {
     ///
     /// As for [`load`](CursorStore::load).
     async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error>;
+
+    /// The events of `walk` reported stuck and not done since, in the
+    /// order of their IDs: the reconciler tries each again at the start of
+    /// every run.
+    ///
+    /// # Errors
+    ///
+    /// As for [`load`](CursorStore::load).
+    async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error>;
+
+    /// Adds `event` to the stuck events of `walk` if `holder` has the
+    /// lease; `false` (and nothing added) otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As for [`load`](CursorStore::load).
+    async fn add_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error>;
+
+    /// Removes `event` from the stuck events of `walk` if `holder` has the
+    /// lease; `false` (and nothing removed) otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As for [`load`](CursorStore::load).
+    async fn remove_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error>;
 }
 
 #[async_trait]
@@ -120,6 +155,28 @@ impl<S: CursorStore + ?Sized> CursorStore for std::sync::Arc<S> {
     async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
         (**self).release(walk, holder).await
     }
+
+    async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
+        (**self).stuck(walk).await
+    }
+
+    async fn add_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        (**self).add_stuck(walk, holder, event).await
+    }
+
+    async fn remove_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        (**self).remove_stuck(walk, holder, event).await
+    }
 }
 
 /// A [`CursorStore`] in memory: for one process (the cursor is lost when
@@ -133,6 +190,7 @@ pub struct MemoryCursorStore {
 struct Walk {
     cursor: Option<Cursor>,
     lease: Option<(ClaimToken, Instant)>,
+    stuck: BTreeSet<EventId>,
 }
 
 impl Walk {
@@ -152,6 +210,17 @@ impl MemoryCursorStore {
     fn with<T>(&self, walk: &str, f: impl FnOnce(&mut Walk) -> T) -> T {
         let mut walks = self.walks.lock().unwrap_or_else(PoisonError::into_inner);
         f(walks.entry(walk.to_owned()).or_default())
+    }
+
+    /// Runs `change` if `holder` has the lease on `walk`; whether it did.
+    fn if_held(&self, walk: &str, holder: &ClaimToken, change: impl FnOnce(&mut Walk)) -> bool {
+        self.with(walk, |w| {
+            let held = w.held_by(holder);
+            if held {
+                change(w);
+            }
+            held
+        })
     }
 }
 
@@ -176,13 +245,7 @@ impl CursorStore for MemoryCursorStore {
     }
 
     async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error> {
-        Ok(self.with(walk, |w| {
-            let held = w.held_by(holder);
-            if held {
-                w.cursor = Some(cursor.clone());
-            }
-            held
-        }))
+        Ok(self.if_held(walk, holder, |w| w.cursor = Some(cursor.clone())))
     }
 
     async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
@@ -192,6 +255,32 @@ impl CursorStore for MemoryCursorStore {
             }
         });
         Ok(())
+    }
+
+    async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
+        Ok(self.with(walk, |w| w.stuck.iter().cloned().collect()))
+    }
+
+    async fn add_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        Ok(self.if_held(walk, holder, |w| {
+            w.stuck.insert(event.clone());
+        }))
+    }
+
+    async fn remove_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        Ok(self.if_held(walk, holder, |w| {
+            w.stuck.remove(event);
+        }))
     }
 }
 
@@ -230,5 +319,22 @@ mod tests {
         );
         store.release("w", &b).await.unwrap();
         assert!(store.lease("w", &a, ttl).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn only_the_lease_holder_changes_the_stuck_events() {
+        let store = MemoryCursorStore::new();
+        let (a, b) = (ClaimToken::unique(), ClaimToken::unique());
+        let id = |text| EventId::parse(text).unwrap();
+        let (one, two) = (id("ev_1"), id("ev_2"));
+        assert!(store.lease("w", &a, Duration::from_secs(60)).await.unwrap());
+        assert!(store.add_stuck("w", &a, &two).await.unwrap());
+        assert!(store.add_stuck("w", &a, &one).await.unwrap());
+        assert!(!store.add_stuck("w", &b, &two).await.unwrap());
+        assert!(!store.remove_stuck("w", &b, &one).await.unwrap());
+        assert_eq!(store.stuck("w").await.unwrap(), [one.clone(), two.clone()]);
+        assert!(store.stuck("other").await.unwrap().is_empty());
+        assert!(store.remove_stuck("w", &a, &one).await.unwrap());
+        assert_eq!(store.stuck("w").await.unwrap(), [two]);
     }
 }

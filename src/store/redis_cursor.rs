@@ -12,6 +12,7 @@ use super::ClaimToken;
 use super::RedisStores;
 use super::cursor::{Cursor, CursorStore};
 use crate::error::{Error, ErrorKind};
+use crate::model::EventId;
 
 /// Takes or extends the lease (KEYS[1]) for ARGV[1] during ARGV[2] ms.
 static LEASE: LazyLock<Script> = LazyLock::new(|| {
@@ -46,15 +47,32 @@ return 0",
     )
 });
 
+/// Adds (ARGV[3] = `add`) or removes ARGV[2] in the set KEYS[2] if ARGV[1]
+/// holds the lease KEYS[1].
+static STUCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[3] == 'add' then
+    redis.call('SADD', KEYS[2], ARGV[2])
+  else
+    redis.call('SREM', KEYS[2], ARGV[2])
+  end
+  return 1
+end
+return 0",
+    )
+});
+
 /// A [`CursorStore`] in Redis: several instances share the cursor, and a
 /// lease lets one walk at a time. Made from the connection of
 /// [`RedisStores`] with [`RedisCursorStore::new`].
 ///
-/// A walk named `events` under the default prefix `srw:` has two keys,
-/// `srw:walk:{events}:cursor` and `srw:walk:{events}:lease`: the hash tag
-/// puts both in one slot of a Redis Cluster. The lease is a `SET … PX`
-/// whose value is its holder's token; moving the cursor and ending the
-/// lease are scripts that check the token first.
+/// A walk named `events` under the default prefix `srw:` has three keys,
+/// `srw:walk:{events}:cursor`, `srw:walk:{events}:lease` and the set of
+/// its stuck events `srw:walk:{events}:stuck`: the hash tag puts them in
+/// one slot of a Redis Cluster. The lease is a `SET … PX` whose value is
+/// its holder's token; moving the cursor, changing the stuck set and
+/// ending the lease are scripts that check the token first.
 #[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
 #[derive(Clone)]
 pub struct RedisCursorStore {
@@ -86,8 +104,33 @@ impl RedisCursorStore {
 
     /// The lease and cursor keys of `walk`.
     fn keys(&self, walk: &str) -> [String; 2] {
-        let base = format!("{}walk:{{{walk}}}", self.key_prefix);
+        let base = self.base(walk);
         [format!("{base}:lease"), format!("{base}:cursor")]
+    }
+
+    fn base(&self, walk: &str) -> String {
+        format!("{}walk:{{{walk}}}", self.key_prefix)
+    }
+
+    /// Adds or removes `event` in the stuck set of `walk`.
+    async fn change_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+        change: &'static str,
+    ) -> Result<bool, Error> {
+        let [lease, _] = self.keys(walk);
+        let set = format!("{}:stuck", self.base(walk));
+        let changed: i64 = self
+            .invoke(
+                "change a reconciler's stuck events",
+                &STUCK,
+                &[&lease, &set],
+                &[holder.as_str(), event.as_str(), change],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn invoke<T: redis::FromRedisValue>(
@@ -164,5 +207,42 @@ impl CursorStore for RedisCursorStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
+        static MEMBERS: LazyLock<Script> =
+            LazyLock::new(|| Script::new("return redis.call('SMEMBERS', KEYS[1])"));
+        let set = format!("{}:stuck", self.base(walk));
+        let members: Vec<String> = self
+            .invoke("read a reconciler's stuck events", &MEMBERS, &[&set], &[])
+            .await?;
+        let mut stuck = members
+            .iter()
+            .map(|id| EventId::parse(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Error::new(ErrorKind::Store, "a stored stuck event is not an event ID")
+                    .with_source(e)
+            })?;
+        stuck.sort();
+        Ok(stuck)
+    }
+
+    async fn add_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        self.change_stuck(walk, holder, event, "add").await
+    }
+
+    async fn remove_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        self.change_stuck(walk, holder, event, "remove").await
     }
 }
