@@ -11,7 +11,15 @@
 //! | `SMART_ROUTER_PROJECT_ID`, `SMART_ROUTER_PRIVATE_KEY` | required: the API credentials |
 //! | `SMART_ROUTER_API_URL` | optional: the API's base URL (default the real API) |
 //! | `LISTEN_ADDR` | optional: default `127.0.0.1:8080`; port 0 picks a free port |
-//! | `REDIS_URL` | optional (feature `redis`): keep claims and statuses in Redis |
+//! | `REDIS_URL` | optional (feature `redis`): keep claims and statuses in Redis (and the reconciler's cursor) |
+//! | `RECONCILE_EVERY` | optional: run the reconciler beside the receiver, every `60s`, `5m`, `1h`… (default off) |
+//!
+//! With `RECONCILE_EVERY`, a reconciler walks the API's event list from
+//! the moment the receiver starts and gives every event the webhooks
+//! missed to the same handlers (an event already delivered is not handled
+//! again). Its runs and any stuck event are reported on stderr. On Ctrl-C
+//! or SIGTERM the server stops taking connections, finishes the requests
+//! in hand, then the reconciler finishes the event in hand and stops.
 //!
 //! stdout is JSON lines: `{"listening":"<addr>"}` once connections are
 //! accepted, then one line per event given to the handlers. Diagnostics go
@@ -20,9 +28,13 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use smart_router_webhooks::adapters::axum::webhook_router;
+use smart_router_webhooks::reconcile::{Progress, Reconciler};
+use smart_router_webhooks::store::{CursorStore, MemoryCursorStore};
 use smart_router_webhooks::{
     ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, Receiver,
 };
@@ -69,7 +81,56 @@ fn log_delivery(report: &DeliveryReport) {
     eprintln!("{line}");
 }
 
-async fn build(webhook_url: &str) -> Result<(Receiver, String, SocketAddr), ConfigError> {
+/// Reads a duration such as `500ms`, `60s`, `5m` or `1h` (not zero).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    (!duration.is_zero()).then_some(duration)
+}
+
+/// Reports the reconciler's runs and stuck events on stderr.
+fn log_reconcile(progress: &Progress<'_>) {
+    match progress {
+        Progress::Finished(run) if run.walked => {
+            let cursor = run.cursor.as_ref().map_or("none".into(), |c| c.to_text());
+            eprintln!(
+                "reconciler: run finished: {} events seen, {} processed, {} already done, {} stuck, {} API requests, cursor {cursor}",
+                run.events_seen,
+                run.processed,
+                run.already_done,
+                run.stuck.len(),
+                run.requests,
+            );
+        }
+        Progress::Stuck {
+            event,
+            report,
+            attempts,
+        } => eprintln!(
+            "reconciler: {} stuck after {attempts} attempts ({}): process it again once the cause is fixed",
+            event.id, report.outcome
+        ),
+        _ => {}
+    }
+}
+
+/// What the environment configures.
+struct Configured {
+    receiver: Receiver,
+    path: String,
+    listen: SocketAddr,
+    /// The reconciler and its interval, when `RECONCILE_EVERY` is set.
+    reconcile: Option<(Reconciler, Duration)>,
+}
+
+async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
     let url_error =
         |name, e: smart_router_webhooks::Error| ConfigError(name, e.message().to_owned());
     let mut auth = BasicAuth::new(
@@ -106,45 +167,103 @@ async fn build(webhook_url: &str) -> Result<(Receiver, String, SocketAddr), Conf
         )
     })?;
 
+    let every = optional("RECONCILE_EVERY")
+        .map(|text| {
+            parse_duration(&text).ok_or_else(|| {
+                ConfigError(
+                    "RECONCILE_EVERY",
+                    format!("{text:?} is not a duration such as 60s, 5m or 1h"),
+                )
+            })
+        })
+        .transpose()?;
+
     let builder = Receiver::builder()
         .credentials(auth)
-        .fetcher(api)
+        .fetcher(api.clone())
         .on_every_event("print-event", print_event)
         .observer(log_delivery);
-    let builder = with_stores(builder).await?;
+    let (builder, cursors) = with_stores(builder).await?;
     let receiver = builder
         .build()
         .map_err(|e| ConfigError("SMART_ROUTER_WEBHOOK_URL", e.message().to_owned()))?;
-    Ok((receiver, path, listen))
+    let reconcile = match every {
+        Some(every) => {
+            let reconciler = Reconciler::builder(receiver.clone(), api)
+                .cursor_store(cursors)
+                .observer(log_reconcile)
+                .build()
+                .map_err(|e| ConfigError("RECONCILE_EVERY", e.message().to_owned()))?;
+            Some((reconciler, every))
+        }
+        None => None,
+    };
+    Ok(Configured {
+        receiver,
+        path,
+        listen,
+        reconcile,
+    })
 }
+
+/// The receiver's builder with the stores of `REDIS_URL`, and the
+/// reconciler's cursor store.
+type WithStores = (smart_router_webhooks::ReceiverBuilder, Arc<dyn CursorStore>);
 
 #[cfg(feature = "redis")]
 async fn with_stores(
     builder: smart_router_webhooks::ReceiverBuilder,
-) -> Result<smart_router_webhooks::ReceiverBuilder, ConfigError> {
+) -> Result<WithStores, ConfigError> {
     let Some(url) = optional("REDIS_URL") else {
-        return Ok(builder);
+        return Ok((builder, Arc::new(MemoryCursorStore::new())));
     };
     let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
         .build()
         .await
         .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
-    eprintln!("claims and transaction statuses are kept in Redis");
-    Ok(builder
+    eprintln!("claims, transaction statuses and the reconciler's cursor are kept in Redis");
+    let cursors = smart_router_webhooks::store::RedisCursorStore::new(&stores);
+    let builder = builder
         .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store()))
+        .transaction_store(stores.transaction_store());
+    Ok((builder, Arc::new(cursors)))
 }
 
 #[cfg(not(feature = "redis"))]
 async fn with_stores(
     builder: smart_router_webhooks::ReceiverBuilder,
-) -> Result<smart_router_webhooks::ReceiverBuilder, ConfigError> {
+) -> Result<WithStores, ConfigError> {
     match optional("REDIS_URL") {
         Some(_) => Err(ConfigError(
             "REDIS_URL",
             "needs the example built with --features redis".into(),
         )),
-        None => Ok(builder),
+        None => Ok((builder, Arc::new(MemoryCursorStore::new()))),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (never, if neither can be listened to).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
     }
 }
 
@@ -154,7 +273,12 @@ async fn main() -> ExitCode {
         Ok(url) => build(&url).await,
         Err(e) => Err(e),
     };
-    let (receiver, path, listen) = match configured {
+    let Configured {
+        receiver,
+        path,
+        listen,
+        reconcile,
+    } = match configured {
         Ok(configured) => configured,
         Err(ConfigError(name, problem)) => {
             eprintln!("configuration error: {name} {problem}");
@@ -173,8 +297,22 @@ async fn main() -> ExitCode {
         .map_or_else(|_| listen.to_string(), |a| a.to_string());
     println!("{}", json!({ "listening": addr }));
     eprintln!("serving POST {path} on {addr}");
-    match axum::serve(listener, webhook_router::<()>(&path, receiver)).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let reconciler = reconcile.map(|(reconciler, every)| {
+        eprintln!("reconciler: walking the event list every {every:?}");
+        reconciler.spawn(every)
+    });
+    let served = axum::serve(listener, webhook_router::<()>(&path, receiver))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    if let Some(reconciler) = reconciler {
+        reconciler.shutdown().await;
+        eprintln!("reconciler: stopped");
+    }
+    match served {
+        Ok(()) => {
+            eprintln!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("server error: {e}");
             ExitCode::FAILURE

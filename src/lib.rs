@@ -10,6 +10,9 @@ pub mod dispatch;
 pub mod error;
 pub mod model;
 pub mod receiver;
+#[cfg(feature = "reconciler")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
+pub mod reconcile;
 pub mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

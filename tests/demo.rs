@@ -1,7 +1,10 @@
 //! The demo's story (`cargo run --example demo`) ends with the figures it
-//! should: every guarantee it shows is counted.
+//! should: every guarantee it shows is counted, and its last chapter
+//! catches up on what an outage missed, each event handled once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../examples/demo/catch_up.rs"]
+mod catch_up;
 #[path = "../examples/demo/scenario.rs"]
 mod scenario;
 
@@ -49,4 +52,34 @@ async fn the_demo_story_ends_with_the_expected_summary() {
         !timeline.contains("s3cret"),
         "the timeline never shows the password"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catch_up_chapter_handles_what_the_outage_missed_once() {
+    let mut timeline = Vec::new();
+    let summary = catch_up::run(&mut timeline).await.unwrap();
+    assert_eq!(
+        summary,
+        catch_up::CatchUp {
+            delivered: 2,
+            missed: 2,
+            attempts: 8, // 1 + 3 + 3 + 1: the sender retries, then gives up
+            seen: 4,
+            caught_up: 2,
+            already_done: 2,
+            requests: 2, // the starting event, then one page
+            idle_requests: 1,
+            // Each event handled once: three captures, four ledger entries.
+            handler_runs: [("fulfil-order".to_owned(), 3), ("ledger".to_owned(), 4)].into(),
+        }
+    );
+    let timeline = String::from_utf8(timeline).unwrap();
+    for line in [
+        "ev_lamp_capture (transaction.captured): answered 503, 503, 503; the sender gives up",
+        "ev_mug_capture: already processed by its webhook; no handler runs again",
+        "ev_lamp_capture: processed, handlers: fulfil-order, ledger",
+        "ev_mug_refund: processed, handlers: ledger; tr_mug: completed → refunded",
+    ] {
+        assert!(timeline.contains(line), "{line}\n{timeline}");
+    }
 }

@@ -1,13 +1,16 @@
 //! `examples/receiver.rs`, run as a user runs it: configured by
 //! environment against the mock API, answering a delivery sent with
-//! `curl -u user:pass`, printing its JSON line; and refusing a bad
-//! configuration with exit code 2 and the variable's name.
+//! `curl -u user:pass`, printing its JSON line; with `RECONCILE_EVERY`,
+//! handling an event that was never delivered and stopping gracefully on
+//! SIGTERM; and refusing a bad configuration with exit code 2 and the
+//! variable's name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc::Receiver as Lines;
+use std::time::{Duration, Instant};
 
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
@@ -81,29 +84,49 @@ async fn curl(url: &str, user_password: &str, body: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[tokio::test]
-async fn the_receiver_example_answers_curl_and_prints_the_event() {
-    let api = MockApi::start().await;
-    let mut event = Event::new(
-        EventId::parse("ev_curl").unwrap(),
-        EventType::TransactionCaptured,
-    );
-    event.fired_at = Some(Timestamp::parse("2026-11-02T10:00:00Z"));
-    event.data.transaction = Some(Transaction::new(
-        TransactionId::parse("tr_curl").unwrap(),
-        TransactionStatus::Completed,
-    ));
-    api.add_event(event);
-
-    let mut child = Running(base_command(&api).spawn().unwrap());
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+/// Sends each line `from` reads to the returned channel, from a thread.
+fn lines(from: impl std::io::Read + Send + 'static) -> Lines<String> {
+    let mut from = BufReader::new(from);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
-        while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+        while from.read_line(&mut line).unwrap_or(0) > 0 {
             let _ = tx.send(std::mem::take(&mut line));
         }
     });
+    rx
+}
+
+/// The next line of `lines` for which `wanted` holds, within `within`.
+fn next_line(lines: &Lines<String>, within: Duration, wanted: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + within;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).expect("the line comes in time");
+        if wanted(&line) {
+            return line;
+        }
+    }
+}
+
+/// A capture event `ev_<name>` of transaction `tr_<name>`, fired at `fired`.
+fn captured(id: &str, fired: &str) -> Event {
+    let mut event = Event::new(EventId::parse(id).unwrap(), EventType::TransactionCaptured);
+    event.fired_at = Some(Timestamp::parse(fired));
+    event.data.transaction = Some(Transaction::new(
+        TransactionId::parse(&id.replacen("ev_", "tr_", 1)).unwrap(),
+        TransactionStatus::Completed,
+    ));
+    event
+}
+
+#[tokio::test]
+async fn the_receiver_example_answers_curl_and_prints_the_event() {
+    let api = MockApi::start().await;
+    api.add_event(captured("ev_curl", "2026-11-02T10:00:00Z"));
+
+    let mut child = Running(base_command(&api).spawn().unwrap());
+    let rx = lines(child.0.stdout.take().unwrap());
     let first: serde_json::Value =
         serde_json::from_str(&rx.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
     let addr = first["listening"].as_str().unwrap().to_owned();
@@ -131,10 +154,78 @@ async fn the_receiver_example_answers_curl_and_prints_the_event() {
     assert_eq!(curl(&url, "hooks:wrong", body).await, "401");
 }
 
+// Two workers: the mock API keeps answering the example while this test
+// blocks on the example's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_reconcile_every_an_event_never_delivered_is_handled_once() {
+    let api = MockApi::start().await;
+    api.add_event(captured("ev_before", "2026-11-02T09:00:00Z"));
+
+    let mut child = Running(
+        base_command(&api)
+            .env("RECONCILE_EVERY", "1s")
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(child.0.stdout.take().unwrap());
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let first: serde_json::Value =
+        serde_json::from_str(&stdout.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
+    let addr = first["listening"].as_str().unwrap().to_owned();
+    // The first run records where "now" is: after the event already there.
+    let run = next_line(&stderr, Duration::from_secs(30), |l| {
+        l.starts_with("reconciler: run finished")
+    });
+    assert!(run.contains("cursor after:ev_before"), "{run}");
+
+    // One event is delivered by curl, the next one never is.
+    api.add_event(captured("ev_delivered", "2026-11-02T10:00:00Z"));
+    let url = format!("http://{addr}/webhooks/smart-router");
+    let body = r#"{"event_id":"ev_delivered","event_type":"transaction.captured"}"#;
+    assert_eq!(curl(&url, "hooks:p@ss", body).await, "200");
+    api.add_event(captured("ev_missed", "2026-11-02T10:05:00Z"));
+
+    // A run that reaches the missed event handles it; the delivered one
+    // is not handled again.
+    next_line(&stderr, Duration::from_secs(30), |l| {
+        l.starts_with("reconciler: run finished") && l.contains("cursor after:ev_missed")
+    });
+    let mut handled: Vec<String> = stdout
+        .try_iter()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(&l).unwrap();
+            line["event_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    handled.sort();
+    assert_eq!(
+        handled,
+        ["ev_delivered", "ev_missed"],
+        "each once, never ev_before"
+    );
+
+    // SIGTERM: the server and the reconciler stop, exit code 0.
+    let pid = child.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    next_line(&stderr, Duration::from_secs(30), |l| {
+        l.starts_with("reconciler: stopped")
+    });
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "the example stops after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
 #[tokio::test]
 async fn a_bad_configuration_exits_2_naming_the_variable() {
     let api = MockApi::start().await;
-    let cases: [(&str, Option<&str>); 5] = [
+    let cases: [(&str, Option<&str>); 8] = [
         ("SMART_ROUTER_WEBHOOK_URL", None),
         (
             "SMART_ROUTER_WEBHOOK_URL",
@@ -143,6 +234,9 @@ async fn a_bad_configuration_exits_2_naming_the_variable() {
         ("SMART_ROUTER_PROJECT_ID", None),
         ("LISTEN_ADDR", Some("not-an-address")),
         ("SMART_ROUTER_API_URL", Some("ftp://api.example")),
+        ("RECONCILE_EVERY", Some("60")),
+        ("RECONCILE_EVERY", Some("0s")),
+        ("RECONCILE_EVERY", Some("soon")),
     ];
     for (variable, value) in cases {
         let mut command = base_command(&api);

@@ -7,13 +7,20 @@
 //! payment settling minutes later, a chargeback weeks later, a duplicate,
 //! events out of order, a forged delivery, an unknown event type, an API
 //! failure mended by a retry) and prints what each delivery was answered,
-//! which handlers ran and which status changes were seen.
+//! which handlers ran and which status changes were seen. A last chapter
+//! takes the endpoint down past the sender's retries, then lets the
+//! reconciler catch up on what was missed.
 
+mod catch_up;
 mod scenario;
+
+use std::io::Write as _;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut stdout = std::io::stdout();
     scenario::run(&mut stdout).await?;
+    writeln!(stdout)?;
+    catch_up::run(&mut stdout).await?;
     Ok(())
 }

@@ -13,8 +13,8 @@ use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::testing::{Failure, MockApi, Sender};
 use smart_router_webhooks::{
     Credentials, DeliveryReport, Event, EventContext, EventId, EventType, HandlerError, Outcome,
-    Receiver, Timestamp, Transaction, TransactionId, TransactionStatus, Transition,
-    TransitionFilter,
+    Receiver, ReceiverBuilder, Timestamp, Transaction, TransactionId, TransactionStatus,
+    Transition, TransitionFilter,
 };
 
 /// What the demo keeps of each delivery's report.
@@ -70,15 +70,15 @@ pub struct Summary {
 }
 
 /// Where the receiver listens.
-const PATH: &str = "/webhooks/smart-router";
+pub(crate) const PATH: &str = "/webhooks/smart-router";
 const HOUR: i128 = 3_600_000_000_000;
-const MINUTE: i128 = 60_000_000_000;
+pub(crate) const MINUTE: i128 = 60_000_000_000;
 const DAY: i128 = 24 * HOUR;
 /// 2 November 2026, 10:00 UTC.
 const START: i128 = 1_793_613_600_000_000_000;
 
 #[allow(clippy::expect_used)] // the story's IDs and amounts are fixed, valid literals
-fn event(
+pub(crate) fn event(
     id: &str,
     name: EventType,
     transaction: &str,
@@ -97,7 +97,7 @@ fn event(
     event
 }
 
-fn count(
+pub(crate) fn count(
     runs: &Arc<Mutex<BTreeMap<String, usize>>>,
     name: &'static str,
 ) -> impl smart_router_webhooks::Handler {
@@ -112,40 +112,66 @@ fn count(
     }
 }
 
+/// The shop's side of a chapter: a mock API, the address its receiver
+/// listens on, and the runs of its handlers.
+pub(crate) struct Shop {
+    pub(crate) api: MockApi,
+    pub(crate) listener: tokio::net::TcpListener,
+    pub(crate) webhook_url: String,
+    pub(crate) runs: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl Shop {
+    pub(crate) async fn open() -> Result<Shop, Box<dyn Error + Send + Sync>> {
+        let api = MockApi::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let webhook_url = format!(
+            "http://shop:s3cret@{}/webhooks/smart-router",
+            listener.local_addr()?
+        );
+        Ok(Shop {
+            api,
+            listener,
+            webhook_url,
+            runs: Arc::default(),
+        })
+    }
+
+    /// A receiver of the shop's deliveries with its two main handlers:
+    /// `fulfil-order` for captures, `ledger` for every transaction event.
+    pub(crate) fn receiver(&self) -> Result<ReceiverBuilder, Box<dyn Error + Send + Sync>> {
+        Ok(Receiver::builder()
+            .credentials(Credentials::from_webhook_url(&self.webhook_url)?)
+            .fetcher(self.api.client_builder().build()?)
+            .on(
+                EventType::TransactionCaptured,
+                "fulfil-order",
+                count(&self.runs, "fulfil-order"),
+            )
+            .on_prefix("transaction.", "ledger", count(&self.runs, "ledger")))
+    }
+}
+
 /// Plays the story, writing the timeline to `out`.
 pub async fn run(out: &mut (dyn Write + Send)) -> Result<Summary, Box<dyn Error + Send + Sync>> {
     use EventType as T;
     use TransactionStatus as S;
 
-    let api = MockApi::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let webhook_url = format!(
-        "http://shop:s3cret@{}/webhooks/smart-router",
-        listener.local_addr()?
-    );
-
-    let runs: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let shop = Shop::open().await?;
     let reports: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let receiver = Receiver::builder()
-        .credentials(Credentials::from_webhook_url(&webhook_url)?)
-        .fetcher(api.client_builder().build()?)
-        .on(
-            T::TransactionCaptured,
-            "fulfil-order",
-            count(&runs, "fulfil-order"),
-        )
-        .on_prefix("transaction.", "ledger", count(&runs, "ledger"))
+    let receiver = shop
+        .receiver()?
         .on_transition(
             TransitionFilter::Between(S::Pending, S::Completed),
             "apm-settled",
-            count(&runs, "apm-settled"),
+            count(&shop.runs, "apm-settled"),
         )
         .on_transition(
             TransitionFilter::Into(S::ChargebackInitiated),
             "dispute-desk",
-            count(&runs, "dispute-desk"),
+            count(&shop.runs, "dispute-desk"),
         )
-        .fallback("unhandled-log", count(&runs, "unhandled-log"))
+        .fallback("unhandled-log", count(&shop.runs, "unhandled-log"))
         .observer({
             let reports = reports.clone();
             move |report: &DeliveryReport| {
@@ -156,6 +182,12 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<Summary, Box<dyn Error 
             }
         })
         .build()?;
+    let Shop {
+        api,
+        listener,
+        webhook_url,
+        runs,
+    } = shop;
     let server =
         tokio::spawn(
             async move { axum::serve(listener, webhook_router::<()>(PATH, receiver)).await },
@@ -395,11 +427,12 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<Summary, Box<dyn Error 
         "  status changes {}, stale events {}, events no handler took {}",
         summary.transitions, summary.stale, summary.unhandled
     )?;
-    let runs: Vec<String> = summary
-        .handler_runs
-        .iter()
-        .map(|(h, n)| format!("{h} {n}"))
-        .collect();
-    writeln!(out, "  handler runs: {}", runs.join(", "))?;
+    writeln!(out, "  handler runs: {}", runs_line(&summary.handler_runs))?;
     Ok(summary)
+}
+
+/// `name count, …` for each handler.
+pub(crate) fn runs_line(runs: &BTreeMap<String, usize>) -> String {
+    let runs: Vec<String> = runs.iter().map(|(h, n)| format!("{h} {n}")).collect();
+    runs.join(", ")
 }

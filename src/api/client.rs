@@ -16,7 +16,7 @@ use url::{Host, Url};
 use super::EventFetcher;
 use super::envelope::Envelope;
 use super::error::{FetchError, FetchErrorKind};
-use super::listing::{EventPage, EventPager, ListEvents, Order, WebhookPage};
+use super::listing::{EventPage, EventPager, ListEvents, Order, RateLimit, WebhookPage};
 use super::transport::{RequestLimits, Transport, TransportError, TransportErrorKind};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventId, Transaction, TransactionId};
@@ -331,12 +331,13 @@ impl ApiClient {
     /// As for [`EventFetcher::fetch_event`]; a page with one event that
     /// does not parse is an [`InvalidResponse`](FetchErrorKind::InvalidResponse).
     pub async fn list_events(&self, query: &ListEvents) -> Result<EventPage, FetchError> {
-        let (events, has_more) = self
-            .get::<Vec<Event>>(&["events"], &query.query_pairs(), "events")
-            .await?;
+        let response = self.send(&["events"], &query.query_pairs()).await?;
+        let rate_limit = RateLimit::from_headers(response.headers());
+        let (events, has_more) = self.read::<Vec<Event>>(response, "events")?;
         Ok(EventPage {
             events,
             has_more: has_more.unwrap_or(false),
+            rate_limit,
         })
     }
 
@@ -383,14 +384,22 @@ impl ApiClient {
         query: &[(&str, String)],
         key: &'static str,
     ) -> Result<(T, Option<bool>), FetchError> {
+        let response = self.send(segments, query).await?;
+        self.read(response, key)
+    }
+
+    /// `GET` the path made of `segments` with `query`: the raw answer.
+    async fn send(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Response<Bytes>, FetchError> {
         let request = self.request(segments, query)?;
-        let response = self
-            .inner
+        self.inner
             .transport
             .send(request, self.inner.limits)
             .await
-            .map_err(from_transport)?;
-        self.read(response, key)
+            .map_err(from_transport)
     }
 
     fn request(

@@ -31,6 +31,11 @@ impl Order {
 /// The parameters of `GET /events`; unset ones are left to the API's
 /// defaults.
 ///
+/// A request carries at most one cursor, as the vendor's pagination docs
+/// require: setting [`start_after`](ListEvents::start_after) drops an
+/// [`end_before`](ListEvents::end_before) set before, and the other way
+/// round.
+///
 /// ```
 /// use smart_router_webhooks::EventId;
 /// use smart_router_webhooks::api::{ListEvents, Order};
@@ -38,15 +43,24 @@ impl Order {
 /// let query = ListEvents::new()
 ///     .limit(50)
 ///     .order(Order::Asc)
+///     .expand("project")
 ///     .start_after(EventId::parse("ev_1")?);
 /// # Ok::<(), smart_router_webhooks::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListEvents {
     limit: Option<usize>,
-    start_after: Option<EventId>,
-    end_before: Option<EventId>,
+    cursor: Option<PageCursor>,
     order: Option<Order>,
+    filter: Option<String>,
+    expand: Vec<String>,
+}
+
+/// The one cursor of a listing request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PageCursor {
+    StartAfter(EventId),
+    EndBefore(EventId),
 }
 
 impl ListEvents {
@@ -62,15 +76,18 @@ impl ListEvents {
         self
     }
 
-    /// Lists the events that come after `id` in the listing's order.
+    /// Lists the events that come after `id` in the listing's order (the
+    /// next page); replaces any cursor set before.
     pub fn start_after(mut self, id: EventId) -> Self {
-        self.start_after = Some(id);
+        self.cursor = Some(PageCursor::StartAfter(id));
         self
     }
 
-    /// Lists the events that come before `id` in the listing's order.
+    /// Lists the events that come before `id` in the listing's order (the
+    /// previous page: the events nearest `id`); replaces any cursor set
+    /// before.
     pub fn end_before(mut self, id: EventId) -> Self {
-        self.end_before = Some(id);
+        self.cursor = Some(PageCursor::EndBefore(id));
         self
     }
 
@@ -80,22 +97,98 @@ impl ListEvents {
         self
     }
 
+    /// The `filter` parameter the vendor's SDKs send (an expression the
+    /// API interprets; the crate passes it on as given).
+    pub fn filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// Asks the API to expand a sub-resource of each event, sent as
+    /// `expand[]` as the vendor's Go SDK does; the API reference documents
+    /// `project` for events. Call once per sub-resource.
+    pub fn expand(mut self, sub_resource: impl Into<String>) -> Self {
+        self.expand.push(sub_resource.into());
+        self
+    }
+
+    /// The `start_after` cursor, if that is the one set.
+    pub fn start_after_id(&self) -> Option<&EventId> {
+        match &self.cursor {
+            Some(PageCursor::StartAfter(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The `end_before` cursor, if that is the one set.
+    pub fn end_before_id(&self) -> Option<&EventId> {
+        match &self.cursor {
+            Some(PageCursor::EndBefore(id)) => Some(id),
+            _ => None,
+        }
+    }
+
     /// The query parameters, in a stable order.
     pub(crate) fn query_pairs(&self) -> Vec<(&'static str, String)> {
-        let mut pairs = Vec::with_capacity(4);
+        let mut pairs = Vec::with_capacity(4 + self.expand.len());
+        if let Some(filter) = &self.filter {
+            pairs.push(("filter", filter.clone()));
+        }
         if let Some(limit) = self.limit {
             pairs.push(("limit", limit.to_string()));
         }
-        if let Some(id) = &self.start_after {
-            pairs.push(("start_after", id.as_str().to_owned()));
-        }
-        if let Some(id) = &self.end_before {
-            pairs.push(("end_before", id.as_str().to_owned()));
+        match &self.cursor {
+            Some(PageCursor::StartAfter(id)) => pairs.push(("start_after", id.as_str().to_owned())),
+            Some(PageCursor::EndBefore(id)) => pairs.push(("end_before", id.as_str().to_owned())),
+            None => {}
         }
         if let Some(order) = self.order {
             pairs.push(("order", order.as_str().to_owned()));
         }
+        for sub_resource in &self.expand {
+            pairs.push(("expand[]", sub_resource.clone()));
+        }
         pairs
+    }
+}
+
+/// The rate limit the API reported with an answer (`x-ratelimit`,
+/// `x-ratelimit-remaining`): event listings and fetches share the
+/// "secondary" limit with the receiver's fetches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// The requests allowed in the current window (`x-ratelimit`).
+    pub limit: Option<u64>,
+    /// The requests left in the current window (`x-ratelimit-remaining`).
+    pub remaining: Option<u64>,
+}
+
+impl RateLimit {
+    /// The rate limit read from `headers`; `None` when neither header is
+    /// there (or readable as a number).
+    pub fn from_headers(headers: &http::HeaderMap) -> Option<RateLimit> {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let limit = RateLimit {
+            limit: number("x-ratelimit"),
+            remaining: number("x-ratelimit-remaining"),
+        };
+        (limit.limit.is_some() || limit.remaining.is_some()).then_some(limit)
+    }
+
+    /// Whether less than a tenth of the window's requests are left: a
+    /// polite client slows down so webhook deliveries keep their share.
+    pub fn is_low(&self) -> bool {
+        match (self.limit, self.remaining) {
+            (Some(limit), Some(remaining)) => remaining.saturating_mul(10) < limit,
+            (None, Some(remaining)) => remaining == 0,
+            _ => false,
+        }
     }
 }
 
@@ -105,8 +198,12 @@ impl ListEvents {
 pub struct EventPage {
     /// The events, in the listing's order.
     pub events: Vec<Event>,
-    /// Whether more events follow this page.
+    /// Whether more events follow this page in the direction it was asked
+    /// (after it for `start_after` or no cursor, before it for
+    /// `end_before`).
     pub has_more: bool,
+    /// The rate limit the API reported with the page, if it did.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl EventPage {
@@ -115,11 +212,19 @@ impl EventPage {
     pub fn last_id(&self) -> Option<&EventId> {
         self.events.last().map(|event| &event.id)
     }
+
+    /// The ID of the first event of the page: the `end_before` of the
+    /// previous page.
+    pub fn first_id(&self) -> Option<&EventId> {
+        self.events.first().map(|event| &event.id)
+    }
 }
 
-/// Walks the pages of `GET /events` one request at a time, so a program
-/// can go through every event since a saved cursor without writing the
-/// paging loop.
+/// Walks the pages of `GET /events` one request at a time, forward
+/// ([`next_page`](EventPager::next_page), with `start_after`) or backward
+/// ([`previous_page`](EventPager::previous_page), with `end_before`), so a
+/// program can go through every event since a saved cursor without writing
+/// the paging loop. Each request carries one cursor only.
 ///
 /// Made by [`ApiClient::events_since`] or [`ApiClient::event_pager`].
 /// After each page, [`cursor`](EventPager::cursor) is the ID of the last
@@ -145,46 +250,105 @@ impl EventPage {
 pub struct EventPager {
     client: ApiClient,
     query: ListEvents,
-    done: bool,
+    /// The first and last events of the last page returned.
+    first: Option<EventId>,
+    last: Option<EventId>,
+    /// Whether a page was returned yet.
+    fetched: bool,
+    done_forward: bool,
+    done_backward: bool,
+    rate_limit: Option<RateLimit>,
 }
 
 impl EventPager {
     pub(crate) fn new(client: ApiClient, query: ListEvents) -> Self {
+        let last = query.start_after_id().cloned();
+        let first = query.end_before_id().or(query.start_after_id()).cloned();
         EventPager {
             client,
             query,
-            done: false,
+            first,
+            last,
+            fetched: false,
+            done_forward: false,
+            done_backward: false,
+            rate_limit: None,
         }
     }
 
-    /// Fetches the next page; `None` once the listing is exhausted.
+    /// Fetches the next page (the events after the last page returned, or
+    /// the first page of the query); `None` once the listing is exhausted
+    /// in that direction.
     ///
     /// # Errors
     ///
     /// The [`FetchError`] of the request; the pager stays where it was.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Event>>, FetchError> {
-        if self.done {
+        if self.done_forward {
             return Ok(None);
         }
-        let page = self.client.list_events(&self.query).await?;
-        if let Some(last) = page.last_id() {
-            self.query.start_after = Some(last.clone());
-        }
+        let query = match (&self.last, self.fetched) {
+            (Some(last), true) => self.query.clone().start_after(last.clone()),
+            _ => self.query.clone(),
+        };
+        let page = self.fetch(&query).await?;
         // An empty page ends the walk even if the API says there is more,
         // so a confused answer cannot make the loop spin forever.
-        self.done = !page.has_more || page.events.is_empty();
-        Ok(Some(page.events).filter(|events| !events.is_empty()))
+        self.done_forward = !page.has_more || page.events.is_empty();
+        Ok(self.keep(page))
+    }
+
+    /// Fetches the previous page (the events before the first of the last
+    /// page returned, nearest it; before any page, the events before the
+    /// query's cursor); `None` once the listing is exhausted in that
+    /// direction.
+    ///
+    /// # Errors
+    ///
+    /// The [`FetchError`] of the request; the pager stays where it was.
+    pub async fn previous_page(&mut self) -> Result<Option<Vec<Event>>, FetchError> {
+        if self.done_backward {
+            return Ok(None);
+        }
+        let query = match &self.first {
+            Some(first) => self.query.clone().end_before(first.clone()),
+            None => self.query.clone(),
+        };
+        let page = self.fetch(&query).await?;
+        self.done_backward = !page.has_more || page.events.is_empty();
+        Ok(self.keep(page))
+    }
+
+    async fn fetch(&mut self, query: &ListEvents) -> Result<EventPage, FetchError> {
+        let page = self.client.list_events(query).await?;
+        self.rate_limit = page.rate_limit.or(self.rate_limit);
+        Ok(page)
+    }
+
+    /// Remembers the bounds of `page` and returns its events.
+    fn keep(&mut self, page: EventPage) -> Option<Vec<Event>> {
+        self.fetched = true;
+        if let (Some(first), Some(last)) = (page.first_id(), page.last_id()) {
+            self.first = Some(first.clone());
+            self.last = Some(last.clone());
+        }
+        Some(page.events).filter(|events| !events.is_empty())
     }
 
     /// The ID of the last event returned so far (or the starting cursor):
     /// where to start next time.
     pub fn cursor(&self) -> Option<&EventId> {
-        self.query.start_after.as_ref()
+        self.last.as_ref()
     }
 
-    /// Whether the listing is exhausted.
+    /// Whether the listing is exhausted forward.
     pub fn is_done(&self) -> bool {
-        self.done
+        self.done_forward
+    }
+
+    /// The rate limit the API reported with the latest page, if any.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
     }
 }
 
@@ -206,20 +370,28 @@ mod tests {
 
     #[test]
     fn limit_is_clamped_and_pairs_come_in_order() {
+        // One cursor per request: the last one set wins (the vendor's
+        // pagination docs allow only one of `start_after`/`end_before`).
         let query = ListEvents::new()
             .limit(1000)
             .order(Order::Asc)
             .end_before(EventId::parse("ev_9").unwrap())
-            .start_after(EventId::parse("ev_1").unwrap());
+            .start_after(EventId::parse("ev_1").unwrap())
+            .filter("sandbox:true")
+            .expand("project");
         assert_eq!(
             query.query_pairs(),
             [
+                ("filter", "sandbox:true".to_owned()),
                 ("limit", "100".to_owned()),
                 ("start_after", "ev_1".to_owned()),
-                ("end_before", "ev_9".to_owned()),
                 ("order", "asc".to_owned()),
+                ("expand[]", "project".to_owned()),
             ]
         );
+        let query = query.end_before(EventId::parse("ev_9").unwrap());
+        assert_eq!(query.start_after_id(), None);
+        assert_eq!(query.end_before_id().map(EventId::as_str), Some("ev_9"));
         assert_eq!(
             ListEvents::new().limit(0).query_pairs(),
             [("limit", "1".to_owned())]

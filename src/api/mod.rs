@@ -32,7 +32,8 @@ use async_trait::async_trait;
 pub use client::{ApiClient, ApiClientBuilder};
 pub use error::{FetchError, FetchErrorKind};
 pub use listing::{
-    EventPage, EventPager, ListEvents, MAX_PAGE_SIZE, Order, WebhookDelivery, WebhookPage,
+    EventPage, EventPager, ListEvents, MAX_PAGE_SIZE, Order, RateLimit, WebhookDelivery,
+    WebhookPage,
 };
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

@@ -7,11 +7,15 @@
 //! feature `redis`). Every operation that must be atomic is one call of the
 //! trait, so an implementation can make it one command or script.
 
+#[cfg(feature = "reconciler")]
+mod cursor;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
 mod redis_connection;
+#[cfg(all(feature = "redis", feature = "reconciler"))]
+mod redis_cursor;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -24,7 +28,13 @@ use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
+#[cfg(feature = "reconciler")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
+pub use cursor::{Cursor, CursorStore, MemoryCursorStore};
 pub use memory::{MemoryClaimStore, MemoryTransactionStore};
+#[cfg(all(feature = "redis", feature = "reconciler"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
+pub use redis_cursor::RedisCursorStore;
 
 /// Proof that a claim was acquired: only its holder may complete or release
 /// the claim, so a process whose lease expired cannot release the claim of

@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -253,6 +253,7 @@ pub struct MockApiBuilder {
     api_version: Option<String>,
     delay: Duration,
     any_event: Option<Event>,
+    rate_limit: Option<u32>,
 }
 
 impl fmt::Debug for MockApiBuilder {
@@ -274,6 +275,7 @@ impl Default for MockApiBuilder {
             api_version: Some(MockApi::API_VERSION.to_owned()),
             delay: Duration::ZERO,
             any_event: None,
+            rate_limit: None,
         }
     }
 }
@@ -323,6 +325,16 @@ impl MockApiBuilder {
         self
     }
 
+    /// Enforces a rate limit of `per_second` requests in each second since
+    /// the start, as the API's "secondary" limit does: a request over it
+    /// gets a 429 with `Retry-After` (to the next second) and every answer
+    /// carries `x-ratelimit` and `x-ratelimit-remaining`. See
+    /// [`MockApi::requests_per_second`] to check a client's budget.
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = Some(per_second);
+        self
+    }
+
     /// Binds `127.0.0.1` on a free port and starts serving.
     ///
     /// Must be called within a tokio runtime.
@@ -350,8 +362,10 @@ impl MockApiBuilder {
             expected_authorization: format!("Basic {token}"),
             api_version: self.api_version,
             any_event,
+            started: Instant::now(),
             state: Mutex::new(State {
                 delay: self.delay,
+                rate_limit: self.rate_limit,
                 ..State::default()
             }),
         });
@@ -387,9 +401,12 @@ impl MockApiBuilder {
 ///
 /// - `GET /events/{id}` → `{"success":true,"event":…}`
 /// - `GET /events/{id}/webhooks` → `{"success":true,"webhooks":[…],"has_more":false}`
-/// - `GET /events?limit=&start_after=&end_before=&order=` →
+/// - `GET /events?limit=&start_after=&end_before=&order=&filter=&expand[]=` →
 ///   `{"success":true,"events":[…],"has_more":…}`, the events in the order
-///   they were added (the oldest first), newest first by default
+///   they were added (the oldest first), newest first by default; a
+///   request with both cursors gets a 400, as the vendor's pagination docs
+///   say only one may be given (`filter` and `expand` are accepted and
+///   not applied)
 /// - `GET /transactions/{id}` → `{"success":true,"transaction":…}`
 ///
 /// Like the real API it checks basic auth (answering 401 with the vendor's
@@ -583,6 +600,32 @@ impl MockApi {
             .push(record);
     }
 
+    /// Records that every delivery of `event_id` to `request_url` failed:
+    /// one record per status in `response_codes` (`None`: no answer), with
+    /// the vendor's `status: "failed"`, as the Dashboard shows for an
+    /// endpoint that was down. The endpoint never got the event: a
+    /// delivery withheld, for tests of reconciliation and audits.
+    pub fn withhold_deliveries(
+        &self,
+        event_id: &EventId,
+        request_url: &str,
+        response_codes: &[Option<u16>],
+    ) {
+        for (n, code) in response_codes.iter().enumerate() {
+            self.add_webhook(
+                event_id,
+                json!({
+                    "id": format!("wh_{}_{n}", event_id.as_str()),
+                    "event_id": event_id.as_str(),
+                    "request_url": request_url,
+                    "request_method": "POST",
+                    "response_code": code.map(|c| c.to_string()).unwrap_or_default(),
+                    "status": "failed",
+                }),
+            );
+        }
+    }
+
     /// Fails the next `count` requests, whatever they ask, with `failure`.
     /// Calls queue up: `fail_next(1, A)` then `fail_next(2, B)` fails one
     /// request with A, then two with B.
@@ -664,6 +707,19 @@ impl MockApi {
         self.state().recorded.back().cloned()
     }
 
+    /// How many requests arrived in each second since the mock started
+    /// (index 0: the first second), whatever their answer: to assert a
+    /// client's request budget.
+    pub fn requests_per_second(&self) -> Vec<usize> {
+        self.state().per_second.clone()
+    }
+
+    /// How many requests were refused with 429 by the rate limit of
+    /// [`MockApiBuilder::rate_limit`].
+    pub fn rate_limited_requests(&self) -> usize {
+        self.state().rate_limited
+    }
+
     /// Forgets the counts and the recorded requests.
     pub fn reset_requests(&self) {
         let mut state = self.state();
@@ -690,6 +746,8 @@ struct Shared {
     api_version: Option<String>,
     /// The body of any event (see `serve_any_event`), split around its ID.
     any_event: Option<(Bytes, Bytes)>,
+    /// When the mock started: seconds of the rate limit count from it.
+    started: Instant,
     state: Mutex<State>,
 }
 
@@ -715,6 +773,10 @@ struct State {
     counts: HashMap<String, usize>,
     total: usize,
     recorded: VecDeque<RecordedRequest>,
+    rate_limit: Option<u32>,
+    /// Requests received in each second since the start.
+    per_second: Vec<usize>,
+    rate_limited: usize,
 }
 
 impl State {
@@ -730,6 +792,29 @@ impl State {
             .iter()
             .find(|(known, _)| known == id)
             .map(|(_, value)| value)
+    }
+
+    /// Counts a request in `second` (since the start); with a rate limit,
+    /// the remaining requests of that second, or `Err` with the time to
+    /// wait when the request is over the limit.
+    fn count_second(
+        &mut self,
+        second: usize,
+        into: Duration,
+    ) -> Result<Option<(u32, u64)>, Duration> {
+        if self.per_second.len() <= second {
+            self.per_second.resize(second + 1, 0);
+        }
+        self.per_second[second] += 1;
+        let Some(limit) = self.rate_limit else {
+            return Ok(None);
+        };
+        let used = self.per_second[second] as u64;
+        if used > u64::from(limit) {
+            self.rate_limited += 1;
+            return Err(Duration::from_secs(1).saturating_sub(into));
+        }
+        Ok(Some((limit, u64::from(limit) - used)))
     }
 
     fn record(&mut self, request: RecordedRequest, count_path: bool) {
@@ -820,7 +905,10 @@ async fn handle(
     if let Some(value) = headers.get_mut(AUTHORIZATION) {
         value.set_sensitive(true);
     }
-    let (failure, delay) = {
+    let elapsed = shared.started.elapsed();
+    let second = usize::try_from(elapsed.as_secs()).unwrap_or(usize::MAX);
+    let into = Duration::from_nanos(u64::from(elapsed.subsec_nanos()));
+    let (failure, delay, rate) = {
         let mut state = shared.lock();
         // Events served from the template are not counted by path: there
         // may be millions of them.
@@ -837,7 +925,8 @@ async fn handle(
             },
             !from_template,
         );
-        (state.take_failure(&path), state.delay)
+        let rate = state.count_second(second, into);
+        (state.take_failure(&path), state.delay, rate)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -845,7 +934,30 @@ async fn handle(
     if let Some(failure) = failure {
         return fail(failure).await;
     }
-    Ok(answer(&shared, &request, &path, query.as_deref()))
+    let mut response = match rate {
+        Err(wait) => rate_limited(wait),
+        Ok(_) => answer(&shared, &request, &path, query.as_deref()),
+    };
+    if let Ok(Some((limit, remaining))) = rate {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit", limit.into());
+        headers.insert("x-ratelimit-remaining", remaining.into());
+    }
+    Ok(response)
+}
+
+/// The answer over the rate limit: 429, `Retry-After` to the next second.
+fn rate_limited(wait: Duration) -> Response<MockBody> {
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "request.rate-limit.exceeded",
+        "The mock API's rate limit is exceeded.",
+    );
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let headers = response.headers_mut();
+    headers.insert(RETRY_AFTER, seconds.max(1).into());
+    headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+    response
 }
 
 async fn fail(failure: Failure) -> Result<Response<MockBody>, ClosedOnPurpose> {
@@ -1001,8 +1113,13 @@ fn list_events(state: &State, query: Option<&str>) -> Response<MockBody> {
             },
             "start_after" => start_after = Some(value.into_owned()),
             "end_before" => end_before = Some(value.into_owned()),
+            // Accepted as the SDKs send them; the mock applies neither.
+            "filter" | "expand" | "expand[]" => {}
             _ => {}
         }
+    }
+    if start_after.is_some() && end_before.is_some() {
+        return invalid_parameter("only one of start_after and end_before may be given");
     }
     let mut ordered: Vec<&(String, Value)> = state.events.iter().collect();
     if descending {
@@ -1023,7 +1140,7 @@ fn list_events(state: &State, query: Option<&str>) -> Response<MockBody> {
     let has_more = window.len() > limit;
     // Paging backwards (`end_before` alone) takes the events nearest the
     // cursor, as cursor APIs do.
-    let page = if end_before.is_some() && start_after.is_none() {
+    let page = if end_before.is_some() {
         &window[window.len().saturating_sub(limit)..]
     } else {
         &window[..window.len().min(limit)]

@@ -1,0 +1,229 @@
+//! [`RedisCursorStore`]: reconciler cursors and walk leases in Redis.
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Script;
+
+use super::ClaimToken;
+use super::RedisStores;
+use super::cursor::{Cursor, CursorStore};
+use super::redis::Connection;
+use crate::error::{Error, ErrorKind};
+use crate::model::EventId;
+
+/// Takes or extends the lease (KEYS[1]) for ARGV[1] during ARGV[2] ms.
+static LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0",
+    )
+});
+
+/// Saves the cursor (KEYS[2] = ARGV[2]) if ARGV[1] holds the lease KEYS[1].
+static SAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0",
+    )
+});
+
+/// Deletes the lease KEYS[1] if ARGV[1] holds it.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0",
+    )
+});
+
+/// Adds (ARGV[3] = `add`) or removes ARGV[2] in the set KEYS[2] if ARGV[1]
+/// holds the lease KEYS[1].
+static STUCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[3] == 'add' then
+    redis.call('SADD', KEYS[2], ARGV[2])
+  else
+    redis.call('SREM', KEYS[2], ARGV[2])
+  end
+  return 1
+end
+return 0",
+    )
+});
+
+/// A [`CursorStore`] in Redis: several instances share the cursor, and a
+/// lease lets one walk at a time. Made from the connection of
+/// [`RedisStores`] with [`RedisCursorStore::new`].
+///
+/// A walk named `events` under the default prefix `srw:` has three keys,
+/// `srw:walk:{events}:cursor`, `srw:walk:{events}:lease` and the set of
+/// its stuck events `srw:walk:{events}:stuck`: the hash tag puts them in
+/// one slot of a Redis Cluster. The lease is a `SET … PX` whose value is
+/// its holder's token; moving the cursor, changing the stuck set and
+/// ending the lease are scripts that check the token first.
+#[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
+#[derive(Clone)]
+pub struct RedisCursorStore {
+    connection: Connection,
+}
+
+impl fmt::Debug for RedisCursorStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCursorStore")
+            .field("key_prefix", &self.connection.key_prefix())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisCursorStore {
+    /// A cursor store on the connection, key prefix and timeout of
+    /// `stores`.
+    pub fn new(stores: &RedisStores) -> Self {
+        RedisCursorStore {
+            connection: stores.connection().clone(),
+        }
+    }
+
+    /// The lease and cursor keys of `walk`.
+    fn keys(&self, walk: &str) -> [String; 2] {
+        let base = self.base(walk);
+        [format!("{base}:lease"), format!("{base}:cursor")]
+    }
+
+    fn base(&self, walk: &str) -> String {
+        format!("{}walk:{{{walk}}}", self.connection.key_prefix())
+    }
+
+    /// Adds or removes `event` in the stuck set of `walk`.
+    async fn change_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+        change: &'static str,
+    ) -> Result<bool, Error> {
+        let [lease, _] = self.keys(walk);
+        let set = format!("{}:stuck", self.base(walk));
+        let changed: i64 = self
+            .invoke(
+                "change a reconciler's stuck events",
+                &STUCK,
+                &[&lease, &set],
+                &[holder.as_str(), event.as_str(), change],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        script: &Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, Error> {
+        self.connection.invoke(what, script, keys, args).await
+    }
+}
+
+#[async_trait]
+impl CursorStore for RedisCursorStore {
+    async fn load(&self, walk: &str) -> Result<Option<Cursor>, Error> {
+        static GET: LazyLock<Script> =
+            LazyLock::new(|| Script::new("return redis.call('GET', KEYS[1])"));
+        let [_, cursor] = self.keys(walk);
+        let text: Option<String> = self
+            .invoke("read a reconciler cursor", &GET, &[&cursor], &[])
+            .await?;
+        text.as_deref().map(Cursor::from_text).transpose()
+    }
+
+    async fn lease(&self, walk: &str, holder: &ClaimToken, ttl: Duration) -> Result<bool, Error> {
+        let [lease, _] = self.keys(walk);
+        let millis = ttl.as_millis().clamp(1, u128::from(u32::MAX)).to_string();
+        let taken: i64 = self
+            .invoke(
+                "take a reconciler lease",
+                &LEASE,
+                &[&lease],
+                &[holder.as_str(), &millis],
+            )
+            .await?;
+        Ok(taken == 1)
+    }
+
+    async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error> {
+        let [lease, key] = self.keys(walk);
+        let saved: i64 = self
+            .invoke(
+                "save a reconciler cursor",
+                &SAVE,
+                &[&lease, &key],
+                &[holder.as_str(), &cursor.to_text()],
+            )
+            .await?;
+        Ok(saved == 1)
+    }
+
+    async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
+        let [lease, _] = self.keys(walk);
+        let _: i64 = self
+            .invoke(
+                "release a reconciler lease",
+                &RELEASE,
+                &[&lease],
+                &[holder.as_str()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
+        static MEMBERS: LazyLock<Script> =
+            LazyLock::new(|| Script::new("return redis.call('SMEMBERS', KEYS[1])"));
+        let set = format!("{}:stuck", self.base(walk));
+        let members: Vec<String> = self
+            .invoke("read a reconciler's stuck events", &MEMBERS, &[&set], &[])
+            .await?;
+        let mut stuck = members
+            .iter()
+            .map(|id| EventId::parse(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Error::new(ErrorKind::Store, "a stored stuck event is not an event ID")
+                    .with_source(e)
+            })?;
+        stuck.sort();
+        Ok(stuck)
+    }
+
+    async fn add_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        self.change_stuck(walk, holder, event, "add").await
+    }
+
+    async fn remove_stuck(
+        &self,
+        walk: &str,
+        holder: &ClaimToken,
+        event: &EventId,
+    ) -> Result<bool, Error> {
+        self.change_stuck(walk, holder, event, "remove").await
+    }
+}

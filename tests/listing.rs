@@ -1,0 +1,217 @@
+//! The event listing (`GET /events`) against the mock API on loopback: the
+//! exact query string of each page in both directions, one cursor per
+//! request, the SDKs' `filter` and `expand`, and the rate-limit headers.
+//!
+//! The parameters follow the vendor's SDKs: processout-go `processout.go`
+//! (`setupRequest` sends `filter`, `limit`, `end_before`, `start_after` and
+//! one `expand[]` per sub-resource) and `list.go` (`NextPage` pages with
+//! `start_after` = the last ID of the page, `PrevPage` with `end_before` =
+//! its first ID); processout-python `processout/networking/request.py`
+//! (`_get_data`: the same parameter names). The vendor's pagination docs
+//! allow only one of `start_after` / `end_before` per request.
+#![cfg(all(feature = "reqwest", feature = "testing"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use smart_router_webhooks::api::{ListEvents, RateLimit};
+use smart_router_webhooks::testing::MockApi;
+use smart_router_webhooks::{ApiClient, Event, EventId, EventType, FetchErrorKind};
+
+fn ev(id: &str) -> EventId {
+    EventId::parse(id).unwrap()
+}
+
+fn client(api: &MockApi) -> ApiClient {
+    api.client_builder().build().unwrap()
+}
+
+/// `ev_01` … `ev_{n}`, oldest first.
+fn add_events(api: &MockApi, n: usize) {
+    for i in 1..=n {
+        api.add_event(Event::new(
+            ev(&format!("ev_{i:02}")),
+            EventType::TransactionCaptured,
+        ));
+    }
+}
+
+fn ids(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn queries(api: &MockApi) -> Vec<String> {
+    api.recorded_requests()
+        .into_iter()
+        .map(|r| r.query.unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_pager_walks_three_pages_forward_then_back_with_one_cursor_each() {
+    let api = MockApi::start().await;
+    add_events(&api, 10);
+    let client = client(&api);
+    // Newest first, the API's default order.
+    let mut pager = client.event_pager(ListEvents::new().limit(3));
+    let mut forward = Vec::new();
+    for _ in 0..3 {
+        forward.push(ids(&pager.next_page().await.unwrap().unwrap()));
+    }
+    assert_eq!(
+        forward,
+        [
+            "ev_10,ev_09,ev_08",
+            "ev_07,ev_06,ev_05",
+            "ev_04,ev_03,ev_02"
+        ]
+    );
+    assert_eq!(
+        queries(&api),
+        [
+            "limit=3",
+            "limit=3&start_after=ev_08",
+            "limit=3&start_after=ev_05",
+        ]
+    );
+
+    api.reset_requests();
+    let mut backward = Vec::new();
+    for _ in 0..3 {
+        backward.push(pager.previous_page().await.unwrap().map(|e| ids(&e)));
+    }
+    assert_eq!(
+        backward,
+        [
+            Some("ev_07,ev_06,ev_05".to_owned()),
+            Some("ev_10,ev_09,ev_08".to_owned()),
+            None,
+        ]
+    );
+    assert_eq!(
+        queries(&api),
+        ["limit=3&end_before=ev_04", "limit=3&end_before=ev_07"],
+        "each page carries only the cursor of its direction; none after has_more: false"
+    );
+}
+
+#[tokio::test]
+async fn a_pager_started_from_end_before_pages_with_start_after_next() {
+    let api = MockApi::start().await;
+    add_events(&api, 6);
+    let client = client(&api);
+    let mut pager = client.event_pager(ListEvents::new().limit(2).end_before(ev("ev_03")));
+    let pages = [
+        ids(&pager.next_page().await.unwrap().unwrap()),
+        ids(&pager.next_page().await.unwrap().unwrap()),
+        ids(&pager.next_page().await.unwrap().unwrap()),
+    ];
+    // The events nearest ev_03 on its newer side, then older ones.
+    assert_eq!(pages, ["ev_05,ev_04", "ev_03,ev_02", "ev_01"]);
+    assert_eq!(
+        queries(&api),
+        [
+            "limit=2&end_before=ev_03",
+            "limit=2&start_after=ev_04",
+            "limit=2&start_after=ev_02",
+        ]
+    );
+    assert!(pager.is_done());
+}
+
+#[tokio::test]
+async fn the_mock_refuses_both_cursors_as_the_api_does() {
+    let api = MockApi::start().await;
+    add_events(&api, 3);
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let token = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        api.project_id(),
+        api.private_key()
+    ));
+    let mut stream = tokio::net::TcpStream::connect(api.addr()).await.unwrap();
+    let request = format!(
+        "GET /events?start_after=ev_02&end_before=ev_01 HTTP/1.1\r\nHost: localhost\r\n\
+         API-Version: {}\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n",
+        MockApi::API_VERSION
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains(r#""success":false"#), "{answer}");
+}
+
+#[tokio::test]
+async fn sends_filter_and_expand_as_the_sdks_do() {
+    let api = MockApi::start().await;
+    add_events(&api, 2);
+    let page = client(&api)
+        .list_events(
+            &ListEvents::new()
+                .filter("name:transaction.captured")
+                .limit(5)
+                .expand("project")
+                .expand("webhooks"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.events), "ev_02,ev_01");
+    assert_eq!(
+        queries(&api),
+        ["filter=name%3Atransaction.captured&limit=5&expand%5B%5D=project&expand%5B%5D=webhooks"]
+    );
+}
+
+#[tokio::test]
+async fn surfaces_the_rate_limit_headers() {
+    let api = MockApi::builder().rate_limit(50).start().await;
+    add_events(&api, 1);
+    let client = client(&api);
+    let page = client.list_events(&ListEvents::new()).await.unwrap();
+    let limit = page.rate_limit.unwrap();
+    assert_eq!(limit.limit, Some(50));
+    assert!(limit.remaining.unwrap() < 50);
+    assert!(!limit.is_low());
+
+    let mut pager = client.event_pager(ListEvents::new());
+    pager.next_page().await.unwrap();
+    assert_eq!(pager.rate_limit().unwrap().limit, Some(50));
+
+    // Without the headers, nothing is made up.
+    let plain = MockApi::start().await;
+    add_events(&plain, 1);
+    let page = self::client(&plain)
+        .list_events(&ListEvents::new())
+        .await
+        .unwrap();
+    assert_eq!(page.rate_limit, None::<RateLimit>);
+}
+
+#[tokio::test]
+async fn the_mock_rate_limit_answers_429_with_retry_after() {
+    let api = MockApi::builder().rate_limit(3).start().await;
+    add_events(&api, 1);
+    let client = client(&api);
+    let mut kinds = Vec::new();
+    for _ in 0..5 {
+        kinds.push(client.list_events(&ListEvents::new()).await.map(|_| ()));
+    }
+    let refused: Vec<_> = kinds.iter().filter_map(|r| r.as_ref().err()).collect();
+    // Five requests within one second (or two, at a boundary): at least
+    // one over the limit of 3 per second unless a second boundary split
+    // them evenly.
+    let per_second = api.requests_per_second();
+    let over: usize = per_second.iter().map(|n| n.saturating_sub(3)).sum();
+    assert_eq!(refused.len(), over, "{per_second:?}");
+    assert_eq!(api.rate_limited_requests(), over);
+    for err in refused {
+        assert_eq!(err.kind(), FetchErrorKind::RateLimited);
+        let wait = err.retry_after().unwrap();
+        assert!(wait.as_secs() <= 1, "{wait:?}");
+    }
+    assert_eq!(per_second.iter().sum::<usize>(), 5);
+}
