@@ -1,13 +1,30 @@
 //! The chaos soak: thousands of deliveries of realistic transaction
-//! lifecycles, shuffled and partly duplicated, sent with retries by
-//! `testing::Sender` to four receivers served over HTTP on loopback and
-//! sharing one claim store and one transaction store, while the mock API
-//! fails 30% of the fetches and handlers fail 10% of their runs.
+//! lifecycles, shuffled and partly duplicated, sent with retries to four
+//! receivers served over HTTP on loopback (axum, actix, hyper) and sharing
+//! one claim store and one transaction store, while everything that goes
+//! wrong in production goes wrong at once:
 //!
-//! At the end: every delivery was acknowledged; every (handler, event)
-//! pair that matches ran to success exactly once; every transaction ends
-//! in the last status of its lifecycle; no status change went backwards;
-//! the stores stayed within their bounds.
+//! - the mock API fails 30% of the fetches (500, 503, 429, hung requests,
+//!   closed connections);
+//! - senders give up on 10% of their attempts 1 to 50 ms in (a timeout, a
+//!   hang-up), in the middle of a fetch or of a handler;
+//! - handlers fail 10% of their runs, panic in 3%, and stall past the
+//!   claim's lease in 1.5% (with a lease of 600 ms, renewed every 200 ms,
+//!   and an answer deadline of 300 ms, so a stalled delivery is answered
+//!   409 while its processing goes on);
+//! - with the Redis stores, one receiver instance is killed twice mid-run
+//!   with handlers in flight (its runtime shut down: its tasks stop where
+//!   they are, nothing it would do on the way out runs) and a new instance
+//!   takes its place.
+//!
+//! At the end: no event lost (every delivery was acknowledged); no two
+//! runs of one handler for one event overlapped in time (each run's start
+//! and end are recorded); every (handler, event) pair that matches ran to
+//! success exactly once, except where an instance died between a success
+//! and its record (each such rerun is counted, printed, and must be a
+//! success on a killed instance that no report of it recorded: 0 without
+//! restarts); every transaction ends in the last status of its lifecycle;
+//! no status change went backwards; the stores stayed within their bounds.
 //!
 //! Plain `cargo test` runs a reduced soak (about 1,000 deliveries over 100
 //! transactions); `CHAOS_FULL=1` runs the full one (10,000 deliveries over
@@ -27,6 +44,8 @@
 mod answers;
 #[path = "support/http_target.rs"]
 mod http_target;
+#[path = "support/instance.rs"]
+mod instance;
 #[cfg(feature = "redis")]
 #[path = "support/redis_server.rs"]
 mod redis_server;
@@ -36,15 +55,19 @@ mod redis_server;
 mod store_contract;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use smart_router_webhooks::adapters::DEFAULT_READ_TIMEOUT;
-use smart_router_webhooks::testing::{self, Failure, MockApi, RandomFailures, Sender};
+use smart_router_webhooks::testing::{Attempt, Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
     ClaimStore, Credentials, DeliveryReport, Event, EventContext, EventId, EventType, HandlerError,
-    MemoryClaimStore, MemoryTransactionStore, Receiver, Timestamp, Transaction, TransactionId,
-    TransactionStatus, TransactionStore, TransitionFilter,
+    MemoryClaimStore, MemoryTransactionStore, Outcome, Receiver, Timestamp, Transaction,
+    TransactionId, TransactionStatus, TransactionStore, TransitionFilter,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -61,34 +84,57 @@ const IN_FLIGHT: usize = 64;
 /// The share of event fetches the mock API fails.
 const API_FAILURE_RATE: f64 = 0.3;
 
-/// The share of handler runs that fail with a retryable error.
+/// The shares of handler runs that fail with a retryable error, that
+/// panic, and that stall for 1.5 to 2.5 leases (then succeed).
 const HANDLER_FAILURE_RATE: f64 = 0.1;
+const HANDLER_PANIC_RATE: f64 = 0.03;
+const HANDLER_STALL_RATE: f64 = 0.015;
 
-/// The sender's first retry delay (doubling after each attempt) and its
-/// attempts per delivery.
+/// The claims' lease: short, so that a stalled handler outlasts it and
+/// only its renewal (every third of it) keeps a redelivery from running
+/// the handler a second time meanwhile.
+const LEASE: Duration = Duration::from_millis(600);
+
+/// The receivers' answer deadline: a stalled handler outlasts it, so its
+/// delivery is answered 409 while the processing goes on.
+const ANSWER_DEADLINE: Duration = Duration::from_millis(300);
+
+/// The share of attempts whose sender gives up early, and how soon (1 ms
+/// to this much after it starts): mid-fetch or mid-handler.
+const HANG_UP_RATE: f64 = 0.1;
+const HANG_UP_WITHIN: Duration = Duration::from_millis(50);
+
+/// How many times the restartable instance is killed and replaced, in
+/// the soaks that restart one.
+const RESTARTS: usize = 2;
+
+/// The sender's first retry delay (doubling after each attempt, up to
+/// [`MAX_DELAY`]) and its attempts per delivery.
 ///
-/// A first attempt fails when the fetch fails (30%) or one of its (up to
-/// five) handlers does (1 - 0.9^5 of the other 70%): at most 59% of the
-/// time. A retry runs only the handlers that failed, usually one, so it
-/// fails about 0.3 + 0.7 × 0.1 = 37% of the time; a duplicate may also
-/// get a few 409s while the other delivery holds the event (at most as
-/// many as fit in one hung fetch, 250 ms: 8 with this backoff). A
-/// delivery is lost after 20 failed attempts: about 0.59 × 0.37^11 ≈ 1e-5
-/// even for a duplicate that spent 8 of them on 409s, and 0.59 × 0.37^19
-/// ≈ 4e-9 for the others. The schedule is drawn from a fixed seed, so a
-/// run that passes passes again.
+/// An attempt fails when its sender hangs up (10%), the fetch fails
+/// (30%), or a handler it runs fails or panics (13% each, up to five on a
+/// first attempt, usually one on a retry): a retry fails about 1 - 0.9 ×
+/// 0.7 × 0.87 ≈ 45% of the time. It also gets 409s while its event is
+/// held elsewhere: by a stalled handler (at most 2.5 leases, 1.5 s: 10
+/// attempts with this backoff), by a hung fetch (250 ms: 8), or by a
+/// killed instance until its lease ends (600 ms: 9). A delivery is lost
+/// after 40 failed attempts: even after 10 of them on 409s, about 0.45^30
+/// ≈ 4e-11. The schedule is drawn from a fixed seed; the timing of the
+/// faults is not, so the counts in the summary vary a little between runs.
 const FIRST_DELAY: Duration = Duration::from_millis(2);
-const ATTEMPTS: u32 = 20;
+const MAX_DELAY: Duration = Duration::from_millis(500);
+const ATTEMPTS: u32 = 40;
 
 /// How long the receivers' API client waits for the mock (a hung fetch
 /// costs this much).
 const API_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// How long the sender waits for an answer: far more than any attempt
-/// takes (the API client gives up after [`API_TIMEOUT`]), so that no
-/// answer is abandoned while the receiver still works on it.
+/// How long a patient sender waits for an answer: far more than any
+/// attempt takes (the answer deadline comes first).
 const SENDER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The message of an injected panic, which the panic hook keeps quiet.
+const INJECTED_PANIC: &str = "injected handler panic";
 /// The size of one soak.
 #[derive(Clone, Copy, Debug)]
 struct Size {
@@ -402,18 +448,30 @@ fn takes(handler: &str, event: &Event, record: &Record) -> bool {
     }
 }
 
-/// What one handler did for one event.
-#[derive(Clone, Copy, Debug, Default)]
-struct Runs {
-    runs: usize,
-    successes: usize,
+/// One run of a handler for an event, on one receiver instance.
+#[derive(Clone, Debug)]
+struct Run {
+    handler: &'static str,
+    event: EventId,
+    instance: usize,
+    started: Instant,
+    /// When it returned, panicked or was dropped (stopped where it was).
+    ended: Option<Instant>,
+    succeeded: bool,
 }
 
-/// What the receivers did, seen from the handlers and the observer.
+/// What the receivers did, seen from the handlers and the observers.
 #[derive(Default)]
 struct Record {
-    /// (handler, event) → runs.
-    runs: HashMap<(&'static str, EventId), Runs>,
+    /// Every handler run, in the order they started.
+    runs: Vec<Run>,
+    /// (handler, event) → runs started: the number each run's fate is
+    /// drawn with.
+    numbers: HashMap<(&'static str, EventId), u32>,
+    /// Instance → handler runs under way on it.
+    in_flight: HashMap<usize, usize>,
+    /// Fault → runs it was injected into.
+    injected: BTreeMap<&'static str, usize>,
     /// Event → the status changes its deliveries' reports gave (one per
     /// processing).
     reported: HashMap<EventId, Vec<Change>>,
@@ -424,43 +482,167 @@ struct Record {
     outcomes: BTreeMap<&'static str, usize>,
     /// Fetch error kind → fetches that failed so.
     fetch_errors: BTreeMap<String, usize>,
+    /// (instance, event, handler) for each handler success a report of the
+    /// instance gave: its record was made (a record that fails makes the
+    /// report a store failure, which is left out).
+    recorded: HashSet<(usize, EventId, String)>,
+    /// Instance → when it was killed.
+    killed: HashMap<usize, Instant>,
 }
 
 type Shared = Arc<Mutex<Record>>;
 
+fn lock(record: &Shared) -> std::sync::MutexGuard<'_, Record> {
+    record.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// A status change: from, to.
 type Change = (Option<TransactionStatus>, TransactionStatus);
 
-/// A handler that fails, retryably, 10% of its runs: which ones is drawn
-/// from the event ID, the handler's name and the run's number.
-fn handler(record: &Shared, name: &'static str) -> impl smart_router_webhooks::Handler {
+/// What a handler run does: drawn from the event ID, the handler's name
+/// and the run's number.
+#[derive(Clone, Copy, Debug)]
+enum Fate {
+    Succeed,
+    Fail,
+    Panic,
+    Stall(Duration),
+}
+
+impl Fate {
+    fn draw(event: &EventId, handler: &str, number: u32) -> Fate {
+        let parts = [
+            event.as_str().as_bytes(),
+            handler.as_bytes(),
+            &number.to_le_bytes(),
+        ];
+        let u = draw(&parts);
+        if u < HANDLER_FAILURE_RATE {
+            Fate::Fail
+        } else if u < HANDLER_FAILURE_RATE + HANDLER_PANIC_RATE {
+            Fate::Panic
+        } else if u < HANDLER_FAILURE_RATE + HANDLER_PANIC_RATE + HANDLER_STALL_RATE {
+            let more = draw(&[&parts[..], &[b"stall".as_slice()]].concat());
+            Fate::Stall(LEASE.mul_f64(1.5 + more))
+        } else {
+            Fate::Succeed
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Fate::Succeed => "none",
+            Fate::Fail => "failure",
+            Fate::Panic => "panic",
+            Fate::Stall(_) => "stall",
+        }
+    }
+}
+
+/// A run under way: dropped, it records its end (a run stopped where it
+/// was, by a killed instance, ends unsuccessful).
+struct Running {
+    record: Shared,
+    index: usize,
+    succeeded: bool,
+}
+
+impl Running {
+    fn start(record: &Shared, handler: &'static str, event: &EventId, instance: usize) -> Self {
+        let mut r = lock(record);
+        r.runs.push(Run {
+            handler,
+            event: event.clone(),
+            instance,
+            started: Instant::now(),
+            ended: None,
+            succeeded: false,
+        });
+        *r.in_flight.entry(instance).or_default() += 1;
+        Running {
+            record: record.clone(),
+            index: r.runs.len() - 1,
+            succeeded: false,
+        }
+    }
+
+    fn end(mut self, succeeded: bool) {
+        self.succeeded = succeeded;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut r = lock(&self.record);
+        let run = &mut r.runs[self.index];
+        run.ended = Some(Instant::now());
+        run.succeeded = self.succeeded;
+        let instance = run.instance;
+        *r.in_flight.entry(instance).or_default() -= 1;
+    }
+}
+
+/// A handler whose runs succeed, fail retryably, panic or stall, as
+/// [`Fate::draw`] says, recording each run's start and end.
+fn handler(
+    record: &Shared,
+    name: &'static str,
+    instance: usize,
+) -> impl smart_router_webhooks::Handler {
     let record = record.clone();
     move |ctx: EventContext| {
-        let id = ctx.event().id.clone();
-        let mut record = record.lock().unwrap();
-        if let Some(t) = ctx.transition() {
-            let change = (t.from.clone(), t.to.clone());
-            record.handled.entry(id.clone()).or_default().push(change);
-        }
-        let runs = record.runs.entry((name, id.clone())).or_default();
-        runs.runs += 1;
-        let n = runs.runs.to_le_bytes();
-        let fails = draw(&[id.as_str().as_bytes(), name.as_bytes(), &n]) < HANDLER_FAILURE_RATE;
-        if !fails {
-            runs.successes += 1;
-        }
+        let record = record.clone();
         async move {
-            if fails {
-                Err(HandlerError::retry("injected handler failure"))
-            } else {
-                Ok(())
+            let id = ctx.event().id.clone();
+            let fate = {
+                let mut r = lock(&record);
+                if let Some(t) = ctx.transition() {
+                    let change = (t.from.clone(), t.to.clone());
+                    r.handled.entry(id.clone()).or_default().push(change);
+                }
+                let number = r.numbers.entry((name, id.clone())).or_default();
+                *number += 1;
+                let fate = Fate::draw(&id, name, *number);
+                *r.injected.entry(fate.name()).or_default() += 1;
+                fate
+            };
+            let run = Running::start(&record, name, &id, instance);
+            match fate {
+                Fate::Succeed => {
+                    run.end(true);
+                    Ok(())
+                }
+                Fate::Fail => Err(HandlerError::retry("injected handler failure")),
+                Fate::Panic => {
+                    drop(run);
+                    std::panic::panic_any(INJECTED_PANIC)
+                }
+                Fate::Stall(stall) => {
+                    tokio::time::sleep(stall).await;
+                    run.end(true);
+                    Ok(())
+                }
             }
         }
     }
 }
 
-fn observe(record: &Shared, report: &DeliveryReport) {
-    let mut record = record.lock().unwrap();
+/// Keeps the injected panics off the output (the default hook prints
+/// every other one).
+fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&INJECTED_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn observe(record: &Shared, instance: usize, report: &DeliveryReport) {
+    let mut record = lock(record);
     *record.outcomes.entry(report.outcome.as_str()).or_default() += 1;
     if let Some(error) = &report.fetch_error {
         *record
@@ -468,12 +650,22 @@ fn observe(record: &Shared, report: &DeliveryReport) {
             .entry(format!("{:?}", error.kind()))
             .or_default() += 1;
     }
-    if let (Some(id), Some(t)) = (&report.event_id, &report.tracking.transition) {
+    let Some(id) = &report.event_id else {
+        return;
+    };
+    if let Some(t) = &report.tracking.transition {
         record
             .reported
             .entry(id.clone())
             .or_default()
             .push((t.from.clone(), t.to.clone()));
+    }
+    if report.outcome != Outcome::StoreUnavailable {
+        for run in report.handlers.iter().filter(|r| r.error.is_none()) {
+            record
+                .recorded
+                .insert((instance, id.clone(), run.name.clone()));
+        }
     }
 }
 
@@ -506,40 +698,101 @@ async fn chaotic_api(world: &World) -> MockApi {
     api
 }
 
-/// A receiver on the shared stores, with its own API client, every
-/// handler and an observer, served by one of the adapters.
+/// A receiver instance on the shared stores, with its own API client,
+/// every handler and an observer; on `runtime` when given (tokio's current
+/// one otherwise).
 fn receiver(
     api: &MockApi,
-    claims: Arc<dyn ClaimStore>,
-    transactions: Arc<dyn TransactionStore>,
+    (claims, transactions): StorePair,
     record: &Shared,
-    adapter: &str,
-) -> Served {
+    instance: usize,
+    runtime: Option<instance::OnHandle>,
+) -> Receiver {
     let client = api.client_builder().timeout(API_TIMEOUT).build().unwrap();
-    let h = |name| handler(record, name);
-    let receiver = Receiver::builder()
+    let h = |name| handler(record, name, instance);
+    let builder = Receiver::builder()
         .credentials(Credentials::new(USER, PASSWORD).unwrap())
         .fetcher(client)
         .claim_store(claims)
         .transaction_store(transactions)
+        .lease(LEASE)
+        .answer_deadline(ANSWER_DEADLINE)
         .observer({
             let record = record.clone();
-            move |report: &DeliveryReport| observe(&record, report)
+            move |report: &DeliveryReport| observe(&record, instance, report)
         })
         .on_prefix("transaction.", "ledger", h("ledger"))
         .on(EventType::TransactionCaptured, "fulfil", h("fulfil"))
         .on_prefix("transaction.chargeback.", "disputes", h("disputes"))
         .on_every_event("audit", h("audit"))
-        .on_transition(TransitionFilter::Any, "status-changes", h("status-changes"))
-        .build()
-        .unwrap();
-    serve(adapter, receiver, DEFAULT_READ_TIMEOUT)
+        .on_transition(TransitionFilter::Any, "status-changes", h("status-changes"));
+    match runtime {
+        Some(runtime) => builder.runtime(runtime),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+/// A sender to the receiver at `addr`.
+fn sender_to(addr: SocketAddr) -> Sender {
+    let password = PASSWORD.replace('@', "%40").replace(':', "%3A");
+    Sender::new(&format!("http://{USER}:{password}@{addr}{PATH}"))
+        .unwrap()
+        .timeout(SENDER_TIMEOUT)
+}
+
+/// The sender to each of the four receivers, as they are now (a
+/// restarted instance answers at another address).
+type Targets = Arc<Mutex<Vec<Sender>>>;
+
+/// Delivers `id` to receiver `slot`, retrying like Smart Router until an
+/// attempt is acknowledged or [`ATTEMPTS`] ran out; [`HANG_UP_RATE`] of
+/// the attempts give up early.
+async fn deliver(
+    targets: &Targets,
+    slot: usize,
+    j: usize,
+    id: &EventId,
+    name: &EventType,
+) -> Vec<Attempt> {
+    let mut attempts = Vec::new();
+    let mut delay = FIRST_DELAY;
+    for number in 1..=ATTEMPTS {
+        let sender = targets.lock().unwrap()[slot].clone();
+        let hang_up = draw(&[
+            id.as_str().as_bytes(),
+            b"hang-up",
+            &j.to_le_bytes(),
+            &number.to_le_bytes(),
+        ]);
+        let sender = if hang_up < HANG_UP_RATE {
+            let after = HANG_UP_WITHIN.mul_f64(hang_up / HANG_UP_RATE);
+            sender.timeout(after + Duration::from_millis(1))
+        } else {
+            sender
+        };
+        let attempt = sender.attempt(id, Some(name), number).await;
+        let done = attempt.is_success();
+        attempts.push(attempt);
+        if done {
+            break;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_DELAY);
+    }
+    attempts
 }
 
 /// Delivers the schedule, `IN_FLIGHT` at a time, delivery `j` to receiver
 /// `j % 4`, and delivery `j` only once every delivery before
-/// `j - size.window` has ended.
-async fn deliver_all(world: &World, size: Size, senders: &[Sender]) -> Vec<testing::Delivery> {
+/// `j - size.window` has ended. `ended` counts the deliveries that ended.
+async fn deliver_all(
+    world: &World,
+    size: Size,
+    targets: &Targets,
+    ended: &Arc<AtomicUsize>,
+) -> Vec<Vec<Attempt>> {
     struct Progress {
         ended: Vec<bool>,
         /// Every delivery before it has ended.
@@ -558,11 +811,10 @@ async fn deliver_all(world: &World, size: Size, senders: &[Sender]) -> Vec<testi
             moved.notified().await;
         }
         let slot = slots.clone().acquire_owned().await.unwrap();
-        let sender = senders[j % senders.len()].clone();
-        let (id, name) = (id.clone(), name.clone());
-        let (progress, moved) = (progress.clone(), moved.clone());
+        let (id, name, targets) = (id.clone(), name.clone(), targets.clone());
+        let (progress, moved, ended) = (progress.clone(), moved.clone(), ended.clone());
         tasks.spawn(async move {
-            let delivery = sender.deliver(&id, Some(&name)).await;
+            let attempts = deliver(&targets, j % 4, j, &id, &name).await;
             drop(slot);
             let mut p = progress.lock().unwrap();
             p.ended[j] = true;
@@ -570,112 +822,314 @@ async fn deliver_all(world: &World, size: Size, senders: &[Sender]) -> Vec<testi
                 p.watermark += 1;
             }
             drop(p);
+            ended.fetch_add(1, Ordering::SeqCst);
             moved.notify_one();
-            (j, delivery)
+            (j, attempts)
         });
     }
-    let mut deliveries: Vec<Option<testing::Delivery>> = vec![None; n];
+    let mut deliveries: Vec<Option<Vec<Attempt>>> = vec![None; n];
     while let Some(done) = tasks.join_next().await {
-        let (j, delivery) = done.unwrap();
-        deliveries[j] = Some(delivery);
+        let (j, attempts) = done.unwrap();
+        deliveries[j] = Some(attempts);
     }
     deliveries.into_iter().map(Option::unwrap).collect()
 }
 
-/// The shared stores of one soak, and how to check their bounds.
+/// One instance's claim store and transaction store.
+type StorePair = (Arc<dyn ClaimStore>, Arc<dyn TransactionStore>);
+
+/// Builds one instance's stores (on the runtime it is polled on: the
+/// instance's own, for a restartable one).
+type MakeStores = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = StorePair> + Send>> + Send + Sync>;
+
+/// The shared stores of one soak.
 struct Stores {
-    claims: Vec<Arc<dyn ClaimStore>>,
-    transactions: Vec<Arc<dyn TransactionStore>>,
+    make: MakeStores,
     kind: &'static str,
+    /// Whether receiver 0 runs as an instance of its own that is killed
+    /// and replaced [`RESTARTS`] times during the run.
+    restarts: bool,
+}
+
+/// A receiver instance with its own runtime, which can be killed.
+struct Killable {
+    process: instance::Instance,
+    served: Served,
+    id: usize,
+}
+
+/// Starts instance `id` on a runtime of its own: its stores (and their
+/// connections), its processing and its HTTP server all die with it.
+async fn start_killable(api: &MockApi, stores: &Stores, record: &Shared, id: usize) -> Killable {
+    let process = instance::Instance::new();
+    let handle = process.handle();
+    let pair = handle.spawn((stores.make)()).await.unwrap();
+    let receiver = receiver(api, pair, record, id, Some(process.runtime()));
+    let served = {
+        let _inside = handle.enter();
+        serve(ADAPTERS[0], receiver, DEFAULT_READ_TIMEOUT)
+    };
+    Killable {
+        process,
+        served,
+        id,
+    }
+}
+
+/// A kill: the instance, and the handler runs under way on it then
+/// (printed in the summary).
+#[derive(Debug)]
+#[allow(dead_code)] // read by `Debug`, in the summary
+struct Kill {
+    instance: usize,
+    runs_in_flight: usize,
+}
+
+/// Kills `current` [`RESTARTS`] times, spread over the run, each time
+/// once a handler runs on it (or after 5 s), and starts a new instance in
+/// its place; returns the kills and the instance running at the end.
+async fn restart_mid_run(
+    api: &MockApi,
+    stores: &Stores,
+    record: &Shared,
+    targets: &Targets,
+    ended: &AtomicUsize,
+    deliveries: usize,
+    mut current: Killable,
+) -> (Vec<Kill>, Option<Killable>) {
+    let mut kills = Vec::new();
+    for k in 1..=RESTARTS {
+        while ended.load(Ordering::SeqCst) < deliveries * k / (RESTARTS + 1) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let busy = Instant::now() + Duration::from_secs(5);
+        let runs_in_flight = loop {
+            let runs = lock(record).in_flight.get(&current.id).copied();
+            match runs {
+                Some(n) if n > 0 => break n,
+                _ if Instant::now() > busy => break 0,
+                _ => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        };
+        let Killable {
+            process,
+            served,
+            id,
+        } = current;
+        process.kill();
+        lock(record).killed.insert(id, Instant::now());
+        drop(served);
+        kills.push(Kill {
+            instance: id,
+            runs_in_flight,
+        });
+        current = start_killable(api, stores, record, id + 1).await;
+        targets.lock().unwrap()[0] = sender_to(current.served.addr);
+    }
+    (kills, Some(current))
 }
 
 /// Runs one soak and checks every guarantee; returns the world, for
 /// checks of the stores by the caller.
 async fn soak(size: Size, stores: &Stores) -> World {
+    quiet_injected_panics();
     let started = Instant::now();
     let world = World::generate(size);
     let api = chaotic_api(&world).await;
     let record: Shared = Shared::default();
-    let served: Vec<Served> = (0..4)
-        .map(|i| {
-            receiver(
-                &api,
-                stores.claims[i % stores.claims.len()].clone(),
-                stores.transactions[i % stores.transactions.len()].clone(),
-                &record,
-                ADAPTERS[i % ADAPTERS.len()],
-            )
-        })
-        .collect();
-    let password = PASSWORD.replace('@', "%40").replace(':', "%3A");
-    let senders: Vec<Sender> = served
-        .iter()
-        .map(|s| {
-            Sender::new(&format!("http://{USER}:{password}@{}{PATH}", s.addr))
-                .unwrap()
-                .backoff(FIRST_DELAY, ATTEMPTS)
-                .timeout(SENDER_TIMEOUT)
-        })
-        .collect();
-
-    let deliveries = deliver_all(&world, size, &senders).await;
+    // Receiver `i` is instance `i`; replacements of receiver 0 are 4, 5…
+    let mut restartable = None;
+    let mut served: Vec<Served> = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..4 {
+        if i == 0 && stores.restarts {
+            let first = start_killable(&api, stores, &record, 4).await;
+            addrs.push(first.served.addr);
+            restartable = Some(first);
+            continue;
+        }
+        let pair = (stores.make)().await;
+        let s = serve(
+            ADAPTERS[i % ADAPTERS.len()],
+            receiver(&api, pair, &record, i, None),
+            DEFAULT_READ_TIMEOUT,
+        );
+        addrs.push(s.addr);
+        served.push(s);
+    }
+    let targets: Targets = Arc::new(Mutex::new(addrs.into_iter().map(sender_to).collect()));
+    let ended = Arc::new(AtomicUsize::new(0));
+    let restarts = async {
+        match restartable {
+            Some(first) => {
+                let n = world.schedule.len();
+                restart_mid_run(&api, stores, &record, &targets, &ended, n, first).await
+            }
+            None => (Vec::new(), None),
+        }
+    };
+    let (deliveries, (kills, last)) =
+        tokio::join!(deliver_all(&world, size, &targets, &ended), restarts);
     let elapsed = started.elapsed();
-    let record = std::mem::take(&mut *record.lock().unwrap());
+    // Let the processing that outlived its last answer end (a stalled
+    // handler whose event a duplicate acknowledged meanwhile).
+    let settled = Instant::now() + LEASE * 10;
+    while lock(&record).in_flight.values().sum::<usize>() > 0 && Instant::now() < settled {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let record = std::mem::take(&mut *lock(&record));
+
+    // Each run's end, cut at its instance's death.
+    let end_of = |run: &Run| match (run.ended, record.killed.get(&run.instance)) {
+        (Some(ended), Some(&killed)) => Some(ended.min(killed)),
+        (ended, killed) => ended.or(killed.copied()),
+    };
+    // (handler, event) → its runs, in the order they started.
+    let mut runs: HashMap<(&str, &EventId), Vec<&Run>> = HashMap::new();
+    for run in &record.runs {
+        runs.entry((run.handler, &run.event)).or_default().push(run);
+    }
+    // (instance, event) → when its last handler run there started.
+    let mut last_start: HashMap<(usize, &EventId), Instant> = HashMap::new();
+    for run in &record.runs {
+        let last = last_start
+            .entry((run.instance, &run.event))
+            .or_insert(run.started);
+        *last = (*last).max(run.started);
+    }
+    // Successes followed by another success of the same pair: each must
+    // be one its instance died before recording. Such a success was the
+    // last handler run of its event on its instance (a handler's success
+    // is recorded before the next handler starts) and no report of the
+    // instance gave it.
+    let mut reruns = Vec::new();
+    let mut unexplained = Vec::new();
+    for pair_runs in runs.values() {
+        let successes: Vec<&&Run> = pair_runs.iter().filter(|r| r.succeeded).collect();
+        for run in successes.iter().rev().skip(1) {
+            let killed = record.killed.contains_key(&run.instance);
+            let last = last_start[&(run.instance, &run.event)] == run.started;
+            let recorded = record.recorded.contains(&(
+                run.instance,
+                run.event.clone(),
+                run.handler.to_owned(),
+            ));
+            if killed && last && !recorded {
+                reruns.push((run.handler, run.event.as_str(), run.instance));
+            } else {
+                unexplained.push((run.handler, run.event.as_str(), run.instance));
+            }
+        }
+    }
 
     // The summary, before any assertion, so that a failure shows it too.
-    let attempts: usize = deliveries.iter().map(|d| d.attempts.len()).sum();
+    let attempts: usize = deliveries.iter().map(Vec::len).sum();
     let mut answers: BTreeMap<String, usize> = BTreeMap::new();
-    for attempt in deliveries.iter().flat_map(|d| &d.attempts) {
-        let answer = attempt
-            .status
-            .map_or("no answer".to_owned(), |s| s.as_u16().to_string());
+    for attempt in deliveries.iter().flatten() {
+        let answer = match (attempt.status, attempt.error.as_deref()) {
+            (Some(status), _) => status.as_u16().to_string(),
+            (None, Some("timed out")) => "sender gave up".to_owned(),
+            // "connect", "send"…: where the attempt failed.
+            (None, error) => format!(
+                "no answer ({})",
+                error.unwrap_or("").split(':').next().unwrap_or("")
+            ),
+        };
         *answers.entry(answer).or_default() += 1;
     }
-    let handler_failures: usize = record.runs.values().map(|r| r.runs - r.successes).sum();
     println!(
         "chaos soak ({} stores): {} deliveries of {} events over {} transactions; \
          {attempts} attempts ({answers:?}); {} API failures injected ({:?}); \
-         {handler_failures} handler failures injected; outcomes {:?}; {:.1} s",
+         {} handler runs, faults injected {:?}; instances killed {kills:?}; \
+         {} handler runs repeated after their instance died between success and record \
+         {reruns:?}; outcomes {:?}; {:.1} s",
         stores.kind,
         deliveries.len(),
         world.place.len(),
         world.lifecycles.len(),
         api.failed_requests(),
         record.fetch_errors,
+        record.runs.len(),
+        record.injected,
+        reruns.len(),
         record.outcomes,
         elapsed.as_secs_f64(),
     );
 
-    // No delivery lost: the sender got a 2xx for every one.
+    // No event lost: the sender got a 2xx for every delivery.
     let lost: Vec<_> = deliveries
         .iter()
         .zip(&world.schedule)
-        .filter(|(d, _)| !d.delivered())
-        .map(|(d, (id, _))| (id, d.attempts.iter().map(|a| a.status).collect::<Vec<_>>()))
+        .filter(|(d, _)| !d.last().is_some_and(Attempt::is_success))
+        .map(|(d, (id, _))| (id, d.iter().map(|a| a.status).collect::<Vec<_>>()))
         .collect();
     assert!(lost.is_empty(), "deliveries not acknowledged: {lost:?}");
-    assert!(api.failed_requests() > 0 && handler_failures > 0);
+    // Every fault was injected.
+    assert!(api.failed_requests() > 0);
+    for fault in ["failure", "panic", "stall"] {
+        assert!(record.injected.contains_key(fault), "no {fault} injected");
+    }
+    assert!(answers.contains_key("sender gave up"), "{answers:?}");
+    assert!(
+        record.outcomes.contains_key("still_processing") || answers.contains_key("409"),
+        "no delivery met the answer deadline: {answers:?}"
+    );
+    if stores.restarts {
+        assert_eq!(kills.len(), RESTARTS);
+        assert!(
+            kills.iter().all(|k| k.runs_in_flight > 0),
+            "an instance was killed with no handler in flight: {kills:?}"
+        );
+    } else {
+        assert!(reruns.is_empty());
+    }
 
-    // Every matching (handler, event) ran to success exactly once; no
-    // other pair ever ran.
+    // No two runs of one handler for one event overlapped in time.
+    let mut overlaps = Vec::new();
+    for ((handler, event), pair_runs) in &runs {
+        for pair in pair_runs.windows(2) {
+            let end = end_of(pair[0]).unwrap_or_else(|| {
+                panic!("a run of {handler} for {event} never ended: {:?}", pair[0])
+            });
+            if end > pair[1].started {
+                overlaps.push((handler, event.as_str(), pair[0].instance, pair[1].instance));
+            }
+        }
+        if let Some(last) = pair_runs.last() {
+            assert!(end_of(last).is_some(), "{last:?} never ended");
+        }
+    }
+    assert!(
+        overlaps.is_empty(),
+        "{} runs overlapped the run before them ((handler, event, instance, \
+         instance), first 20): {:?}",
+        overlaps.len(),
+        &overlaps[..overlaps.len().min(20)]
+    );
+
+    // Every matching (handler, event) ran to success exactly once, but
+    // for the reruns above; no other pair ever ran.
+    assert!(
+        unexplained.is_empty(),
+        "handlers run to success again after a success that was recorded or \
+         whose instance lived ((handler, event, instance), first 20): {:?}",
+        &unexplained[..unexplained.len().min(20)]
+    );
     let mut wrong = Vec::new();
     for event in world.events() {
         for name in HANDLERS {
-            let runs = record
-                .runs
-                .get(&(name, event.id.clone()))
-                .copied()
-                .unwrap_or_default();
+            let pair_runs = runs.get(&(name, &event.id)).map_or(&[][..], Vec::as_slice);
+            let successes = pair_runs.iter().filter(|r| r.succeeded).count();
             let matches = takes(name, event, &record);
-            if runs.successes != usize::from(matches) || (!matches && runs.runs > 0) {
-                wrong.push((name, event.id.as_str(), matches, runs));
+            if matches != (successes > 0) || (!matches && !pair_runs.is_empty()) {
+                wrong.push((name, event.id.as_str(), matches, pair_runs.len(), successes));
             }
         }
     }
     assert!(
         wrong.is_empty(),
         "{} (handler, event) pairs not run to success exactly once \
-         ((handler, event, matches, runs), first 20): {:?}",
+         ((handler, event, matches, runs, successes), first 20): {:?}",
         wrong.len(),
         &wrong[..wrong.len().min(20)]
     );
@@ -725,9 +1179,10 @@ async fn soak(size: Size, stores: &Stores) -> World {
     }
 
     // Every transaction ends in the last status of its lifecycle.
+    let (_, transactions) = (stores.make)().await;
     for (transaction, events) in &world.lifecycles {
         let last = events.last().unwrap();
-        let latest = stores.transactions[0]
+        let latest = transactions
             .latest(transaction)
             .await
             .unwrap()
@@ -747,7 +1202,7 @@ async fn soak(size: Size, stores: &Stores) -> World {
         "only 200s acknowledge: {answers:?}"
     );
     assert!(record.outcomes.get("duplicate").copied().unwrap_or(0) > 0);
-    drop(served);
+    drop((served, last));
     world
 }
 
@@ -766,10 +1221,14 @@ async fn chaos_soak_with_memory_stores() {
         Duration::from_secs(24 * 3600),
     ));
     let transactions = Arc::new(MemoryTransactionStore::new(size.transactions));
+    let (c, t) = (claims.clone(), transactions.clone());
     let stores = Stores {
-        claims: vec![claims.clone()],
-        transactions: vec![transactions.clone()],
+        make: Arc::new(move || {
+            let pair: StorePair = (c.clone(), t.clone());
+            Box::pin(async move { pair })
+        }),
         kind: "memory",
+        restarts: false,
     };
     let world = soak(size, &stores).await;
 
@@ -791,31 +1250,38 @@ async fn chaos_soak_with_redis_stores() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("{}:", store_contract::unique("srw-chaos"));
     let ttl = Duration::from_secs(600);
-    // One connection per receiver, as separate instances would have.
-    let mut claims: Vec<Arc<dyn ClaimStore>> = Vec::new();
-    let mut transactions: Vec<Arc<dyn TransactionStore>> = Vec::new();
-    for _ in 0..4 {
-        let stores = RedisStoreBuilder::new(url.as_str())
-            .key_prefix(prefix.as_str())
-            .timeout(Duration::from_secs(10))
-            .done_ttl(ttl)
-            .handlers_ttl(ttl)
-            .transaction_ttl(ttl)
-            .build()
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "no Redis answers at REDIS_URL={url} ({e:?}); {}",
-                    redis_server::INSTALL_HINT
-                )
-            });
-        claims.push(Arc::new(stores.claim_store()));
-        transactions.push(Arc::new(stores.transaction_store()));
-    }
+    // One connection per instance, as separate processes would have.
+    let make: MakeStores = {
+        let (url, prefix) = (url.clone(), prefix.clone());
+        Arc::new(move || {
+            let (url, prefix) = (url.clone(), prefix.clone());
+            Box::pin(async move {
+                let stores = RedisStoreBuilder::new(url.as_str())
+                    .key_prefix(prefix.as_str())
+                    .timeout(Duration::from_secs(10))
+                    .done_ttl(ttl)
+                    .handlers_ttl(ttl)
+                    .transaction_ttl(ttl)
+                    .build()
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "no Redis answers at REDIS_URL={url} ({e:?}); {}",
+                            redis_server::INSTALL_HINT
+                        )
+                    });
+                let pair: StorePair = (
+                    Arc::new(stores.claim_store()),
+                    Arc::new(stores.transaction_store()),
+                );
+                pair
+            })
+        })
+    };
     let stores = Stores {
-        claims,
-        transactions,
+        make,
         kind: "redis",
+        restarts: true,
     };
     let world = soak(size, &stores).await;
 
