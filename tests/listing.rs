@@ -215,3 +215,87 @@ async fn the_mock_rate_limit_answers_429_with_retry_after() {
     }
     assert_eq!(per_second.iter().sum::<usize>(), 5);
 }
+
+/// A server on loopback answering `GET /events` with the body `pages`
+/// gives for the request's query (one connection per request).
+async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                if stream.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head.split(' ').nth(1).unwrap_or_default();
+            let body = pages(target.split_once('?').map_or("", |(_, q)| q));
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_item_that_is_no_event_is_skipped_with_a_warning_and_paging_moves_past_it() {
+    // Newest first: ev_05, an item without a name, an item whose ID is
+    // not one, then (after ev_04) a page of one nameless item, then ev_01.
+    let addr = canned_pages(|query| match query {
+        "limit=3" => {
+            r#"{"success":true,"has_more":true,"events":[
+                {"id":"ev_05","name":"transaction.captured"},
+                {"id":"ev_04","name":null,"data":{}},
+                {"id":"not an id!","name":"transaction.captured"}]}"#
+        }
+        "limit=3&start_after=ev_04" => {
+            r#"{"success":true,"has_more":true,"events":[{"id":"ev_02"}]}"#
+        }
+        "limit=3&start_after=ev_02" => {
+            r#"{"success":true,"has_more":false,"events":[
+                {"id":"ev_01","name":"transaction.refunded"}]}"#
+        }
+        _ => r#"{"success":false,"error_type":"unexpected.query","message":"?"}"#,
+    })
+    .await;
+    let client = ApiClient::builder("proj_1", "key_1")
+        .base_url(format!("http://{addr}"))
+        .build()
+        .unwrap();
+
+    let page = client
+        .list_events(&ListEvents::new().limit(3))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.events), "ev_05");
+    let warnings: Vec<String> = page.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "`events[1]`: expected an event with an `id` and a `name`, found an object",
+            "`events[2]`: expected an event with an `id` and a `name`, found an object",
+        ]
+    );
+    assert!(page.warnings[1].raw().get().contains("not an id!"));
+    // The last item with a readable ID is where the next page starts.
+    assert_eq!(page.last_id(), Some(&ev("ev_04")));
+
+    let mut pager = client.event_pager(ListEvents::new().limit(3));
+    let mut pages = Vec::new();
+    while let Some(events) = pager.next_page().await.unwrap() {
+        pages.push(ids(&events));
+    }
+    // A page whose every item was skipped is an empty list, not the end.
+    assert_eq!(pages, ["ev_05", "", "ev_01"]);
+    assert_eq!(pager.cursor(), Some(&ev("ev_01")));
+}

@@ -328,17 +328,19 @@ impl ApiClient {
     ///
     /// # Errors
     ///
-    /// As for [`EventFetcher::fetch_event`]; a page with one event that
-    /// does not parse is an [`InvalidResponse`](FetchErrorKind::InvalidResponse).
+    /// As for [`EventFetcher::fetch_event`]. An item of the page that is
+    /// not an event (no readable `id` or `name`) does not fail the page: it
+    /// is skipped, with a warning in [`EventPage::warnings`].
     pub async fn list_events(&self, query: &ListEvents) -> Result<EventPage, FetchError> {
         let response = self.send(&["events"], &query.query_pairs()).await?;
         let rate_limit = RateLimit::from_headers(response.headers());
-        let (events, has_more) = self.read::<Vec<Event>>(response, "events")?;
-        Ok(EventPage {
-            events,
-            has_more: has_more.unwrap_or(false),
+        let (items, has_more) =
+            self.read::<Vec<Box<serde_json::value::RawValue>>>(response, "events")?;
+        Ok(EventPage::read(
+            items,
+            has_more.unwrap_or(false),
             rate_limit,
-        })
+        ))
     }
 
     /// A pager over `GET /events` with `query`, in `query`'s order; its

@@ -1,9 +1,11 @@
 //! Listing events (`GET /events`) for reconciliation, and the delivery
 //! records of an event (`GET /events/{id}/webhooks`).
 
+use serde_json::value::RawValue;
+
 use super::client::ApiClient;
 use super::error::FetchError;
-use crate::model::{Event, EventId};
+use crate::model::{Event, EventId, ModelWarning};
 
 /// The largest page `GET /events` serves.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -204,19 +206,74 @@ pub struct EventPage {
     pub has_more: bool,
     /// The rate limit the API reported with the page, if it did.
     pub rate_limit: Option<RateLimit>,
+    /// The items of the page that are not events (no readable `id` or
+    /// `name`): left out of [`events`](EventPage::events), each kept raw
+    /// here at its place in the page (`events[2]`), so one odd item never
+    /// fails the page.
+    pub warnings: Vec<ModelWarning>,
+    /// The IDs of the first and last items that have a readable one,
+    /// skipped items included, so paging moves past a skipped item.
+    bounds: Option<(EventId, EventId)>,
 }
 
 impl EventPage {
-    /// The ID of the last event of the page: the `start_after` of the
-    /// next page.
-    pub fn last_id(&self) -> Option<&EventId> {
-        self.events.last().map(|event| &event.id)
+    /// Reads the items of a page: each one an event, or a warning.
+    pub(crate) fn read(
+        items: Vec<Box<RawValue>>,
+        has_more: bool,
+        rate_limit: Option<RateLimit>,
+    ) -> Self {
+        /// What paging needs of an item that is not an event.
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            id: EventId,
+        }
+        let mut events = Vec::with_capacity(items.len());
+        let mut warnings = Vec::new();
+        let mut bounds: Option<(EventId, EventId)> = None;
+        for (i, item) in items.into_iter().enumerate() {
+            let id = match serde_json::from_str::<Event>(item.get()) {
+                Ok(event) => {
+                    let id = event.id.clone();
+                    events.push(event);
+                    Some(id)
+                }
+                Err(_) => {
+                    let id = serde_json::from_str::<IdOnly>(item.get()).ok();
+                    warnings.push(
+                        ModelWarning::new("", "an event with an `id` and a `name`", item)
+                            .under(&format!("[{i}]"))
+                            .under("events"),
+                    );
+                    id.map(|item| item.id)
+                }
+            };
+            if let Some(id) = id {
+                bounds = Some(match bounds {
+                    Some((first, _)) => (first, id),
+                    None => (id.clone(), id),
+                });
+            }
+        }
+        EventPage {
+            events,
+            has_more,
+            rate_limit,
+            warnings,
+            bounds,
+        }
     }
 
-    /// The ID of the first event of the page: the `end_before` of the
-    /// previous page.
+    /// The ID of the last item of the page (an event, or a skipped item
+    /// with a readable ID): the `start_after` of the next page.
+    pub fn last_id(&self) -> Option<&EventId> {
+        self.bounds.as_ref().map(|(_, last)| last)
+    }
+
+    /// The ID of the first item of the page (an event, or a skipped item
+    /// with a readable ID): the `end_before` of the previous page.
     pub fn first_id(&self) -> Option<&EventId> {
-        self.events.first().map(|event| &event.id)
+        self.bounds.as_ref().map(|(first, _)| first)
     }
 }
 
@@ -292,9 +349,10 @@ impl EventPager {
             _ => self.query.clone(),
         };
         let page = self.fetch(&query).await?;
-        // An empty page ends the walk even if the API says there is more,
-        // so a confused answer cannot make the loop spin forever.
-        self.done_forward = !page.has_more || page.events.is_empty();
+        // A page with no item to page from ends the walk even if the API
+        // says there is more, so a confused answer cannot make the loop
+        // spin forever.
+        self.done_forward = !page.has_more || page.last_id().is_none();
         Ok(self.keep(page))
     }
 
@@ -315,7 +373,7 @@ impl EventPager {
             None => self.query.clone(),
         };
         let page = self.fetch(&query).await?;
-        self.done_backward = !page.has_more || page.events.is_empty();
+        self.done_backward = !page.has_more || page.first_id().is_none();
         Ok(self.keep(page))
     }
 
@@ -325,14 +383,14 @@ impl EventPager {
         Ok(page)
     }
 
-    /// Remembers the bounds of `page` and returns its events.
+    /// Remembers the bounds of `page` and returns its events: `None` for
+    /// a page with no item, an empty list for one whose every item was
+    /// skipped (see [`EventPage::warnings`]).
     fn keep(&mut self, page: EventPage) -> Option<Vec<Event>> {
         self.fetched = true;
-        if let (Some(first), Some(last)) = (page.first_id(), page.last_id()) {
-            self.first = Some(first.clone());
-            self.last = Some(last.clone());
-        }
-        Some(page.events).filter(|events| !events.is_empty())
+        let bounds = page.bounds?;
+        (self.first, self.last) = (Some(bounds.0), Some(bounds.1));
+        Some(page.events)
     }
 
     /// The ID of the last event returned so far (or the starting cursor):

@@ -45,7 +45,12 @@ pub enum Outcome {
     /// The API does not know the event (404 by default, so the sender keeps
     /// retrying while the configuration is fixed; 200 if so configured).
     EventNotFound,
-    /// The API refused our credentials: a configuration error (500).
+    /// The API refused our request: our credentials (401, 403:
+    /// [`FetchErrorKind::Unauthorized`](crate::FetchErrorKind::Unauthorized)),
+    /// or the request itself (any other 4xx but 404:
+    /// [`FetchErrorKind::BadRequest`](crate::FetchErrorKind::BadRequest)).
+    /// A configuration error, not an outage: answered 500 and reported
+    /// loudly; the report's `fetch_error` says which.
     ApiCredentialsRefused,
     /// The API is rate limiting, failing, slow or unreachable, or sent an
     /// invalid response (503 with `Retry-After`).
