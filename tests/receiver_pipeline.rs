@@ -701,3 +701,36 @@ async fn without_a_runtime_a_dropped_delivery_gives_its_claim_up() {
     assert!(retry.is_err());
     assert_eq!(slow.runs.load(Ordering::SeqCst), 2);
 }
+
+/// A fetcher that passes on the API's `Retry-After` as sent, however
+/// large, as a hand-written client might.
+struct AsksToWaitForever;
+
+#[async_trait]
+impl EventFetcher for AsksToWaitForever {
+    async fn fetch_event(&self, _: &EventId) -> Result<Event, FetchError> {
+        Err(
+            FetchError::new(smart_router_webhooks::FetchErrorKind::RateLimited)
+                .with_retry_after(Duration::from_secs(u64::MAX) + Duration::from_nanos(1)),
+        )
+    }
+
+    async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> {
+        Err(FetchError::not_found())
+    }
+}
+
+#[tokio::test]
+async fn the_longest_retry_after_is_answered_without_overflow() {
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(AsksToWaitForever)
+        .build()
+        .unwrap();
+    let answer = receiver.handle(delivery("ev_1")).await;
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        answer.headers()[http::header::RETRY_AFTER],
+        u64::MAX.to_string().as_str()
+    );
+}

@@ -379,8 +379,11 @@ impl Receiver {
             _ => {}
         }
         if let Some(retry_after) = report.retry_after {
-            // Whole seconds, rounded up, at least 1.
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            // Whole seconds, rounded up, at least 1 (and at most what a
+            // `u64` holds: a fetcher may pass on any wait the API asked).
+            let seconds = retry_after
+                .as_secs()
+                .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
