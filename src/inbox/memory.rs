@@ -29,7 +29,7 @@ use crate::model::EventId;
 /// # use smart_router_webhooks::EventId;
 /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
 /// let inbox = MemoryInbox::new(10_000);
-/// inbox.enqueue(&EventId::from_static("ev_1")).await?;
+/// inbox.enqueue(&EventId::parse("ev_1")?).await?;
 /// assert_eq!(inbox.depth().await?.items, 1);
 /// # Ok(()) }
 /// ```
