@@ -8,6 +8,7 @@ pub mod api;
 pub mod delivery;
 pub mod dispatch;
 pub mod error;
+pub mod inbox;
 pub mod model;
 pub mod receiver;
 #[cfg(feature = "reconciler")]

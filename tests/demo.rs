@@ -5,6 +5,8 @@
 
 #[path = "../examples/demo/catch_up.rs"]
 mod catch_up;
+#[path = "../examples/demo/inbox.rs"]
+mod inbox;
 #[path = "../examples/demo/scenario.rs"]
 mod scenario;
 
@@ -79,6 +81,39 @@ async fn the_catch_up_chapter_handles_what_the_outage_missed_once() {
         "ev_mug_capture: already processed by its webhook; no handler runs again",
         "ev_lamp_capture: processed, handlers: fulfil-order, ledger",
         "ev_mug_refund: processed, handlers: ledger; tr_mug: completed → refunded",
+    ] {
+        assert!(timeline.contains(line), "{line}\n{timeline}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_chapter_acknowledges_at_once_and_replays_a_dead_letter() {
+    let mut timeline = Vec::new();
+    let summary = inbox::run(&mut timeline).await.unwrap();
+    assert_eq!(
+        summary,
+        inbox::InboxChapter {
+            queued: 2,
+            answered_before_the_handler: true,
+            dead_letter_attempts: 3,
+            dead_letters_left: 0,
+            // The refund's ledger entry succeeded on its first attempt and
+            // is not run again; erp-sync failed 3 times, then succeeded.
+            handler_runs: [
+                ("erp-sync".to_owned(), 4),
+                ("fulfil-order".to_owned(), 1),
+                ("ledger".to_owned(), 2),
+                ("ship-parcel".to_owned(), 1),
+            ]
+            .into(),
+        }
+    );
+    let timeline = String::from_utf8(timeline).unwrap();
+    for line in [
+        "ev_parcel_capture: answered 202 at once",
+        "ev_parcel_refund: attempt 3 failed, dead-lettered",
+        "dead letter: ev_parcel_refund after 3 attempts: handler_failed; handler erp-sync",
+        "the ERP is back: ev_parcel_refund replayed",
     ] {
         assert!(timeline.contains(line), "{line}\n{timeline}");
     }

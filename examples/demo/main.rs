@@ -9,9 +9,12 @@
 //! failure mended by a retry) and prints what each delivery was answered,
 //! which handlers ran and which status changes were seen. A last chapter
 //! takes the endpoint down past the sender's retries, then lets the
-//! reconciler catch up on what was missed.
+//! reconciler catch up on what was missed; and the inbox chapter shows a
+//! slow handler acknowledged at once and processed by a worker, and a
+//! dead letter replayed.
 
 mod catch_up;
+mod inbox;
 mod scenario;
 
 use std::io::Write as _;
@@ -22,5 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     scenario::run(&mut stdout).await?;
     writeln!(stdout)?;
     catch_up::run(&mut stdout).await?;
+    writeln!(stdout)?;
+    inbox::run(&mut stdout).await?;
     Ok(())
 }
