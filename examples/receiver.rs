@@ -65,18 +65,30 @@ async fn print_event(ctx: EventContext) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// An error with every cause after it: `the API is unavailable: connection
+/// refused`.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(&format!(": {error}"));
+        cause = error.source();
+    }
+    text
+}
+
 /// Reports each delivery on stderr, never with a credential.
 fn log_delivery(report: &DeliveryReport) {
     let event = report.event_id.as_ref().map_or("-", |id| id.as_str());
     let mut line = format!("{} {} {event}", report.status.as_u16(), report.outcome);
     if let Some(error) = &report.fetch_error {
-        line.push_str(&format!(" fetch: {error}"));
+        line.push_str(&format!(" fetch: {}", chain(error)));
     }
     if let Some(error) = &report.store_error {
-        line.push_str(&format!(" store: {error}"));
+        line.push_str(&format!(" store: {}", chain(error)));
     }
     for (handler, error) in report.failures() {
-        line.push_str(&format!(" handler {handler}: {error}"));
+        line.push_str(&format!(" handler {handler}: {}", chain(error)));
     }
     eprintln!("{line}");
 }

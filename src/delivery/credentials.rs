@@ -130,6 +130,12 @@ impl Credentials {
         &self.username
     }
 
+    /// The password, for the test kit's webhook URLs.
+    #[cfg(feature = "testing")]
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+
     /// The `Authorization` header a sender puts on deliveries with these
     /// credentials (`Basic base64(user:password)`), marked sensitive so that
     /// HTTP libraries keep it out of their logs.
@@ -219,6 +225,12 @@ impl BasicAuth {
             return Err(invalid_credentials("no credentials to accept"));
         }
         Ok(BasicAuth { accepted })
+    }
+
+    /// The credentials accepted first, for the test kit's deliveries.
+    #[cfg(feature = "testing")]
+    pub(crate) fn first(&self) -> Option<&Credentials> {
+        self.accepted.first()
     }
 
     /// How many credentials are accepted.

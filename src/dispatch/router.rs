@@ -3,10 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::handler::{EventContext, Handler, HandlerError};
+use super::error::HandlerError;
+use super::handler::{EventContext, Handler};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventType, TransactionStatus};
-use crate::tracker::Transition;
+use crate::model::{Event, EventType, TransactionStatus};
+use crate::tracker::{Tracking, Transition};
 
 /// Which status changes a transition handler takes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct Router {
     unexpected: Vec<Route>,
     every_event: Vec<Route>,
     fallback: Option<Route>,
+    /// The application's state, given to every handler's context.
+    states: Arc<http::Extensions>,
 }
 
 /// The handlers one event goes to, in the order they run.
@@ -155,6 +158,12 @@ impl Router {
         if !transition.expected {
             routes.extend(&self.unexpected);
         }
+    }
+
+    /// The context handlers get for `event`: the event, what the tracker
+    /// made of it, and the state given with [`RouterBuilder::state`].
+    pub(crate) fn context(&self, event: Arc<Event>, tracking: Tracking) -> EventContext {
+        EventContext::new(event, tracking).with_states(Arc::clone(&self.states))
     }
 
     /// The handler registered under `name`, if any.
@@ -280,6 +289,16 @@ impl RouterBuilder {
         self
     }
 
+    /// Gives `state` to every handler: [`EventContext::state::<T>()`]
+    /// returns it. One value shared by every handler and every event,
+    /// never cloned; one value per type (a later one replaces it).
+    ///
+    /// [`EventContext::state::<T>()`]: EventContext::state
+    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        Arc::make_mut(&mut self.router.states).insert(Arc::new(state));
+        self
+    }
+
     /// The router.
     ///
     /// # Errors
@@ -330,8 +349,7 @@ impl std::fmt::Debug for RouterBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Event, EventId, Transaction, TransactionId};
-    use crate::tracker::Tracking;
+    use crate::model::{EventId, Transaction, TransactionId};
 
     async fn noop(_: EventContext) -> Result<(), HandlerError> {
         Ok(())

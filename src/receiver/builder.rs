@@ -192,6 +192,15 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Gives `state` (your database pool, order book, mailer…) to every
+    /// handler, without a clone per registration: a handler reads it with
+    /// [`EventContext::state::<T>()`](crate::EventContext::state). One
+    /// value per type; a later one of the same type replaces it.
+    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.router = self.router.state(state);
+        self
+    }
+
     /// Remembers processed events in `store` (default: a
     /// [`MemoryClaimStore`]).
     pub fn claim_store(mut self, store: impl ClaimStore) -> Self {
