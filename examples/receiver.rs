@@ -37,6 +37,7 @@ use smart_router_webhooks::reconcile::{Progress, Reconciler};
 use smart_router_webhooks::store::{CursorStore, MemoryCursorStore};
 use smart_router_webhooks::{
     ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, Receiver,
+    WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -145,20 +146,16 @@ struct Configured {
 async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
     let url_error =
         |name, e: smart_router_webhooks::Error| ConfigError(name, e.message().to_owned());
-    let mut auth = BasicAuth::new(
-        Credentials::from_webhook_url(webhook_url)
-            .map_err(|e| url_error("SMART_ROUTER_WEBHOOK_URL", e))?,
-    );
+    let webhook_url =
+        WebhookUrl::parse(webhook_url).map_err(|e| url_error("SMART_ROUTER_WEBHOOK_URL", e))?;
+    let path = webhook_url.path().to_owned();
+    let mut auth = BasicAuth::from(webhook_url);
     if let Some(previous) = optional("SMART_ROUTER_WEBHOOK_URL_PREVIOUS") {
         auth = auth.with(
             Credentials::from_webhook_url(&previous)
                 .map_err(|e| url_error("SMART_ROUTER_WEBHOOK_URL_PREVIOUS", e))?,
         );
     }
-    let path = url::Url::parse(webhook_url)
-        .map_err(|e| ConfigError("SMART_ROUTER_WEBHOOK_URL", e.to_string()))?
-        .path()
-        .to_owned();
 
     let mut api = ApiClient::builder(
         var("SMART_ROUTER_PROJECT_ID")?,

@@ -31,7 +31,7 @@ pub use api::{
     ApiClient, ApiClientBuilder, EventFetcher, FetchError, FetchErrorKind, Transport,
     TransportError,
 };
-pub use delivery::{BasicAuth, Credentials, WebhookPayload};
+pub use delivery::{BasicAuth, Credentials, WebhookPayload, WebhookUrl};
 pub use dispatch::{
     EventContext, Handler, HandlerError, HandlerResultExt, Router, TransitionFilter,
 };
