@@ -10,6 +10,13 @@ use crate::model::{Event, EventType, TransactionStatus};
 use crate::tracker::{Tracking, Transition};
 
 /// Which status changes a transition handler takes.
+///
+/// A *stale* event (older than one already seen for its transaction: a
+/// capture delivered after its refund) brings no status change, so no
+/// transition handler runs for it, whatever the filter; handlers
+/// registered with `on`, `on_prefix` and `on_every_event` still run, with
+/// [`EventContext::is_stale`] true. React to status changes here to act
+/// on the latest status only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransitionFilter {
@@ -214,7 +221,11 @@ impl RouterBuilder {
         }
     }
 
-    /// Runs `handler` for events of type `event_type`.
+    /// Runs `handler` for events of type `event_type`, stale ones
+    /// included (an event older than one already seen for its
+    /// transaction: [`EventContext::is_stale`] is then true). To act only
+    /// on a transaction's latest status, register on a transition
+    /// ([`on_transition`](Self::on_transition)): a stale event brings none.
     pub fn on(
         mut self,
         event_type: EventType,

@@ -146,7 +146,10 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Runs `handler` for events of type `event_type`.
+    /// Runs `handler` for events of type `event_type`, stale ones
+    /// included ([`EventContext::is_stale`](crate::EventContext::is_stale));
+    /// a transition handler ([`on_transition`](Self::on_transition)) never
+    /// runs for a stale event.
     pub fn on(
         mut self,
         event_type: EventType,
@@ -169,7 +172,8 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Runs `handler` when a transaction's status changes as `filter` says.
+    /// Runs `handler` when a transaction's status changes as `filter` says
+    /// (never for a stale event, which changes nothing).
     pub fn on_transition(
         mut self,
         filter: TransitionFilter,

@@ -289,6 +289,7 @@ impl Scalar for Amount {
 
 tolerant_scalar!(Amount);
 
+/// Requires the `rust_decimal` feature.
 #[cfg(feature = "rust_decimal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
 impl TryFrom<&Amount> for rust_decimal::Decimal {
@@ -313,6 +314,7 @@ impl TryFrom<&Amount> for rust_decimal::Decimal {
     }
 }
 
+/// Requires the `rust_decimal` feature.
 #[cfg(feature = "rust_decimal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
 impl From<rust_decimal::Decimal> for Amount {
