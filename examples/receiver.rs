@@ -46,6 +46,7 @@ use smart_router_webhooks::reconcile::{Progress, Reconciler};
 use smart_router_webhooks::store::{CursorStore, MemoryCursorStore};
 use smart_router_webhooks::{
     ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, Receiver,
+    WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -74,18 +75,30 @@ async fn print_event(ctx: EventContext) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// An error with every cause after it: `the API is unavailable: connection
+/// refused`.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(&format!(": {error}"));
+        cause = error.source();
+    }
+    text
+}
+
 /// Reports each delivery on stderr, never with a credential.
 fn log_delivery(report: &DeliveryReport) {
     let event = report.event_id.as_ref().map_or("-", |id| id.as_str());
     let mut line = format!("{} {} {event}", report.status.as_u16(), report.outcome);
     if let Some(error) = &report.fetch_error {
-        line.push_str(&format!(" fetch: {error}"));
+        line.push_str(&format!(" fetch: {}", chain(error)));
     }
     if let Some(error) = &report.store_error {
-        line.push_str(&format!(" store: {error}"));
+        line.push_str(&format!(" store: {}", chain(error)));
     }
     for (handler, error) in report.failures() {
-        line.push_str(&format!(" handler {handler}: {error}"));
+        line.push_str(&format!(" handler {handler}: {}", chain(error)));
     }
     eprintln!("{line}");
 }
@@ -144,20 +157,16 @@ struct Configured {
 async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
     let url_error =
         |name, e: smart_router_webhooks::Error| ConfigError(name, e.message().to_owned());
-    let mut auth = BasicAuth::new(
-        Credentials::from_webhook_url(webhook_url)
-            .map_err(|e| url_error("SMART_ROUTER_WEBHOOK_URL", e))?,
-    );
+    let webhook_url =
+        WebhookUrl::parse(webhook_url).map_err(|e| url_error("SMART_ROUTER_WEBHOOK_URL", e))?;
+    let path = webhook_url.path().to_owned();
+    let mut auth = BasicAuth::from(webhook_url);
     if let Some(previous) = optional("SMART_ROUTER_WEBHOOK_URL_PREVIOUS") {
         auth = auth.with(
             Credentials::from_webhook_url(&previous)
                 .map_err(|e| url_error("SMART_ROUTER_WEBHOOK_URL_PREVIOUS", e))?,
         );
     }
-    let path = url::Url::parse(webhook_url)
-        .map_err(|e| ConfigError("SMART_ROUTER_WEBHOOK_URL", e.to_string()))?
-        .path()
-        .to_owned();
 
     let mut api = ApiClient::builder(
         var("SMART_ROUTER_PROJECT_ID")?,

@@ -20,14 +20,22 @@ pub mod store;
 pub mod testing;
 pub mod tracker;
 
+/// The attribute a struct implementing [`Handler`] (or another of this
+/// crate's async traits) puts on its `impl` block, re-exported so that
+/// `#[smart_router_webhooks::async_trait]` works without a dependency of
+/// your own.
+pub use async_trait::async_trait;
+
 #[cfg(feature = "reqwest")]
 pub use api::ReqwestTransport;
 pub use api::{
     ApiClient, ApiClientBuilder, EventFetcher, FetchError, FetchErrorKind, Transport,
     TransportError,
 };
-pub use delivery::{BasicAuth, Credentials, WebhookPayload};
-pub use dispatch::{EventContext, Handler, HandlerError, Router, TransitionFilter};
+pub use delivery::{BasicAuth, Credentials, WebhookPayload, WebhookUrl};
+pub use dispatch::{
+    EventContext, Handler, HandlerError, HandlerResultExt, Router, TransitionFilter,
+};
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Metadata, ModelWarning,

@@ -1,5 +1,7 @@
 //! actix-web 4: a handler and a service configuration to mount on an `App`.
 //!
+//! Requires the `actix` feature.
+//!
 //! ```no_run
 //! # async fn run(receiver: smart_router_webhooks::Receiver) -> std::io::Result<()> {
 //! use actix_web::{App, HttpServer};

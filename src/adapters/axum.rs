@@ -1,6 +1,8 @@
 //! axum 0.8: a router to merge into yours, or a handler to route with
 //! `State`.
 //!
+//! Requires the `axum` feature.
+//!
 //! ```no_run
 //! # async fn run(receiver: smart_router_webhooks::Receiver) {
 //! use axum::{Router, routing::get};

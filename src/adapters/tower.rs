@@ -1,6 +1,8 @@
 //! A [`tower_service::Service`] answering deliveries: serves hyper 1 through
 //! hyper-util, and any tower stack.
 //!
+//! Requires the `tower` feature.
+//!
 //! ```no_run
 //! # async fn run(receiver: smart_router_webhooks::Receiver) {
 //! use smart_router_webhooks::adapters::tower::WebhookService;

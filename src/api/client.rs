@@ -178,7 +178,7 @@ fn default_transport() -> Result<Arc<dyn Transport>, Error> {
 fn default_transport() -> Result<Arc<dyn Transport>, Error> {
     Err(Error::new(
         ErrorKind::InvalidConfig,
-        "no transport: enable the `reqwest` feature, or give one with `ApiClientBuilder::transport`",
+        "no transport: enable the `reqwest` feature (a default feature), or give one with `ApiClientBuilder::transport`",
     ))
 }
 

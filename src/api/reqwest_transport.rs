@@ -22,6 +22,8 @@ const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
 /// `ring` crypto provider, certificates checked by the platform's verifier
 /// (the system's trust store), HTTP/1.1, and redirects not followed.
 /// Proxies set in the environment (`HTTPS_PROXY`, …) are honoured.
+///
+/// Requires the `reqwest` feature.
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Clone)]
 pub struct ReqwestTransport {

@@ -11,10 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use percent_encoding::percent_decode_str;
 use subtle::{Choice, ConstantTimeEq};
-use url::{Host, Url};
 
+use super::WebhookUrl;
 use crate::error::{Error, ErrorKind};
 
 /// The longest `Authorization` header value read, in bytes. A longer one is
@@ -46,7 +45,7 @@ pub struct Credentials {
     password: String,
 }
 
-fn invalid_credentials(message: &'static str) -> Error {
+pub(super) fn invalid_credentials(message: &'static str) -> Error {
     Error::new(ErrorKind::InvalidCredentials, message)
 }
 
@@ -78,56 +77,24 @@ impl Credentials {
 
     /// The credentials written in a webhook URL, exactly as pasted into the
     /// Dashboard (`https://user:p%40ss@host/path` gives `user` and `p@ss`).
+    /// [`WebhookUrl::parse`] gives the path to serve as well.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidCredentials`] when the text is not a URL, the
-    /// URL is not `https` (plain `http` is accepted only for a loopback
-    /// host, for local testing), it carries no username or no password, a
-    /// decoded part is not UTF-8, or the username contains `:`. The error
-    /// never contains the URL.
+    /// As [`WebhookUrl::parse`].
     pub fn from_webhook_url(url: &str) -> Result<Self, Error> {
-        let parsed = Url::parse(url.trim()).map_err(|e| {
-            invalid_credentials("the webhook URL is not a valid URL").with_source(e)
-        })?;
-        match parsed.scheme() {
-            "https" => {}
-            "http" if is_loopback(&parsed) => {}
-            "http" => {
-                return Err(invalid_credentials(
-                    "the webhook URL must use https (plain http is only accepted for a loopback host)",
-                ));
-            }
-            _ => return Err(invalid_credentials("the webhook URL must use https")),
-        }
-        if parsed.username().is_empty() {
-            return Err(invalid_credentials(
-                "the webhook URL has no credentials (expected https://user:password@host/path)",
-            ));
-        }
-        let password = parsed
-            .password()
-            .ok_or_else(|| invalid_credentials("the webhook URL has a username but no password"))?;
-        let decode = |part: &str, what: &'static str| {
-            percent_decode_str(part)
-                .decode_utf8()
-                .map(|s| s.into_owned())
-                .map_err(|_| invalid_credentials(what))
-        };
-        let username = decode(
-            parsed.username(),
-            "the webhook URL's username is not UTF-8 once decoded",
-        )?;
-        let password = decode(
-            password,
-            "the webhook URL's password is not UTF-8 once decoded",
-        )?;
-        Credentials::new(username, password)
+        WebhookUrl::parse(url).map(WebhookUrl::into_credentials)
     }
 
     /// The username.
     pub fn username(&self) -> &str {
         &self.username
+    }
+
+    /// The password, for the test kit's webhook URLs.
+    #[cfg(feature = "testing")]
+    pub(crate) fn password(&self) -> &str {
+        &self.password
     }
 
     /// The `Authorization` header a sender puts on deliveries with these
@@ -140,15 +107,6 @@ impl Credentials {
             .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
         value.set_sensitive(true);
         value
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
@@ -219,6 +177,12 @@ impl BasicAuth {
             return Err(invalid_credentials("no credentials to accept"));
         }
         Ok(BasicAuth { accepted })
+    }
+
+    /// The credentials accepted first, for the test kit's deliveries.
+    #[cfg(feature = "testing")]
+    pub(crate) fn first(&self) -> Option<&Credentials> {
+        self.accepted.first()
     }
 
     /// How many credentials are accepted.
@@ -315,6 +279,12 @@ fn ct_eq(given: &[u8], expected: &[u8]) -> Choice {
 impl From<Credentials> for BasicAuth {
     fn from(credentials: Credentials) -> Self {
         BasicAuth::new(credentials)
+    }
+}
+
+impl From<WebhookUrl> for BasicAuth {
+    fn from(url: WebhookUrl) -> Self {
+        BasicAuth::new(url.into_credentials())
     }
 }
 

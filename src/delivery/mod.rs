@@ -2,6 +2,8 @@
 
 mod credentials;
 mod payload;
+mod webhook_url;
 
 pub use credentials::{BasicAuth, Credentials, MAX_AUTHORIZATION_LEN};
 pub use payload::WebhookPayload;
+pub use webhook_url::WebhookUrl;

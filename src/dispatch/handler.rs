@@ -1,30 +1,84 @@
 //! [`Handler`]: what users implement to act on events.
 
-use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::error::HandlerError;
 use crate::model::{Event, Transaction};
 use crate::tracker::{Tracking, Transition};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// What a handler is given: the event fetched from the API, and what the
-/// transaction tracker made of it.
+/// What a handler is given: the event fetched from the API, what the
+/// transaction tracker made of it, and your application's state.
 ///
-/// Cheap to clone (the event is shared).
+/// Cheap to clone (the event and the state are shared).
 #[derive(Clone, Debug)]
 pub struct EventContext {
     event: Arc<Event>,
     tracking: Tracking,
+    state: Arc<http::Extensions>,
 }
 
 impl EventContext {
-    /// A context for `event` with what the tracker made of it.
+    /// A context for `event` with what the tracker made of it, and no
+    /// state.
     pub fn new(event: Arc<Event>, tracking: Tracking) -> Self {
-        EventContext { event, tracking }
+        EventContext {
+            event,
+            tracking,
+            state: Arc::default(),
+        }
+    }
+
+    /// The context with `state` too, as
+    /// [`ReceiverBuilder::state`](crate::ReceiverBuilder::state) gives it:
+    /// to call a handler directly in a test.
+    pub fn with_state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        Arc::make_mut(&mut self.state).insert(Arc::new(state));
+        self
+    }
+
+    /// A context sharing the receiver's state.
+    pub(crate) fn with_states(mut self, states: Arc<http::Extensions>) -> Self {
+        self.state = states;
+        self
+    }
+
+    /// The application state of type `T` given to the receiver with
+    /// [`ReceiverBuilder::state`](crate::ReceiverBuilder::state): one value
+    /// shared by every handler and every event, never cloned.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use smart_router_webhooks::{EventContext, HandlerError};
+    ///
+    /// #[derive(Default)]
+    /// struct Orders { paid: Mutex<Vec<String>> }
+    ///
+    /// async fn mark_paid(ctx: EventContext) -> Result<(), HandlerError> {
+    ///     let orders = ctx.state::<Orders>()?;
+    ///     orders.paid.lock().unwrap().push(ctx.event().id.to_string());
+    ///     Ok(())
+    /// }
+    /// # let _ = mark_paid;
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A retryable [`HandlerError`] naming `T` when the receiver was given
+    /// no state of that type (a configuration mistake: the sender retries
+    /// until it is fixed).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Result<&T, HandlerError> {
+        self.state
+            .get::<Arc<T>>()
+            .map(|state| &**state)
+            .ok_or_else(|| {
+                HandlerError::retry(format!(
+                    "no state of type {} was given to the receiver (ReceiverBuilder::state)",
+                    std::any::type_name::<T>()
+                ))
+            })
     }
 
     /// The event, as fetched from the API.
@@ -71,116 +125,6 @@ impl EventContext {
     }
 }
 
-/// Why a handler failed, and whether the sender should deliver again.
-///
-/// `?` on any error makes a *retryable* failure: nothing is lost by
-/// default. Use [`HandlerError::permanent`] for an event that will never be
-/// handled (the delivery is acknowledged and the failure reported).
-pub struct HandlerError {
-    retry: bool,
-    cause: Cause,
-    source: BoxError,
-}
-
-/// What made a handler fail, beyond its own error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cause {
-    Returned,
-    Panicked,
-    TimedOut,
-}
-
-impl HandlerError {
-    /// A failure worth retrying: the receiver answers 500 so the sender
-    /// delivers again, and handlers that succeeded are not run again.
-    pub fn retry(source: impl Into<BoxError>) -> Self {
-        HandlerError {
-            retry: true,
-            cause: Cause::Returned,
-            source: source.into(),
-        }
-    }
-
-    /// The retryable failure of a handler that panicked, with the panic's
-    /// message.
-    pub(crate) fn panicked(message: String) -> Self {
-        HandlerError {
-            retry: true,
-            cause: Cause::Panicked,
-            source: format!("the handler panicked: {message}").into(),
-        }
-    }
-
-    /// The retryable failure of a handler that ran past its timeout.
-    pub(crate) fn timed_out(timeout: std::time::Duration) -> Self {
-        HandlerError {
-            retry: true,
-            cause: Cause::TimedOut,
-            source: format!("the handler did not finish within {timeout:?}").into(),
-        }
-    }
-
-    /// A failure that no retry can mend: the delivery is acknowledged
-    /// (200) and the failure reported to the observer.
-    pub fn permanent(source: impl Into<BoxError>) -> Self {
-        HandlerError {
-            retry: false,
-            cause: Cause::Returned,
-            source: source.into(),
-        }
-    }
-
-    /// Whether the sender should deliver the event again.
-    pub fn is_retryable(&self) -> bool {
-        self.retry
-    }
-
-    /// Whether the handler panicked (a retryable failure of that handler
-    /// only: the others still run).
-    pub fn is_panic(&self) -> bool {
-        self.cause == Cause::Panicked
-    }
-
-    /// Whether the handler ran past its timeout and was stopped (a
-    /// retryable failure).
-    pub fn is_timeout(&self) -> bool {
-        self.cause == Cause::TimedOut
-    }
-
-    /// The underlying error.
-    pub fn source(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        &*self.source
-    }
-}
-
-impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
-    fn from(error: E) -> Self {
-        HandlerError::retry(error)
-    }
-}
-
-impl fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandlerError")
-            .field("retry", &self.retry)
-            .field("cause", &self.cause)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-impl fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match (self.cause, self.retry) {
-            (Cause::Panicked, _) => "panicked",
-            (Cause::TimedOut, _) => "timed out",
-            (Cause::Returned, true) => "retryable",
-            (Cause::Returned, false) => "permanent",
-        };
-        write!(f, "{kind} handler failure: {}", self.source)
-    }
-}
-
 /// Acts on events. Implement it, or pass an async closure or `async fn`
 /// taking an [`EventContext`]:
 ///
@@ -196,6 +140,28 @@ impl fmt::Display for HandlerError {
 /// # fn takes_handler(_: impl smart_router_webhooks::Handler) {}
 /// # takes_handler(record_capture);
 /// # takes_handler(|ctx: EventContext| async move { Ok(()) });
+/// ```
+///
+/// A struct handler carries its own configuration; the trait's `async fn`
+/// needs the [`async_trait`](crate::async_trait) attribute, re-exported by
+/// this crate (no dependency to add):
+///
+/// ```
+/// use smart_router_webhooks::{EventContext, Handler, HandlerError, async_trait};
+///
+/// struct NotifyDisputes {
+///     desk: String,
+/// }
+///
+/// #[async_trait]
+/// impl Handler for NotifyDisputes {
+///     async fn handle(&self, ctx: &EventContext) -> Result<(), HandlerError> {
+///         println!("{}: dispute on {:?}", self.desk, ctx.transaction().map(|t| &t.id));
+///         Ok(())
+///     }
+/// }
+/// # fn takes_handler(_: impl Handler) {}
+/// # takes_handler(NotifyDisputes { desk: "disputes@shop.example".into() });
 /// ```
 ///
 /// A handler may run more than once for one event when the process dies

@@ -3,12 +3,20 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::handler::{EventContext, Handler, HandlerError};
+use super::error::HandlerError;
+use super::handler::{EventContext, Handler};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventType, TransactionStatus};
-use crate::tracker::Transition;
+use crate::model::{Event, EventType, TransactionStatus};
+use crate::tracker::{Tracking, Transition};
 
 /// Which status changes a transition handler takes.
+///
+/// A *stale* event (older than one already seen for its transaction: a
+/// capture delivered after its refund) brings no status change, so no
+/// transition handler runs for it, whatever the filter; handlers
+/// registered with `on`, `on_prefix` and `on_every_event` still run, with
+/// [`EventContext::is_stale`] true. React to status changes here to act
+/// on the latest status only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransitionFilter {
@@ -76,6 +84,8 @@ pub struct Router {
     unexpected: Vec<Route>,
     every_event: Vec<Route>,
     fallback: Option<Route>,
+    /// The application's state, given to every handler's context.
+    states: Arc<http::Extensions>,
 }
 
 /// The handlers one event goes to, in the order they run.
@@ -157,6 +167,12 @@ impl Router {
         }
     }
 
+    /// The context handlers get for `event`: the event, what the tracker
+    /// made of it, and the state given with [`RouterBuilder::state`].
+    pub(crate) fn context(&self, event: Arc<Event>, tracking: Tracking) -> EventContext {
+        EventContext::new(event, tracking).with_states(Arc::clone(&self.states))
+    }
+
     /// The handler registered under `name`, if any.
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes().find(|route| route.name() == name)
@@ -205,7 +221,11 @@ impl RouterBuilder {
         }
     }
 
-    /// Runs `handler` for events of type `event_type`.
+    /// Runs `handler` for events of type `event_type`, stale ones
+    /// included (an event older than one already seen for its
+    /// transaction: [`EventContext::is_stale`] is then true). To act only
+    /// on a transaction's latest status, register on a transition
+    /// ([`on_transition`](Self::on_transition)): a stale event brings none.
     pub fn on(
         mut self,
         event_type: EventType,
@@ -280,6 +300,16 @@ impl RouterBuilder {
         self
     }
 
+    /// Gives `state` to every handler: [`EventContext::state::<T>()`]
+    /// returns it. One value shared by every handler and every event,
+    /// never cloned; one value per type (a later one replaces it).
+    ///
+    /// [`EventContext::state::<T>()`]: EventContext::state
+    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        Arc::make_mut(&mut self.router.states).insert(Arc::new(state));
+        self
+    }
+
     /// The router.
     ///
     /// # Errors
@@ -330,8 +360,7 @@ impl std::fmt::Debug for RouterBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Event, EventId, Transaction, TransactionId};
-    use crate::tracker::Tracking;
+    use crate::model::{EventId, Transaction, TransactionId};
 
     async fn noop(_: EventContext) -> Result<(), HandlerError> {
         Ok(())

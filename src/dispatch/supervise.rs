@@ -5,7 +5,7 @@ use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::handler::HandlerError;
+use super::error::HandlerError;
 
 /// Runs `handler`, turning a panic while it is polled into
 /// [`HandlerError::panicked`].
@@ -44,7 +44,10 @@ mod tests {
         let result = poll_once(catch_panic(async { panic!("ledger exploded") }));
         let error = result.unwrap_err();
         assert!(error.is_panic() && error.is_retryable());
-        assert!(error.to_string().contains("ledger exploded"), "{error}");
+        assert!(
+            format!("{error:#}").contains("ledger exploded"),
+            "{error:#}"
+        );
         assert!(poll_once(catch_panic(async { Ok(()) })).is_ok());
     }
 

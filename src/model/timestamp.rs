@@ -127,6 +127,8 @@ impl Timestamp {
 
     /// The instant as a [`jiff::Timestamp`], or `None` when the text could
     /// not be read or the instant is outside jiff's range.
+    ///
+    /// Requires the `jiff` feature.
     #[cfg(feature = "jiff")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jiff")))]
     pub fn to_jiff(&self) -> Option<jiff::Timestamp> {
@@ -135,6 +137,8 @@ impl Timestamp {
 
     /// The instant as a [`chrono::DateTime`] in UTC, or `None` when the
     /// text could not be read or the instant is outside chrono's range.
+    ///
+    /// Requires the `chrono` feature.
     #[cfg(feature = "chrono")]
     #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
     pub fn to_chrono(&self) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -150,7 +150,10 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Runs `handler` for events of type `event_type`.
+    /// Runs `handler` for events of type `event_type`, stale ones
+    /// included ([`EventContext::is_stale`](crate::EventContext::is_stale));
+    /// a transition handler ([`on_transition`](Self::on_transition)) never
+    /// runs for a stale event.
     pub fn on(
         mut self,
         event_type: EventType,
@@ -173,7 +176,8 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Runs `handler` when a transaction's status changes as `filter` says.
+    /// Runs `handler` when a transaction's status changes as `filter` says
+    /// (never for a stale event, which changes nothing).
     pub fn on_transition(
         mut self,
         filter: TransitionFilter,
@@ -193,6 +197,15 @@ impl ReceiverBuilder {
     /// Runs `handler` for events nothing else takes.
     pub fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
         self.router = self.router.fallback(name, handler);
+        self
+    }
+
+    /// Gives `state` (your database pool, order book, mailer…) to every
+    /// handler, without a clone per registration: a handler reads it with
+    /// [`EventContext::state::<T>()`](crate::EventContext::state). One
+    /// value per type; a later one of the same type replaces it.
+    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.router = self.router.state(state);
         self
     }
 

@@ -131,6 +131,12 @@ impl Receiver {
         self.inner.inbox.as_ref()
     }
 
+    /// The credentials deliveries must carry, for the test kit.
+    #[cfg(feature = "testing")]
+    pub(crate) fn accepted_credentials(&self) -> Option<&crate::delivery::Credentials> {
+        self.inner.auth.as_ref().and_then(BasicAuth::first)
+    }
+
     /// Answers one delivery whose body was read (at most
     /// [`body_limit`](Self::body_limit) bytes of it: a longer body may be
     /// cut, and is answered 413).

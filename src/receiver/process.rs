@@ -227,7 +227,7 @@ impl Receiver {
         let tracking = owed.as_ref().map_or(tracking, |o| o.tracking.clone());
         let has_transaction = event.transaction().is_some();
         report.tracking = tracking.clone();
-        let ctx = EventContext::new(Arc::new(event), tracking);
+        let ctx = inner.router.context(Arc::new(event), tracking);
         let plan = inner.router.plan(&ctx);
         report.fell_back = plan.fell_back;
         let mut routes: Vec<&Route> = plan.routes;

@@ -12,7 +12,8 @@ use crate::inbox::Enqueued;
 use crate::model::{EventId, EventType, ModelWarning, TransactionId};
 use crate::tracker::Tracking;
 
-/// How a delivery ended; each outcome has its HTTP answer (SPEC §5).
+/// How a delivery ended; each outcome has its HTTP answer (the table "What
+/// the receiver answers" of the crate docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {

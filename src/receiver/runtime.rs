@@ -44,6 +44,8 @@ pub trait Runtime: Send + Sync + 'static {
 }
 
 /// The [`Runtime`] of tokio: spawns on the runtime the call is made from.
+///
+/// Requires the `tokio` feature.
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Clone, Copy, Debug, Default)]

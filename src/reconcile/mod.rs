@@ -1,6 +1,8 @@
 //! Catching up on what the webhooks missed: the [`Reconciler`] walks the
 //! API's event list and gives each event to the receiver's pipeline.
 //!
+//! Requires the `reconciler` feature.
+//!
 //! Smart Router retries a failed delivery for about three days, then gives
 //! up. The reconciler walks `GET /events` forward from a saved
 //! [`Cursor`] and hands each event to

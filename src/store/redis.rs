@@ -295,6 +295,8 @@ fn millis(d: Duration) -> u128 {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Requires the `redis` feature.
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisStoreBuilder {
     target: Target,
@@ -576,6 +578,8 @@ impl Connection {
 
 /// The stores [`RedisStoreBuilder::build`] connects, sharing one
 /// connection.
+///
+/// Requires the `redis` feature.
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone, Debug)]
 pub struct RedisStores {
@@ -627,6 +631,8 @@ impl RedisStores {
 ///   the handler set and owed work stay.
 ///
 /// Clones share the connection.
+///
+/// Requires the `redis` feature.
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisClaimStore {
@@ -788,6 +794,8 @@ impl ClaimStore for RedisClaimStore {
 /// [`latest`](TransactionStore::latest) is one `HMGET`.
 ///
 /// Clones share the connection.
+///
+/// Requires the `redis` feature.
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisTransactionStore {

@@ -73,6 +73,8 @@ return 0",
 /// one slot of a Redis Cluster. The lease is a `SET … PX` whose value is
 /// its holder's token; moving the cursor, changing the stuck set and
 /// ending the lease are scripts that check the token first.
+///
+/// Requires the `redis` feature.
 #[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
 #[derive(Clone)]
 pub struct RedisCursorStore {

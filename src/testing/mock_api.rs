@@ -254,6 +254,7 @@ pub struct MockApiBuilder {
     delay: Duration,
     any_event: Option<Event>,
     rate_limit: Option<u32>,
+    addr: Option<SocketAddr>,
 }
 
 impl fmt::Debug for MockApiBuilder {
@@ -276,6 +277,7 @@ impl Default for MockApiBuilder {
             delay: Duration::ZERO,
             any_event: None,
             rate_limit: None,
+            addr: None,
         }
     }
 }
@@ -335,15 +337,27 @@ impl MockApiBuilder {
         self
     }
 
-    /// Binds `127.0.0.1` on a free port and starts serving.
+    /// Listens on `addr` (`127.0.0.1:9090`) instead of a free loopback
+    /// port: for a mock run on its own (`cargo run --example mock_api`)
+    /// that other programs are pointed at.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// Binds `127.0.0.1` on a free port (or the address given to
+    /// [`bind`](Self::bind)) and starts serving.
     ///
     /// Must be called within a tokio runtime.
     ///
     /// # Errors
     ///
-    /// The I/O error when no loopback port can be bound.
+    /// The I/O error when the port cannot be bound.
     pub async fn try_start(self) -> io::Result<MockApi> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = self
+            .addr
+            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let token = BASE64.encode(format!("{}:{}", self.project_id, self.private_key));
         let any_event = self.any_event.map(|template| {

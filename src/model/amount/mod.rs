@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod arith;
+
 use serde_json::value::RawValue;
 
 use super::tolerant::{Json, Parsed, Scalar, tolerant_scalar};
@@ -33,8 +35,22 @@ use crate::error::{Error, ErrorKind};
 /// # Ok::<(), smart_router_webhooks::Error>(())
 /// ```
 ///
-/// With the `rust_decimal` feature, an amount converts to and from a
-/// [`rust_decimal::Decimal`] for exact arithmetic:
+/// Amounts add and subtract exactly (`&captured - &refunded`), sum, and
+/// convert to and from minor units given the currency's exponent
+/// ([`to_minor_units`](Amount::to_minor_units)): no other crate needed.
+///
+/// ```
+/// use smart_router_webhooks::Amount;
+///
+/// let captured: Amount = "10.00".parse()?;
+/// let refunded: Amount = "4.5".parse()?;
+/// assert_eq!((&captured - &refunded).as_str(), "5.50");
+/// assert_eq!((&captured - &refunded).to_minor_units(2)?, 550);
+/// # Ok::<(), smart_router_webhooks::Error>(())
+/// ```
+///
+/// With the `rust_decimal` feature, an amount also converts to and from a
+/// [`rust_decimal::Decimal`]:
 ///
 /// ```
 /// # #[cfg(feature = "rust_decimal")] {
@@ -273,6 +289,7 @@ impl Scalar for Amount {
 
 tolerant_scalar!(Amount);
 
+/// Requires the `rust_decimal` feature.
 #[cfg(feature = "rust_decimal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
 impl TryFrom<&Amount> for rust_decimal::Decimal {
@@ -297,6 +314,7 @@ impl TryFrom<&Amount> for rust_decimal::Decimal {
     }
 }
 
+/// Requires the `rust_decimal` feature.
 #[cfg(feature = "rust_decimal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
 impl From<rust_decimal::Decimal> for Amount {
