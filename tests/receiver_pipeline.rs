@@ -734,3 +734,112 @@ async fn the_longest_retry_after_is_answered_without_overflow() {
         u64::MAX.to_string().as_str()
     );
 }
+
+/// A memory claim store whose renewals never answer: a store that went
+/// silent, or a process too starved to renew in time.
+struct SilentRenewals(MemoryClaimStore);
+
+#[async_trait]
+impl smart_router_webhooks::ClaimStore for SilentRenewals {
+    async fn claim(
+        &self,
+        event: &EventId,
+        lease: Duration,
+    ) -> Result<smart_router_webhooks::Claim, smart_router_webhooks::Error> {
+        self.0.claim(event, lease).await
+    }
+    async fn record_handler(
+        &self,
+        event: &EventId,
+        handler: &str,
+    ) -> Result<(), smart_router_webhooks::Error> {
+        self.0.record_handler(event, handler).await
+    }
+    async fn record_owed(
+        &self,
+        event: &EventId,
+        owed: &str,
+    ) -> Result<(), smart_router_webhooks::Error> {
+        self.0.record_owed(event, owed).await
+    }
+    async fn complete(
+        &self,
+        event: &EventId,
+        token: &smart_router_webhooks::ClaimToken,
+    ) -> Result<bool, smart_router_webhooks::Error> {
+        self.0.complete(event, token).await
+    }
+    async fn release(
+        &self,
+        event: &EventId,
+        token: &smart_router_webhooks::ClaimToken,
+    ) -> Result<bool, smart_router_webhooks::Error> {
+        self.0.release(event, token).await
+    }
+    async fn renew(
+        &self,
+        _: &EventId,
+        _: &smart_router_webhooks::ClaimToken,
+        _: Duration,
+    ) -> Result<bool, smart_router_webhooks::Error> {
+        std::future::pending().await
+    }
+}
+
+/// Like [`Overlap`], but a run stopped where it was (its future dropped)
+/// counts as ended.
+#[derive(Clone, Default)]
+struct Stoppable(Overlap);
+
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl smart_router_webhooks::Handler for Stoppable {
+    async fn handle(&self, _: &EventContext) -> Result<(), HandlerError> {
+        let o = &self.0;
+        o.runs.fetch_add(1, Ordering::SeqCst);
+        let now = o.running.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = Running(o.running.clone());
+        o.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(o.duration).await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handler_is_stopped_before_an_unrenewed_claim_lapses_so_runs_never_overlap() {
+    let api = api_with(&[captured_event("ev_silent")], Duration::ZERO);
+    let long = Stoppable(Overlap {
+        duration: Duration::from_millis(900),
+        ..Default::default()
+    });
+    let receiver = Receiver::builder()
+        .credentials(credentials())
+        .fetcher(api.clone())
+        .claim_store(SilentRenewals(MemoryClaimStore::default()))
+        .lease(Duration::from_millis(300))
+        .answer_deadline(Duration::from_millis(50))
+        .on(EventType::TransactionCaptured, "long", long.clone())
+        .build()
+        .unwrap();
+    // Redeliveries every 100 ms, past the point where the lease lapsed.
+    for _ in 0..12 {
+        let _ = receiver.deliver(delivery("ev_silent")).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            long.0.most.load(Ordering::SeqCst) <= 1,
+            "two runs overlapped"
+        );
+    }
+    assert!(
+        long.0.runs.load(Ordering::SeqCst) >= 2,
+        "the stopped run was retried"
+    );
+    assert_eq!(long.0.most.load(Ordering::SeqCst), 1);
+}

@@ -479,7 +479,7 @@ fn error_text(report: &DeliveryReport) -> String {
         let _ = write!(text, "; store: {error}");
     }
     for (handler, error) in report.failures() {
-        let _ = write!(text, "; handler {handler}: {error}");
+        let _ = write!(text, "; handler {handler}: {error:#}");
     }
     text
 }

@@ -55,6 +55,7 @@ impl Receiver {
         fetched: Option<Event>,
     ) -> DeliveryReport {
         let inner = &*self.inner;
+        let claimed_at = Instant::now();
         let claim = inner.claims.claim(event_id, inner.lease).await;
         let mut report = match claim {
             Ok(Claim::Acquired {
@@ -68,7 +69,9 @@ impl Receiver {
                 };
                 let lost = AtomicBool::new(false);
                 let run = self.run(event_id, fetched, &completed, owed.as_deref(), &lost);
-                let mut report = self.renewing(event_id, &token, &lost, run).await;
+                let mut report = self
+                    .renewing(event_id, &token, claimed_at, &lost, run)
+                    .await;
                 report.claim_lost = lost.load(Ordering::SeqCst);
                 self.settle(event_id, &token, &mut report).await;
                 guard.disarm();
@@ -91,12 +94,18 @@ impl Receiver {
     }
 
     /// Runs `work`, renewing the claim every third of the lease meanwhile
-    /// (with a runtime to wait on). A renewal that finds the claim taken
-    /// sets `lost`.
+    /// (with a runtime to wait on). `lost` is set when a renewal finds the
+    /// claim taken, and also when no renewal has been confirmed for two
+    /// thirds of the lease (the store is slow or unreachable, or the
+    /// process was starved): the claim may lapse soon, so the handler
+    /// running is stopped (see [`supervised`](Self::supervised)) before
+    /// another delivery can take the event over, and two runs of one
+    /// handler never overlap in time.
     async fn renewing<F: Future>(
         &self,
         event_id: &EventId,
         token: &ClaimToken,
+        claimed_at: Instant,
         lost: &AtomicBool,
         work: F,
     ) -> F::Output {
@@ -105,42 +114,57 @@ impl Receiver {
             return work.await;
         };
         let interval = inner.lease / 3;
+        // The claim is ours until at least `confirmed_at + lease` (the
+        // store starts the lease no earlier than the call that asked for
+        // it); past `confirmed_at + safe`, handlers are stopped.
+        let safe = inner.lease.saturating_sub(interval);
+        let mut confirmed_at = claimed_at;
+        let mut watchdog = runtime.sleep(safe.saturating_sub(claimed_at.elapsed()));
         let mut work = std::pin::pin!(work);
         let mut timer = runtime.sleep(interval);
-        let mut renewal: Option<Renewal> = None;
+        let mut renewal: Option<(Instant, Renewal)> = None;
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                return Poll::Ready(out);
-            }
-            loop {
-                if lost.load(Ordering::SeqCst) {
-                    return Poll::Pending; // nothing left to renew
-                }
-                if let Some(pending) = renewal.as_mut() {
-                    let Poll::Ready(result) = pending.as_mut().poll(cx) else {
-                        return Poll::Pending;
-                    };
-                    renewal = None;
-                    // A store error is retried at the next tick: the lease
-                    // still has two thirds to run.
-                    if let Ok(false) = result {
-                        lost.store(true, Ordering::SeqCst);
+            while !lost.load(Ordering::SeqCst) {
+                if let Some((asked_at, pending)) = renewal.as_mut() {
+                    if let Poll::Ready(result) = pending.as_mut().poll(cx) {
+                        match result {
+                            Ok(true) => {
+                                confirmed_at = *asked_at;
+                                watchdog =
+                                    runtime.sleep(safe.saturating_sub(confirmed_at.elapsed()));
+                            }
+                            Ok(false) => lost.store(true, Ordering::SeqCst),
+                            // A store error is retried at the next tick:
+                            // the watchdog stops the handlers if none
+                            // succeeds in time.
+                            Err(_) => {}
+                        }
+                        renewal = None;
+                        timer = runtime.sleep(interval);
+                        continue;
                     }
-                    timer = runtime.sleep(interval);
                 }
-                if timer.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
+                if confirmed_at.elapsed() >= safe || watchdog.as_mut().poll(cx).is_ready() {
+                    lost.store(true, Ordering::SeqCst);
+                    break;
                 }
-                let (claims, event, token, lease) = (
-                    inner.claims.clone(),
-                    event_id.clone(),
-                    token.clone(),
-                    inner.lease,
-                );
-                renewal = Some(Box::pin(async move {
-                    claims.renew(&event, &token, lease).await
-                }));
+                if renewal.is_none() && timer.as_mut().poll(cx).is_ready() {
+                    let (claims, event, token, lease) = (
+                        inner.claims.clone(),
+                        event_id.clone(),
+                        token.clone(),
+                        inner.lease,
+                    );
+                    let renew: Renewal =
+                        Box::pin(async move { claims.renew(&event, &token, lease).await });
+                    renewal = Some((Instant::now(), renew));
+                    continue;
+                }
+                break;
             }
+            // The lease is checked before the work is polled, so a handler
+            // is never polled once the claim may have lapsed.
+            work.as_mut().poll(cx)
         })
         .await
     }
@@ -258,7 +282,7 @@ impl Receiver {
                 break;
             }
             let handler_started = Instant::now();
-            let result = self.supervised(route, &ctx).await;
+            let result = self.supervised(route, &ctx, lost).await;
             let duration = handler_started.elapsed();
             // A handler that succeeded, or failed for good, is not run again.
             let done = match &result {
@@ -287,9 +311,16 @@ impl Receiver {
         report
     }
 
-    /// Runs one handler: its panic caught (by [`Route::run`]), and stopped
-    /// at its timeout when a runtime can wait.
-    async fn supervised(&self, route: &Route, ctx: &EventContext) -> Result<(), HandlerError> {
+    /// Runs one handler: its panic caught (by [`Route::run`]), stopped at
+    /// its timeout when a runtime can wait, and stopped (a retryable
+    /// failure) as soon as the claim is lost or may lapse, so that no
+    /// other delivery runs it at the same time.
+    async fn supervised(
+        &self,
+        route: &Route,
+        ctx: &EventContext,
+        lost: &AtomicBool,
+    ) -> Result<(), HandlerError> {
         let inner = &*self.inner;
         let Some(runtime) = &inner.runtime else {
             return route.run(ctx).await;
@@ -299,9 +330,18 @@ impl Receiver {
             .get(route.name())
             .copied()
             .unwrap_or(inner.handler_timeout);
-        match first(route.run(ctx), runtime.sleep(timeout)).await {
-            Either::Left(result) => result,
-            Either::Right(()) => Err(HandlerError::timed_out(timeout)),
-        }
+        let mut timed = std::pin::pin!(first(route.run(ctx), runtime.sleep(timeout)));
+        std::future::poll_fn(|cx| {
+            if lost.load(Ordering::SeqCst) {
+                return Poll::Ready(Err(HandlerError::retry(
+                    "stopped: the event's claim was lost or about to lapse",
+                )));
+            }
+            timed.as_mut().poll(cx).map(|done| match done {
+                Either::Left(result) => result,
+                Either::Right(()) => Err(HandlerError::timed_out(timeout)),
+            })
+        })
+        .await
     }
 }
