@@ -1,122 +1,134 @@
 //! `examples/forward.rs`, run as a developer runs it, against the mock API
-//! and a receiver on loopback: every new event delivered once, in order,
-//! with the webhook URL's credentials; `--replay` delivers one again.
+//! and the ready receiver (`examples/receiver.rs`) on loopback, both as
+//! child processes: every new event delivered once, in order, with the
+//! webhook URL's credentials; `--replay` delivers one again, answered as
+//! a duplicate when it was already processed.
 #![cfg(all(
     feature = "testing",
     feature = "reqwest",
     feature = "axum",
-    feature = "actix",
-    feature = "tower",
     feature = "reconciler"
 ))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/answers.rs"]
-mod answers;
-#[path = "support/http_target.rs"]
-mod http_target;
+#[path = "support/example_process.rs"]
+mod example_process;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smart_router_webhooks::testing::MockApi;
-use smart_router_webhooks::{
-    Credentials, Event, EventContext, EventId, EventType, HandlerError, Receiver,
+use example_process::{
+    Running, example_binary, lines, next_json, receiver_command, rest, webhook_url,
 };
+use smart_router_webhooks::testing::MockApi;
+use smart_router_webhooks::{Event, EventId, EventType};
 
-fn binary() -> std::path::PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "forward", "--all-features"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deps = std::env::current_exe().unwrap();
-    deps.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("forward{}", std::env::consts::EXE_SUFFIX))
-}
+const WITHIN: Duration = Duration::from_secs(60);
 
 fn ev(n: usize) -> EventId {
     EventId::parse(&format!("ev_{n}")).unwrap()
 }
 
+/// A forwarder's line for one delivery: the event's id, after checking it
+/// was answered 200 at the first attempt.
+fn delivered_once(line: &serde_json::Value) -> String {
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["delivered"], true, "{line}");
+    assert_eq!(line["attempts"], 1, "{line}");
+    line["event_id"].as_str().unwrap().to_owned()
+}
+
+// Two workers: the mock API keeps answering both processes while this
+// test blocks on their output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forwards_new_events_once_in_order_and_replays_one() {
+async fn forwards_new_events_once_in_order_to_the_receiver_and_replays_one() {
     let api = MockApi::start().await;
     for n in 1..=3 {
         api.add_event(Event::new(ev(n), EventType::TransactionCaptured));
     }
-    let handled: Arc<Mutex<Vec<EventId>>> = Arc::default();
-    let log = Arc::clone(&handled);
-    let receiver = Receiver::builder()
-        .credentials(Credentials::new("hooks", "s3cret").unwrap())
-        .fetcher(api.client_builder().build().unwrap())
-        .on_every_event("log", move |ctx: EventContext| {
-            let log = Arc::clone(&log);
-            async move {
-                log.lock().unwrap().push(ctx.event().id.clone());
-                Ok::<_, HandlerError>(())
-            }
-        })
-        .build()
-        .unwrap();
-    let served = http_target::serve("hyper", receiver, Duration::from_secs(5));
-    let url = format!("http://hooks:s3cret@{}/webhooks", served.addr);
-    let command = |args: &[&str]| {
-        let mut command = Command::new(binary());
+    let mut receiver = Running(receiver_command(&api).spawn().unwrap());
+    let handled = lines(receiver.0.stdout.take().unwrap());
+    let reported = lines(receiver.0.stderr.take().unwrap());
+    let listening = next_json(&handled, WITHIN);
+    let forward_to = webhook_url(listening["listening"].as_str().unwrap());
+
+    let forwarder = example_binary("forward");
+    let forward = |args: &[&str]| {
+        let mut command = Command::new(&forwarder);
         command
             .args(args)
             .env_clear()
             .env("SMART_ROUTER_PROJECT_ID", api.project_id())
             .env("SMART_ROUTER_PRIVATE_KEY", api.private_key())
             .env("SMART_ROUTER_API_URL", api.url())
-            .env("FORWARD_TO", &url)
+            .env("FORWARD_TO", &forward_to)
             .env("FORWARD_EVERY_MS", "50")
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        command
+        Running(command.spawn().unwrap())
     };
-    let mut child = command(&[]).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let _ = lines_tx.send(line.unwrap());
-        }
-    });
-    let next = || {
-        let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
-        serde_json::from_str::<serde_json::Value>(&line).unwrap()
-    };
-    assert_eq!(next()["forwarding_after"], "after:ev_3");
+
+    // Following the event list from now: the events already there are
+    // not forwarded, the three that come after are, in order.
+    let mut following = forward(&[]);
+    let forwarded = lines(following.0.stdout.take().unwrap());
+    assert_eq!(
+        next_json(&forwarded, WITHIN)["forwarding_after"],
+        "after:ev_3"
+    );
     for n in 4..=6 {
         api.add_event(Event::new(ev(n), EventType::TransactionCaptured));
     }
-    let mut delivered = Vec::new();
-    for _ in 4..=6 {
-        let line = next();
-        assert_eq!(line["status"], 200, "{line}");
-        assert_eq!(line["delivered"], true);
-        delivered.push(line["event_id"].as_str().unwrap().to_owned());
-    }
+    let delivered: Vec<String> = (4..=6)
+        .map(|_| delivered_once(&next_json(&forwarded, WITHIN)))
+        .collect();
     assert_eq!(delivered, ["ev_4", "ev_5", "ev_6"]);
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(*handled.lock().unwrap(), [ev(4), ev(5), ev(6)]);
+    // The receiver's handler ran for each, in the same order.
+    let handler_ran: Vec<String> = (4..=6)
+        .map(|_| {
+            next_json(&handled, WITHIN)["event_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(handler_ran, ["ev_4", "ev_5", "ev_6"]);
+    drop(following);
+    for n in 4..=6 {
+        assert_eq!(api.requests(&format!("/events/ev_{n}")), 1, "ev_{n}");
+    }
 
-    let output = command(&["--replay", "ev_2"]).output().unwrap();
-    assert!(output.status.success());
-    let text = String::from_utf8(output.stdout).unwrap();
-    let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    // `--replay` delivers the given event again and ends: ev_5, already
+    // processed, is answered as a duplicate; ev_2, never forwarded, is
+    // processed now.
+    for id in ["ev_5", "ev_2"] {
+        let mut replay = forward(&["--replay", id]);
+        let replayed = lines(replay.0.stdout.take().unwrap());
+        assert_eq!(delivered_once(&next_json(&replayed, WITHIN)), id);
+        assert_eq!(replay.exit_within(WITHIN).code(), Some(0), "{id}");
+        assert_eq!(rest(&replayed, WITHIN), Vec::<String>::new(), "{id}");
+    }
+    let line = next_json(&handled, WITHIN);
+    assert_eq!(line["event_id"], "ev_2", "{line}");
+
+    // The receiver's whole output, once it has ended: its handler ran for
+    // nothing else, and it reported each delivery with its outcome.
+    drop(receiver);
+    assert_eq!(rest(&handled, WITHIN), Vec::<String>::new());
+    let deliveries: Vec<String> = rest(&reported, WITHIN)
+        .into_iter()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| l.trim_end().to_owned())
+        .collect();
     assert_eq!(
-        (line["event_id"].as_str(), line["status"].as_u64()),
-        (Some("ev_2"), Some(200))
+        deliveries,
+        [
+            "200 processed ev_4",
+            "200 processed ev_5",
+            "200 processed ev_6",
+            "200 duplicate ev_5",
+            "200 processed ev_2",
+        ]
     );
-    assert_eq!(handled.lock().unwrap().last(), Some(&ev(2)));
 }

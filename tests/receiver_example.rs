@@ -6,63 +6,17 @@
 //! variable's name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver as Lines;
-use std::time::{Duration, Instant};
+#[path = "support/example_process.rs"]
+mod example_process;
 
+use std::process::Command;
+use std::time::Duration;
+
+use example_process::{Running, lines, next_json, next_line, receiver_command, rest};
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
     Event, EventId, EventType, Timestamp, Transaction, TransactionId, TransactionStatus,
 };
-
-/// The example's binary, built if needed.
-fn example_binary() -> PathBuf {
-    // The same features as this test's build, so nothing is rebuilt.
-    let mut args = vec!["build", "--quiet", "--example", "receiver"];
-    if cfg!(all(feature = "redis", feature = "tracing")) {
-        args.push("--all-features");
-    }
-    let status = Command::new(env!("CARGO"))
-        .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the receiver example builds");
-    let deps = std::env::current_exe().unwrap();
-    let target = deps.parent().unwrap().parent().unwrap();
-    target
-        .join("examples")
-        .join(format!("receiver{}", std::env::consts::EXE_SUFFIX))
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn base_command(api: &MockApi) -> Command {
-    let mut command = Command::new(example_binary());
-    command
-        .env_clear()
-        .env(
-            "SMART_ROUTER_WEBHOOK_URL",
-            "http://hooks:p%40ss@127.0.0.1/webhooks/smart-router",
-        )
-        .env("SMART_ROUTER_PROJECT_ID", api.project_id())
-        .env("SMART_ROUTER_PRIVATE_KEY", api.private_key())
-        .env("SMART_ROUTER_API_URL", api.url())
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 /// `curl -u user_password -d body url`, as a user would send a delivery;
 /// the answer's status code.
@@ -84,31 +38,6 @@ async fn curl(url: &str, user_password: &str, body: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Sends each line `from` reads to the returned channel, from a thread.
-fn lines(from: impl std::io::Read + Send + 'static) -> Lines<String> {
-    let mut from = BufReader::new(from);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while from.read_line(&mut line).unwrap_or(0) > 0 {
-            let _ = tx.send(std::mem::take(&mut line));
-        }
-    });
-    rx
-}
-
-/// The next line of `lines` for which `wanted` holds, within `within`.
-fn next_line(lines: &Lines<String>, within: Duration, wanted: impl Fn(&str) -> bool) -> String {
-    let until = Instant::now() + within;
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).expect("the line comes in time");
-        if wanted(&line) {
-            return line;
-        }
-    }
-}
-
 /// A capture event `ev_<name>` of transaction `tr_<name>`, fired at `fired`.
 fn captured(id: &str, fired: &str) -> Event {
     let mut event = Event::new(EventId::parse(id).unwrap(), EventType::TransactionCaptured);
@@ -125,18 +54,16 @@ async fn the_receiver_example_answers_curl_and_prints_the_event() {
     let api = MockApi::start().await;
     api.add_event(captured("ev_curl", "2026-11-02T10:00:00Z"));
 
-    let mut child = Running(base_command(&api).spawn().unwrap());
+    let mut child = Running(receiver_command(&api).spawn().unwrap());
     let rx = lines(child.0.stdout.take().unwrap());
-    let first: serde_json::Value =
-        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
+    let first = next_json(&rx, Duration::from_secs(60));
     let addr = first["listening"].as_str().unwrap().to_owned();
 
     let url = format!("http://{addr}/webhooks/smart-router");
     let body = r#"{"event_id":"ev_curl","event_type":"transaction.captured"}"#;
     assert_eq!(curl(&url, "hooks:p@ss", body).await, "200");
 
-    let line: serde_json::Value =
-        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+    let line = next_json(&rx, Duration::from_secs(30));
     assert_eq!(
         line,
         serde_json::json!({
@@ -162,15 +89,14 @@ async fn with_reconcile_every_an_event_never_delivered_is_handled_once() {
     api.add_event(captured("ev_before", "2026-11-02T09:00:00Z"));
 
     let mut child = Running(
-        base_command(&api)
+        receiver_command(&api)
             .env("RECONCILE_EVERY", "1s")
             .spawn()
             .unwrap(),
     );
     let stdout = lines(child.0.stdout.take().unwrap());
     let stderr = lines(child.0.stderr.take().unwrap());
-    let first: serde_json::Value =
-        serde_json::from_str(&stdout.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
+    let first = next_json(&stdout, Duration::from_secs(60));
     let addr = first["listening"].as_str().unwrap().to_owned();
     // The first run records where "now" is: after the event already there.
     let run = next_line(&stderr, Duration::from_secs(30), |l| {
@@ -187,22 +113,17 @@ async fn with_reconcile_every_an_event_never_delivered_is_handled_once() {
 
     // A run that reaches the missed event handles it; the delivered one
     // is not handled again.
+    // (The handler's line on stdout and the run's line on stderr come
+    // through two pipes: each is awaited, neither assumed already read.)
     next_line(&stderr, Duration::from_secs(30), |l| {
         l.starts_with("reconciler: run finished") && l.contains("cursor after:ev_missed")
     });
-    let mut handled: Vec<String> = stdout
-        .try_iter()
-        .map(|l| {
-            let line: serde_json::Value = serde_json::from_str(&l).unwrap();
-            line["event_id"].as_str().unwrap().to_owned()
-        })
+    let handled_id = |line: serde_json::Value| line["event_id"].as_str().unwrap().to_owned();
+    let mut handled: Vec<String> = (0..2)
+        .map(|_| handled_id(next_json(&stdout, Duration::from_secs(30))))
         .collect();
     handled.sort();
-    assert_eq!(
-        handled,
-        ["ev_delivered", "ev_missed"],
-        "each once, never ev_before"
-    );
+    assert_eq!(handled, ["ev_delivered", "ev_missed"], "never ev_before");
 
     // SIGTERM: the server and the reconciler stop, exit code 0.
     let pid = child.0.id().to_string();
@@ -211,15 +132,11 @@ async fn with_reconcile_every_an_event_never_delivered_is_handled_once() {
     next_line(&stderr, Duration::from_secs(30), |l| {
         l.starts_with("reconciler: stopped")
     });
-    let until = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < until, "the example stops after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    let status = child.exit_within(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "the example stops after SIGTERM");
+    // The whole output is in: no event was handled twice.
+    let again = rest(&stdout, Duration::from_secs(30));
+    assert!(again.is_empty(), "each event handled once: {again:?}");
 }
 
 #[tokio::test]
@@ -239,7 +156,7 @@ async fn a_bad_configuration_exits_2_naming_the_variable() {
         ("RECONCILE_EVERY", Some("soon")),
     ];
     for (variable, value) in cases {
-        let mut command = base_command(&api);
+        let mut command = receiver_command(&api);
         match value {
             Some(value) => command.env(variable, value),
             None => command.env_remove(variable),
@@ -259,7 +176,7 @@ async fn with_inbox_memory_a_delivery_is_answered_202_and_processed_by_a_worker(
     api.add_event(captured("ev_queued", "2026-11-02T10:00:00Z"));
 
     let mut child = Running(
-        base_command(&api)
+        receiver_command(&api)
             .env("INBOX", "memory")
             .env("WORKERS", "2")
             .spawn()
@@ -267,14 +184,12 @@ async fn with_inbox_memory_a_delivery_is_answered_202_and_processed_by_a_worker(
     );
     let stdout = lines(child.0.stdout.take().unwrap());
     let stderr = lines(child.0.stderr.take().unwrap());
-    let first: serde_json::Value =
-        serde_json::from_str(&stdout.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
+    let first = next_json(&stdout, Duration::from_secs(60));
     let addr = first["listening"].as_str().unwrap().to_owned();
     let url = format!("http://{addr}/webhooks/smart-router");
     let body = r#"{"event_id":"ev_queued","event_type":"transaction.captured"}"#;
     assert_eq!(curl(&url, "hooks:p@ss", body).await, "202");
-    let line: serde_json::Value =
-        serde_json::from_str(&stdout.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+    let line = next_json(&stdout, Duration::from_secs(30));
     assert_eq!(line["event_id"], "ev_queued");
     next_line(&stderr, Duration::from_secs(30), |l| {
         l.starts_with("worker: ev_queued processed")
@@ -282,7 +197,7 @@ async fn with_inbox_memory_a_delivery_is_answered_202_and_processed_by_a_worker(
     assert_eq!(curl(&url, "hooks:wrong", body).await, "401");
 
     // A bad count is a configuration error naming the variable.
-    let output = base_command(&api)
+    let output = receiver_command(&api)
         .env("INBOX", "memory")
         .env("WORKERS", "many")
         .output()
