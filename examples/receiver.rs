@@ -285,7 +285,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    // A backlog of 1,024: a burst of new connections is queued, not stalled.
+    let listener = match smart_router_webhooks::adapters::bind(listen) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("configuration error: LISTEN_ADDR cannot be bound: {e}");

@@ -343,7 +343,9 @@ impl MockApiBuilder {
     ///
     /// The I/O error when no loopback port can be bound.
     pub async fn try_start(self) -> io::Result<MockApi> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        // The backlog of the receivers' listeners: a client opening many
+        // connections at once (a load test) is queued, not stalled.
+        let listener = crate::adapters::bind((Ipv4Addr::LOCALHOST, 0).into())?;
         let addr = listener.local_addr()?;
         let token = BASE64.encode(format!("{}:{}", self.project_id, self.private_key));
         let any_event = self.any_event.map(|template| {
