@@ -8,6 +8,9 @@ pub mod api;
 pub mod delivery;
 pub mod dispatch;
 pub mod error;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod model;
 pub mod receiver;
 #[cfg(feature = "reconciler")]

@@ -147,6 +147,17 @@ impl Receiver {
         checked: Result<WebhookPayload, Box<DeliveryReport>>,
         started: Instant,
     ) -> DeliveryReport {
+        let report = self.finish_traced(checked, started).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::delivery_answered(&report, started.elapsed());
+        report
+    }
+
+    async fn finish_traced(
+        &self,
+        checked: Result<WebhookPayload, Box<DeliveryReport>>,
+        started: Instant,
+    ) -> DeliveryReport {
         #[cfg(feature = "tracing")]
         {
             use tracing::field::Empty;
@@ -204,6 +215,8 @@ impl Receiver {
         let slot = Slot::new(move |mut report: DeliveryReport| {
             report.detached = true;
             if let Some(started) = started {
+                #[cfg(feature = "metrics")]
+                crate::metrics::detached_ended(&report);
                 observer.observe(&report, started);
             }
         });
