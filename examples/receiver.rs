@@ -13,6 +13,14 @@
 //! | `LISTEN_ADDR` | optional: default `127.0.0.1:8080`; port 0 picks a free port |
 //! | `REDIS_URL` | optional (feature `redis`): keep claims and statuses in Redis (and the reconciler's cursor) |
 //! | `RECONCILE_EVERY` | optional: run the reconciler beside the receiver, every `60s`, `5m`, `1h`… (default off) |
+//! | `INBOX` | optional: `memory`, or `redis` (feature `redis`, with `REDIS_URL`): inbox mode, answering 202 once a delivery is queued and processing it with workers (default off: answer once processed) |
+//! | `WORKERS` | optional: the workers of inbox mode in this process (default 4; `0` to only queue, for instances that serve and leave processing to others) |
+//!
+//! With `INBOX`, deliveries are acknowledged as soon as they are queued;
+//! workers report each event they processed, retried or dead-lettered on
+//! stderr, and on shutdown finish the events in hand (30 s at most),
+//! leaving the rest queued. With `INBOX=memory`, what is queued when the
+//! process stops is lost: set `RECONCILE_EVERY` too.
 //!
 //! With `RECONCILE_EVERY`, a reconciler walks the API's event list from
 //! the moment the receiver starts and gives every event the webhooks
@@ -33,6 +41,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use smart_router_webhooks::adapters::axum::webhook_router;
+use smart_router_webhooks::inbox::{Decision, InboxRun, MemoryInbox, Workers};
 use smart_router_webhooks::reconcile::{Progress, Reconciler};
 use smart_router_webhooks::store::{CursorStore, MemoryCursorStore};
 use smart_router_webhooks::{
@@ -128,6 +137,8 @@ struct Configured {
     listen: SocketAddr,
     /// The reconciler and its interval, when `RECONCILE_EVERY` is set.
     reconcile: Option<(Reconciler, Duration)>,
+    /// The workers to run, when `INBOX` is set.
+    workers: Option<usize>,
 }
 
 async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
@@ -184,6 +195,7 @@ async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
         .on_every_event("print-event", print_event)
         .observer(log_delivery);
     let (builder, cursors) = with_stores(builder).await?;
+    let (builder, workers) = with_inbox(builder).await?;
     let receiver = builder
         .build()
         .map_err(|e| ConfigError("SMART_ROUTER_WEBHOOK_URL", e.message().to_owned()))?;
@@ -203,7 +215,76 @@ async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
         path,
         listen,
         reconcile,
+        workers,
     })
+}
+
+/// Inbox mode, when `INBOX` is set: the receiver's builder with the
+/// inbox, and how many workers to run (`WORKERS`).
+async fn with_inbox(
+    builder: smart_router_webhooks::ReceiverBuilder,
+) -> Result<(smart_router_webhooks::ReceiverBuilder, Option<usize>), ConfigError> {
+    let Some(kind) = optional("INBOX") else {
+        return Ok((builder, None));
+    };
+    let workers = match optional("WORKERS") {
+        Some(n) => n
+            .parse()
+            .map_err(|_| ConfigError("WORKERS", format!("{n:?} is not a number of workers")))?,
+        None => 4,
+    };
+    let builder = match kind.as_str() {
+        "memory" => builder.inbox(MemoryInbox::default()),
+        "redis" => redis_inbox(builder).await?,
+        other => {
+            return Err(ConfigError(
+                "INBOX",
+                format!("{other:?} is neither memory nor redis"),
+            ));
+        }
+    };
+    eprintln!("inbox mode ({kind}): {workers} workers");
+    Ok((builder, Some(workers)))
+}
+
+#[cfg(feature = "redis")]
+async fn redis_inbox(
+    builder: smart_router_webhooks::ReceiverBuilder,
+) -> Result<smart_router_webhooks::ReceiverBuilder, ConfigError> {
+    let url = var("REDIS_URL").map_err(|_| ConfigError("INBOX", "redis needs REDIS_URL".into()))?;
+    let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
+        .build()
+        .await
+        .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
+    let inbox = smart_router_webhooks::inbox::RedisInbox::new(&stores, "receiver")
+        .map_err(|e| ConfigError("INBOX", e.to_string()))?;
+    Ok(builder.inbox(inbox))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_inbox(
+    _: smart_router_webhooks::ReceiverBuilder,
+) -> Result<smart_router_webhooks::ReceiverBuilder, ConfigError> {
+    Err(ConfigError(
+        "INBOX",
+        "redis needs the example built with --features redis".into(),
+    ))
+}
+
+/// Reports each event a worker processed on stderr.
+fn log_run(run: &InboxRun) {
+    let event = run.item.event_id.as_str();
+    let outcome = run.report.outcome;
+    match run.decision {
+        Decision::Acknowledged => eprintln!("worker: {event} {outcome}"),
+        Decision::Retry { delay, attempts } => {
+            eprintln!("worker: {event} {outcome}: retry in {delay:?} (attempt {attempts})");
+        }
+        Decision::DeadLettered { attempts } => {
+            eprintln!("worker: {event} {outcome}: dead-lettered after {attempts} attempts");
+        }
+        _ => eprintln!("worker: {event} {outcome}: left for another worker"),
+    }
 }
 
 /// The receiver's builder with the stores of `REDIS_URL`, and the
@@ -278,6 +359,7 @@ async fn main() -> ExitCode {
         path,
         listen,
         reconcile,
+        workers,
     } = match configured {
         Ok(configured) => configured,
         Err(ConfigError(name, problem)) => {
@@ -302,9 +384,30 @@ async fn main() -> ExitCode {
         eprintln!("reconciler: walking the event list every {every:?}");
         reconciler.spawn(every)
     });
+    let workers = match workers.filter(|n| *n > 0) {
+        Some(n) => match Workers::builder(receiver.clone())
+            .count(n)
+            .observer(log_run)
+            .spawn()
+        {
+            Ok(workers) => Some(workers),
+            Err(e) => {
+                eprintln!("configuration error: WORKERS {}", e.message());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let served = axum::serve(listener, webhook_router::<()>(&path, receiver))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    if let Some(workers) = workers {
+        let stopped = workers.shutdown(Duration::from_secs(30)).await;
+        eprintln!(
+            "workers: stopped ({} events left in the inbox's hands)",
+            stopped.abandoned
+        );
+    }
     if let Some(reconciler) = reconciler {
         reconciler.shutdown().await;
         eprintln!("reconciler: stopped");

@@ -8,6 +8,7 @@ pub mod api;
 pub mod delivery;
 pub mod dispatch;
 pub mod error;
+pub mod inbox;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;

@@ -162,3 +162,41 @@ async fn a_bad_configuration_exits_2_naming_the_variable() {
         assert!(output.stdout.is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_inbox_memory_a_delivery_is_answered_202_and_processed_by_a_worker() {
+    let api = MockApi::start().await;
+    api.add_event(captured("ev_queued", "2026-11-02T10:00:00Z"));
+
+    let mut child = Running(
+        base_command(&api)
+            .env("INBOX", "memory")
+            .env("WORKERS", "2")
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(child.0.stdout.take().unwrap());
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let first: serde_json::Value =
+        serde_json::from_str(&stdout.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
+    let addr = first["listening"].as_str().unwrap().to_owned();
+    let url = format!("http://{addr}/webhooks/smart-router");
+    let body = r#"{"event_id":"ev_queued","event_type":"transaction.captured"}"#;
+    assert_eq!(curl(&url, "hooks:p@ss", body).await, "202");
+    let line: serde_json::Value =
+        serde_json::from_str(&stdout.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+    assert_eq!(line["event_id"], "ev_queued");
+    next_line(&stderr, Duration::from_secs(30), |l| {
+        l.starts_with("worker: ev_queued processed")
+    });
+    assert_eq!(curl(&url, "hooks:wrong", body).await, "401");
+
+    // A bad count is a configuration error naming the variable.
+    let output = base_command(&api)
+        .env("INBOX", "memory")
+        .env("WORKERS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("WORKERS"));
+}

@@ -11,6 +11,7 @@ use crate::api::EventFetcher;
 use crate::delivery::BasicAuth;
 use crate::dispatch::{Handler, Router, RouterBuilder, TransitionFilter};
 use crate::error::{Error, ErrorKind};
+use crate::inbox::Inbox;
 use crate::model::EventType;
 use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, TransactionStore};
 use crate::tracker::TransactionTracker;
@@ -79,6 +80,7 @@ pub struct ReceiverBuilder {
     answer_deadline: Duration,
     handler_timeout: Duration,
     handler_timeouts: HashMap<String, Duration>,
+    inbox: Option<Arc<dyn Inbox>>,
 }
 
 enum RuntimeConfig {
@@ -105,6 +107,7 @@ impl Default for ReceiverBuilder {
             answer_deadline: DEFAULT_ANSWER_DEADLINE,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             handler_timeouts: HashMap::new(),
+            inbox: None,
         }
     }
 }
@@ -119,6 +122,7 @@ impl std::fmt::Debug for ReceiverBuilder {
             .field("answer_deadline", &self.answer_deadline)
             .field("handler_timeout", &self.handler_timeout)
             .field("handler_timeouts", &self.handler_timeouts)
+            .field("inbox", &self.inbox.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -292,6 +296,17 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Inbox mode: answers a delivery `202 Accepted` as soon as it is
+    /// checked (method, credentials, body, payload) and its event is in
+    /// `inbox`, and 503 with `Retry-After` when the inbox cannot take it.
+    /// Nothing is fetched or handled during the request: run
+    /// [`Workers`](crate::inbox::Workers) (feature `tokio`) to process the
+    /// inbox. See [`inbox`](crate::inbox) for the guarantees.
+    pub fn inbox(mut self, inbox: impl Inbox) -> Self {
+        self.inbox = Some(Arc::new(inbox));
+        self
+    }
+
     /// The realm of the `WWW-Authenticate` header of 401 answers.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = realm.into();
@@ -382,6 +397,7 @@ impl ReceiverBuilder {
                 answer_deadline: self.answer_deadline,
                 handler_timeout: self.handler_timeout,
                 handler_timeouts: self.handler_timeouts,
+                inbox: self.inbox,
             }),
         })
     }

@@ -35,10 +35,12 @@ use crate::api::{EventFetcher, FetchErrorKind};
 use crate::delivery::{BasicAuth, WebhookPayload};
 use crate::dispatch::Router;
 use crate::error::Error;
+use crate::inbox::Inbox;
 use crate::model::{Event, EventId, EventType};
 use crate::store::ClaimStore;
 use crate::tracker::TransactionTracker;
-use runtime::{Either, Slot, first};
+use runtime::Slot;
+pub(crate) use runtime::{Either, first};
 
 /// Turns webhook deliveries into answers, running your handlers on the way.
 ///
@@ -88,6 +90,7 @@ struct Inner {
     answer_deadline: Duration,
     handler_timeout: Duration,
     handler_timeouts: HashMap<String, Duration>,
+    inbox: Option<Arc<dyn Inbox>>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -101,6 +104,7 @@ impl std::fmt::Debug for Receiver {
             .field("runtime", &self.inner.runtime.is_some())
             .field("answer_deadline", &self.inner.answer_deadline)
             .field("handler_timeout", &self.inner.handler_timeout)
+            .field("inbox", &self.inner.inbox.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +123,12 @@ impl Receiver {
     /// The routing table.
     pub fn router(&self) -> &Router {
         &self.inner.router
+    }
+
+    /// The inbox of inbox mode, if one was given
+    /// ([`ReceiverBuilder::inbox`]): for workers, dead letters and depth.
+    pub fn inbox(&self) -> Option<&Arc<dyn Inbox>> {
+        self.inner.inbox.as_ref()
     }
 
     /// Answers one delivery whose body was read (at most
@@ -185,18 +195,48 @@ impl Receiver {
         started: Instant,
     ) -> DeliveryReport {
         match checked {
-            Ok(payload) => {
-                let delivery = Delivery {
-                    hint: payload.event_type,
-                    started,
-                };
-                self.detached(payload.event_id, None, Some(delivery)).await
-            }
+            Ok(payload) => match &self.inner.inbox {
+                Some(inbox) => self.enqueue(inbox.as_ref(), payload, started).await,
+                None => {
+                    let delivery = Delivery {
+                        hint: payload.event_type,
+                        started,
+                    };
+                    self.detached(payload.event_id, None, Some(delivery)).await
+                }
+            },
             Err(report) => {
                 self.observe(&report, started);
                 *report
             }
         }
+    }
+
+    /// Inbox mode: queues the checked delivery's event and reports it
+    /// (202), or the inbox's failure (503, nothing queued).
+    async fn enqueue(
+        &self,
+        inbox: &dyn Inbox,
+        payload: WebhookPayload,
+        started: Instant,
+    ) -> DeliveryReport {
+        let mut report = match inbox.enqueue(&payload.event_id).await {
+            Ok(enqueued) => {
+                let mut report = DeliveryReport::new(Outcome::Queued);
+                report.enqueued = Some(enqueued);
+                report
+            }
+            Err(error) => {
+                let mut report = DeliveryReport::new(Outcome::QueueUnavailable);
+                report.retry_after = Some(self.inner.retry_after);
+                report.store_error = Some(error);
+                report
+            }
+        };
+        report.event_id = Some(payload.event_id);
+        report.event_type = payload.event_type;
+        self.observe(&report, started);
+        report
     }
 
     /// Processes the event apart from the caller's future when a runtime

@@ -8,6 +8,7 @@ use http::StatusCode;
 use crate::api::FetchError;
 use crate::dispatch::HandlerError;
 use crate::error::Error;
+use crate::inbox::Enqueued;
 use crate::model::{EventId, EventType, ModelWarning, TransactionId};
 use crate::tracker::Tracking;
 
@@ -56,6 +57,12 @@ pub enum Outcome {
     /// A handler failed and asked for a retry (500). Handlers that
     /// succeeded are not run again on the retry.
     HandlerFailed,
+    /// Inbox mode: the delivery was checked and its event is in the inbox
+    /// (queued now, or already), for a worker to process (202 Accepted).
+    Queued,
+    /// Inbox mode: the inbox could not take the event (unreachable, or
+    /// full): 503 with `Retry-After`, nothing queued.
+    QueueUnavailable,
 }
 
 impl Outcome {
@@ -77,6 +84,8 @@ impl Outcome {
             Outcome::ApiUnavailable => "api_unavailable",
             Outcome::StoreUnavailable => "store_unavailable",
             Outcome::HandlerFailed => "handler_failed",
+            Outcome::Queued => "queued",
+            Outcome::QueueUnavailable => "queue_unavailable",
         }
     }
 
@@ -85,6 +94,7 @@ impl Outcome {
     pub fn status(self) -> StatusCode {
         match self {
             Outcome::Processed | Outcome::Duplicate => StatusCode::OK,
+            Outcome::Queued => StatusCode::ACCEPTED,
             Outcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Outcome::Unauthorized => StatusCode::UNAUTHORIZED,
             Outcome::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,9 +105,10 @@ impl Outcome {
             Outcome::ApiCredentialsRefused | Outcome::HandlerFailed => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            Outcome::ApiUnavailable | Outcome::StoreUnavailable | Outcome::Interrupted => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Outcome::ApiUnavailable
+            | Outcome::StoreUnavailable
+            | Outcome::Interrupted
+            | Outcome::QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -160,8 +171,12 @@ pub struct DeliveryReport {
     pub rejection: Option<Error>,
     /// Why the fetch failed.
     pub fetch_error: Option<FetchError>,
-    /// Why a store failed.
+    /// Why a store failed, or (inbox mode) why the inbox could not take
+    /// the event.
     pub store_error: Option<Error>,
+    /// Inbox mode: whether the event was queued by this delivery or was
+    /// in the inbox already.
+    pub enqueued: Option<Enqueued>,
     /// How long the fetch took.
     pub fetch_duration: Option<Duration>,
     /// How long the handlers took, all together.
@@ -202,6 +217,7 @@ impl DeliveryReport {
             rejection: None,
             fetch_error: None,
             store_error: None,
+            enqueued: None,
             fetch_duration: None,
             handlers_duration: None,
             retry_after: None,

@@ -25,6 +25,10 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
 
+/// The shared Redis connection, for the crate's other Redis backends (the
+/// inbox).
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::Connection as RedisConnection;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};

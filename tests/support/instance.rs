@@ -29,6 +29,11 @@ impl Instance {
         OnHandle(self.runtime.as_ref().expect("alive").handle().clone())
     }
 
+    /// The instance's runtime, to spawn on (or `enter`) directly.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.as_ref().expect("alive").handle().clone()
+    }
+
     /// Kills the instance: its in-flight processing stops where it is, and
     /// nothing it would do on the way out (a claim's release) runs.
     pub fn kill(mut self) {

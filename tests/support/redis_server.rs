@@ -3,10 +3,13 @@
 //! it with a password.
 //!
 //! Persistence is off (`--save '' --appendonly no`), so a restarted server
-//! starts empty. The process is killed when the value is dropped.
+//! starts empty, unless started with [`RedisServer::start_persistent`]
+//! (`appendonly yes`, every write synced, in a data directory of its
+//! own). The process is killed when the value is dropped.
 #![allow(dead_code)]
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,7 @@ pub struct RedisServer {
     port: u16,
     args: Vec<String>,
     child: Option<Child>,
+    data_dir: Option<PathBuf>,
 }
 
 impl RedisServer {
@@ -30,6 +34,37 @@ impl RedisServer {
     /// Starts a server on a free port with extra arguments (for example
     /// `["--requirepass", "secret"]`).
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_in(args, None)
+    }
+
+    /// Starts a server that keeps its data across restarts: an
+    /// append-only file synced on every write (`appendfsync always`), so a
+    /// SIGKILL loses nothing it acknowledged.
+    pub fn start_persistent() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "srw-redis-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).expect("a data directory");
+        let dir_arg = dir.to_str().expect("a UTF-8 path").to_owned();
+        Self::start_in(
+            &[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                &dir_arg,
+            ],
+            Some(dir),
+        )
+    }
+
+    fn start_in(args: &[&str], data_dir: Option<PathBuf>) -> Self {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -38,6 +73,7 @@ impl RedisServer {
             port,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
+            data_dir,
         };
         server.restart();
         server
@@ -114,5 +150,8 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(dir) = self.data_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
