@@ -21,16 +21,19 @@
 //! | `smart_router_webhooks_reconcile_runs_total` | counter | `walked` | reconciler runs; `walked` is `false` when another instance held the walk |
 //! | `smart_router_webhooks_reconcile_lag_seconds` | gauge | | how long ago the event at the reconciler's cursor was fired: its lag while it catches up |
 //! | `smart_router_webhooks_reconcile_stuck` | gauge | | events stuck at the end of the last run |
-//! | `smart_router_webhooks_inbox_enqueued_total` | counter | `result` | deliveries offered to the inbox: `queued`, `duplicate`, `full`, `failed` |
-//! | `smart_router_webhooks_inbox_depth` | gauge | | events waiting in the inbox or held by a worker |
-//! | `smart_router_webhooks_inbox_oldest_age_seconds` | gauge | | age of the oldest event in the inbox (0 when empty) |
-//! | `smart_router_webhooks_inbox_retries_total` | counter | | inbox events put back for a later attempt |
-//! | `smart_router_webhooks_inbox_dead_letters_total` | counter | | inbox events moved to the dead-letter list |
-//! | `smart_router_webhooks_inbox_replayed_total` | counter | | dead letters replayed into the inbox |
+//! | `smart_router_webhooks_inbox_enqueued_total` | counter | `result` | deliveries offered to the inbox: `queued`, `duplicate` (in the inbox already), `failed` (answered 503: full or unreachable) |
+//! | `smart_router_webhooks_inbox_retries_total` | counter | | inbox events a worker put back for a later attempt |
+//! | `smart_router_webhooks_inbox_dead_letters_total` | counter | | inbox events a worker moved to the dead-letter list |
+//! | `smart_router_webhooks_inbox_depth` | gauge | | events in the inbox: waiting, in a worker's hands, or waiting for a retry |
+//! | `smart_router_webhooks_inbox_oldest_age_seconds` | gauge | | how long ago the oldest of them was queued (0 when empty) |
+//! | `smart_router_webhooks_inbox_dead_letters` | gauge | | events in the dead-letter list |
 //!
 //! Histograms are in seconds. [`describe`] gives each metric its
 //! description and unit, for exporters that show them (the Prometheus
-//! exporter's `# HELP`).
+//! exporter's `# HELP`). The inbox's gauges are set by [`record_inbox`]
+//! (or [`record_inbox_depth`]) with what
+//! [`Inbox::depth`](crate::inbox::Inbox::depth) answers: call it when your
+//! exporter is scraped, or on a timer.
 //!
 //! ```
 //! // After installing a recorder, e.g. with metrics-exporter-prometheus:
@@ -44,6 +47,8 @@ use ::metrics::{
 };
 
 use crate::api::{FetchError, FetchErrorKind};
+use crate::error::Error;
+use crate::inbox::{Enqueued, Inbox, InboxDepth};
 use crate::receiver::DeliveryReport;
 
 /// Deliveries answered, by outcome and status.
@@ -72,127 +77,38 @@ pub const RECONCILE_LAG_SECONDS: &str = "smart_router_webhooks_reconcile_lag_sec
 pub const RECONCILE_STUCK: &str = "smart_router_webhooks_reconcile_stuck";
 /// Deliveries offered to the inbox, by result.
 pub const INBOX_ENQUEUED: &str = "smart_router_webhooks_inbox_enqueued_total";
-/// Events in the inbox.
-pub const INBOX_DEPTH: &str = "smart_router_webhooks_inbox_depth";
-/// Age of the oldest event in the inbox.
-pub const INBOX_OLDEST_AGE_SECONDS: &str = "smart_router_webhooks_inbox_oldest_age_seconds";
 /// Inbox events put back for a later attempt.
 pub const INBOX_RETRIES: &str = "smart_router_webhooks_inbox_retries_total";
 /// Inbox events dead-lettered.
 pub const INBOX_DEAD_LETTERS: &str = "smart_router_webhooks_inbox_dead_letters_total";
-/// Dead letters replayed.
-pub const INBOX_REPLAYED: &str = "smart_router_webhooks_inbox_replayed_total";
+/// Events in the inbox.
+pub const INBOX_DEPTH: &str = "smart_router_webhooks_inbox_depth";
+/// Age of the oldest event in the inbox.
+pub const INBOX_OLDEST_AGE_SECONDS: &str = "smart_router_webhooks_inbox_oldest_age_seconds";
+/// Events in the dead-letter list.
+pub const INBOX_DEAD_LETTER_DEPTH: &str = "smart_router_webhooks_inbox_dead_letters";
 
 /// Every metric's name, kind, unit and description, as in the table above.
+#[rustfmt::skip]
 const DESCRIPTIONS: &[(&str, Kind, Unit, &str)] = &[
-    (
-        DELIVERIES,
-        Kind::Counter,
-        Unit::Count,
-        "Webhook deliveries answered, by outcome and HTTP status.",
-    ),
-    (
-        ACK_SECONDS,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Time from a delivery's request to its answer.",
-    ),
-    (
-        DETACHED,
-        Kind::Counter,
-        Unit::Count,
-        "Processings that outlived their delivery's answer, by how they ended.",
-    ),
-    (
-        FETCH_SECONDS,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Event fetches from the Smart Router API, by result.",
-    ),
-    (
-        HANDLER_SECONDS,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Handler runs, by handler.",
-    ),
-    (
-        HANDLER_FAILURES,
-        Kind::Counter,
-        Unit::Count,
-        "Handler failures, by handler and whether a retry is asked.",
-    ),
-    (
-        HANDLERS_SKIPPED,
-        Kind::Counter,
-        Unit::Count,
-        "Handlers not run again on a retried event: they completed before.",
-    ),
-    (
-        RECONCILE_EVENTS,
-        Kind::Counter,
-        Unit::Count,
-        "Events the reconciler walked, by result.",
-    ),
-    (
-        RECONCILE_PAGES,
-        Kind::Counter,
-        Unit::Count,
-        "Pages of the API's event list the reconciler read.",
-    ),
-    (
-        RECONCILE_RUNS,
-        Kind::Counter,
-        Unit::Count,
-        "Reconciler runs, by whether this instance walked.",
-    ),
-    (
-        RECONCILE_LAG_SECONDS,
-        Kind::Gauge,
-        Unit::Seconds,
-        "How long ago the event at the reconciler's cursor was fired.",
-    ),
-    (
-        RECONCILE_STUCK,
-        Kind::Gauge,
-        Unit::Count,
-        "Events stuck at the end of the reconciler's last run.",
-    ),
-    (
-        INBOX_ENQUEUED,
-        Kind::Counter,
-        Unit::Count,
-        "Deliveries offered to the inbox, by result.",
-    ),
-    (
-        INBOX_DEPTH,
-        Kind::Gauge,
-        Unit::Count,
-        "Events waiting in the inbox or held by a worker.",
-    ),
-    (
-        INBOX_OLDEST_AGE_SECONDS,
-        Kind::Gauge,
-        Unit::Seconds,
-        "Age of the oldest event in the inbox.",
-    ),
-    (
-        INBOX_RETRIES,
-        Kind::Counter,
-        Unit::Count,
-        "Inbox events put back for a later attempt.",
-    ),
-    (
-        INBOX_DEAD_LETTERS,
-        Kind::Counter,
-        Unit::Count,
-        "Inbox events moved to the dead-letter list.",
-    ),
-    (
-        INBOX_REPLAYED,
-        Kind::Counter,
-        Unit::Count,
-        "Dead letters replayed into the inbox.",
-    ),
+    (DELIVERIES, Kind::Counter, Unit::Count, "Webhook deliveries answered, by outcome and HTTP status."),
+    (ACK_SECONDS, Kind::Histogram, Unit::Seconds, "Time from a delivery's request to its answer."),
+    (DETACHED, Kind::Counter, Unit::Count, "Processings that outlived their delivery's answer, by how they ended."),
+    (FETCH_SECONDS, Kind::Histogram, Unit::Seconds, "Event fetches from the Smart Router API, by result."),
+    (HANDLER_SECONDS, Kind::Histogram, Unit::Seconds, "Handler runs, by handler."),
+    (HANDLER_FAILURES, Kind::Counter, Unit::Count, "Handler failures, by handler and whether a retry is asked."),
+    (HANDLERS_SKIPPED, Kind::Counter, Unit::Count, "Handlers not run again on a retried event: they completed before."),
+    (RECONCILE_EVENTS, Kind::Counter, Unit::Count, "Events the reconciler walked, by result."),
+    (RECONCILE_PAGES, Kind::Counter, Unit::Count, "Pages of the API's event list the reconciler read."),
+    (RECONCILE_RUNS, Kind::Counter, Unit::Count, "Reconciler runs, by whether this instance walked."),
+    (RECONCILE_LAG_SECONDS, Kind::Gauge, Unit::Seconds, "How long ago the event at the reconciler's cursor was fired."),
+    (RECONCILE_STUCK, Kind::Gauge, Unit::Count, "Events stuck at the end of the reconciler's last run."),
+    (INBOX_ENQUEUED, Kind::Counter, Unit::Count, "Deliveries offered to the inbox, by result."),
+    (INBOX_RETRIES, Kind::Counter, Unit::Count, "Inbox events a worker put back for a later attempt."),
+    (INBOX_DEAD_LETTERS, Kind::Counter, Unit::Count, "Inbox events a worker moved to the dead-letter list."),
+    (INBOX_DEPTH, Kind::Gauge, Unit::Count, "Events in the inbox: waiting, in a worker's hands, or waiting for a retry."),
+    (INBOX_OLDEST_AGE_SECONDS, Kind::Gauge, Unit::Seconds, "How long ago the oldest event in the inbox was queued."),
+    (INBOX_DEAD_LETTER_DEPTH, Kind::Gauge, Unit::Count, "Events in the inbox's dead-letter list."),
 ];
 
 #[derive(Clone, Copy)]
@@ -296,56 +212,46 @@ pub(crate) fn reconcile(progress: &crate::reconcile::Progress<'_>) {
     }
 }
 
-/// What became of a delivery offered to the inbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // Recorded by the inbox.
-pub(crate) enum Enqueued {
-    /// Queued for a worker.
-    Queued,
-    /// Already queued or processed: not queued twice.
-    Duplicate,
-    /// The inbox is full: answered 503.
-    Full,
-    /// The inbox could not answer: answered 503.
-    Failed,
-}
-
 /// A delivery offered to the inbox.
-#[allow(dead_code)] // Recorded by the inbox.
-pub(crate) fn inbox_enqueued(result: Enqueued) {
+pub(crate) fn inbox_enqueued(result: &Result<Enqueued, Error>) {
     let label = match result {
-        Enqueued::Queued => "queued",
-        Enqueued::Duplicate => "duplicate",
-        Enqueued::Full => "full",
-        Enqueued::Failed => "failed",
+        Ok(Enqueued::Queued) => "queued",
+        Ok(Enqueued::AlreadyQueued) => "duplicate",
+        Err(_) => "failed",
     };
     counter!(INBOX_ENQUEUED, "result" => label).increment(1);
 }
 
-/// The inbox holds `depth` events, the oldest `oldest_age` old (`None`
-/// when empty).
-#[allow(dead_code)] // Recorded by the inbox.
-pub(crate) fn inbox_state(depth: usize, oldest_age: Option<Duration>) {
-    gauge!(INBOX_DEPTH).set(depth as f64);
-    gauge!(INBOX_OLDEST_AGE_SECONDS).set(oldest_age.map_or(0.0, |age| age.as_secs_f64()));
-}
-
-/// An inbox event was put back for a later attempt.
-#[allow(dead_code)] // Recorded by the inbox.
+/// A worker put an inbox event back for a later attempt.
+#[cfg(feature = "tokio")]
 pub(crate) fn inbox_retried() {
     counter!(INBOX_RETRIES).increment(1);
 }
 
-/// An inbox event was moved to the dead-letter list.
-#[allow(dead_code)] // Recorded by the inbox.
+/// A worker moved an inbox event to the dead-letter list.
+#[cfg(feature = "tokio")]
 pub(crate) fn inbox_dead_lettered() {
     counter!(INBOX_DEAD_LETTERS).increment(1);
 }
 
-/// `count` dead letters were replayed into the inbox.
-#[allow(dead_code)] // Recorded by the inbox.
-pub(crate) fn inbox_replayed(count: u64) {
-    counter!(INBOX_REPLAYED).increment(count);
+/// Sets the inbox's gauges to `depth`, what
+/// [`Inbox::depth`](crate::inbox::Inbox::depth) answered.
+pub fn record_inbox_depth(depth: &InboxDepth) {
+    gauge!(INBOX_DEPTH).set(depth.items as f64);
+    let age = depth.oldest_age.map_or(0.0, |age| age.as_secs_f64());
+    gauge!(INBOX_OLDEST_AGE_SECONDS).set(age);
+    gauge!(INBOX_DEAD_LETTER_DEPTH).set(depth.dead_letters as f64);
+}
+
+/// Reads `inbox`'s depth and sets the inbox's gauges to it.
+///
+/// # Errors
+///
+/// The inbox's, when it cannot answer (the gauges are left as they were).
+pub async fn record_inbox(inbox: &dyn Inbox) -> Result<InboxDepth, Error> {
+    let depth = inbox.depth().await?;
+    record_inbox_depth(&depth);
+    Ok(depth)
 }
 
 /// The status code as a label, without allocating for the usual ones.
@@ -400,15 +306,11 @@ mod tests {
         let snapshotter = recorder.snapshotter();
         ::metrics::with_local_recorder(&recorder, || {
             describe();
-            inbox_enqueued(Enqueued::Queued);
-            inbox_enqueued(Enqueued::Queued);
-            inbox_enqueued(Enqueued::Duplicate);
-            inbox_enqueued(Enqueued::Full);
-            inbox_enqueued(Enqueued::Failed);
-            inbox_state(3, Some(Duration::from_millis(1500)));
-            inbox_retried();
-            inbox_dead_lettered();
-            inbox_replayed(2);
+            inbox_enqueued(&Ok(Enqueued::Queued));
+            inbox_enqueued(&Ok(Enqueued::Queued));
+            inbox_enqueued(&Ok(Enqueued::AlreadyQueued));
+            inbox_enqueued(&Err(Error::new(crate::ErrorKind::Store, "full")));
+            record_inbox_depth(&InboxDepth::new(3, Some(Duration::from_millis(1500)), 2));
         });
         let snapshot = snapshotter.snapshot().into_vec();
         let value = |kind: MetricKind, name: &str, label: Option<&str>| {
@@ -426,7 +328,7 @@ mod tests {
             enqueued("queued"),
             Some((Some(Unit::Count), true, &DebugValue::Counter(2)))
         );
-        for result in ["duplicate", "full", "failed"] {
+        for result in ["duplicate", "failed"] {
             assert!(matches!(
                 enqueued(result),
                 Some((_, _, DebugValue::Counter(1)))
@@ -438,10 +340,7 @@ mod tests {
         };
         assert_eq!(gauge(INBOX_DEPTH), 3.0);
         assert_eq!(gauge(INBOX_OLDEST_AGE_SECONDS), 1.5);
-        let counter = |name| value(MetricKind::Counter, name, None).map(|v| v.2);
-        assert_eq!(counter(INBOX_RETRIES), Some(&DebugValue::Counter(1)));
-        assert_eq!(counter(INBOX_DEAD_LETTERS), Some(&DebugValue::Counter(1)));
-        assert_eq!(counter(INBOX_REPLAYED), Some(&DebugValue::Counter(2)));
+        assert_eq!(gauge(INBOX_DEAD_LETTER_DEPTH), 2.0);
         assert_eq!(
             value(MetricKind::Gauge, INBOX_OLDEST_AGE_SECONDS, None).map(|v| v.0),
             Some(Some(Unit::Seconds))

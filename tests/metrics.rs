@@ -114,17 +114,25 @@ fn delivery(id: &str, password: &str) -> http::Request<String> {
         .unwrap()
 }
 
+/// The mock API serving `id`, and a receiver builder fetching from it and
+/// accepting the hooks' credentials.
+async fn api_and_builder(id: &str) -> (MockApi, smart_router_webhooks::ReceiverBuilder) {
+    let api = MockApi::start().await;
+    api.add_event(captured(id));
+    let builder = Receiver::builder()
+        .credentials(Credentials::new("hooks", PASSWORD).unwrap())
+        .fetcher(api.client_builder().build().unwrap());
+    (api, builder)
+}
+
 #[test]
 fn a_delivery_records_what_the_table_says() {
     let id = "ev_metrics_delivery_7f3a";
     let snapshot = recorded(|| async move {
-        let api = MockApi::start().await;
-        api.add_event(captured(id));
+        let (_api, builder) = api_and_builder(id).await;
         let flaky_runs = Arc::new(AtomicUsize::new(0));
         let runs = flaky_runs.clone();
-        let receiver = Receiver::builder()
-            .credentials(Credentials::new("hooks", PASSWORD).unwrap())
-            .fetcher(api.client_builder().build().unwrap())
+        let receiver = builder
             .on(
                 EventType::TransactionCaptured,
                 "ledger",
@@ -274,4 +282,66 @@ fn the_reconciler_records_its_progress_and_lag() {
     assert_eq!(snapshot.gauge(names::RECONCILE_STUCK), 0.0);
     // The events were fired in 2024: the walk is years behind them.
     assert!(snapshot.gauge(names::RECONCILE_LAG_SECONDS) > 86_400.0 * 365.0);
+}
+
+#[test]
+fn inbox_mode_records_queued_duplicates_retries_dead_letters_and_depth() {
+    use smart_router_webhooks::inbox::{Inbox, MemoryInbox, RetryPolicy, Workers};
+    use std::time::Duration;
+
+    let id = "ev_metrics_inbox_1";
+    let snapshot = recorded(|| async move {
+        let (_api, builder) = api_and_builder(id).await;
+        let inbox = Arc::new(MemoryInbox::default());
+        let receiver = builder
+            .on_every_event("always-down", |_: EventContext| async {
+                Err::<(), _>(HandlerError::retry("down"))
+            })
+            .inbox(inbox.clone())
+            .build()
+            .unwrap();
+        assert_eq!(receiver.handle(delivery(id, PASSWORD)).await.status(), 202);
+        assert_eq!(receiver.handle(delivery(id, PASSWORD)).await.status(), 202);
+        let depth = smart_router_webhooks::metrics::record_inbox(inbox.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(depth.items, 1);
+
+        // Two attempts: one retry, then the dead-letter list.
+        let workers = Workers::builder(receiver)
+            .count(1)
+            .poll_interval(Duration::from_millis(5))
+            .retry(
+                RetryPolicy::new()
+                    .first_delay(Duration::from_millis(1))
+                    .max_attempts(2),
+            )
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while inbox.dead_letters(10).await.unwrap().is_empty() {
+            assert!(std::time::Instant::now() < until, "dead-lettered in time");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        workers.shutdown(Duration::from_secs(5)).await;
+        smart_router_webhooks::metrics::record_inbox(inbox.as_ref())
+            .await
+            .unwrap();
+    });
+
+    let enqueued = |result| snapshot.counter(names::INBOX_ENQUEUED, &[("result", result)]);
+    assert_eq!((enqueued("queued"), enqueued("duplicate")), (1, 1));
+    let accepted = &[("outcome", "queued"), ("status", "202")];
+    assert_eq!(snapshot.counter(names::DELIVERIES, accepted), 2);
+    assert_eq!(snapshot.counter(names::INBOX_RETRIES, &[]), 1);
+    assert_eq!(snapshot.counter(names::INBOX_DEAD_LETTERS, &[]), 1);
+    assert_eq!(snapshot.gauge(names::INBOX_DEPTH), 0.0);
+    assert_eq!(snapshot.gauge(names::INBOX_DEAD_LETTER_DEPTH), 1.0);
+    assert_eq!(
+        snapshot.counter(
+            names::HANDLER_FAILURES,
+            &[("handler", "always-down"), ("retry", "true")]
+        ),
+        2
+    );
 }

@@ -220,7 +220,10 @@ impl Receiver {
         payload: WebhookPayload,
         started: Instant,
     ) -> DeliveryReport {
-        let mut report = match inbox.enqueue(&payload.event_id).await {
+        let enqueued = inbox.enqueue(&payload.event_id).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::inbox_enqueued(&enqueued);
+        let mut report = match enqueued {
             Ok(enqueued) => {
                 let mut report = DeliveryReport::new(Outcome::Queued);
                 report.enqueued = Some(enqueued);
