@@ -113,6 +113,8 @@ struct Figures {
     mean: Duration,
     peak_kib: u64,
     growth_kib: i64,
+    /// Over the last quarter: the stores are full by then at high rates.
+    last_quarter_kib: i64,
     errors: u64,
     slowest_connect: Duration,
     /// Inbox mode: events the workers processed per second, and the
@@ -297,8 +299,11 @@ async fn run(run: &Run) -> Result<Figures, Box<dyn Error + Send + Sync>> {
         Duration::from_micros(u64::from(latencies.get(index).copied().unwrap_or(0)))
     };
     let half = samples.len() / 2;
-    let growth_kib = samples.last().copied().unwrap_or(0) as i64
-        - samples.get(half).copied().unwrap_or(0) as i64;
+    let growth_since = |i: usize| {
+        samples.last().copied().unwrap_or(0) as i64 - samples.get(i).copied().unwrap_or(0) as i64
+    };
+    let growth_kib = growth_since(half);
+    let last_quarter_kib = growth_since(samples.len() * 3 / 4);
     Ok(Figures {
         deliveries: delivered,
         rate: delivered as f64 / elapsed.as_secs_f64(),
@@ -313,6 +318,7 @@ async fn run(run: &Run) -> Result<Figures, Box<dyn Error + Send + Sync>> {
         p99: percentile(0.99),
         peak_kib: memory_kib().1,
         growth_kib,
+        last_quarter_kib,
         errors: errors.load(Ordering::Relaxed),
         slowest_connect,
         workers,
@@ -408,9 +414,10 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
             );
         }
         println!(
-            "  memory          peak RSS {:.1} MiB, growth over the second half {:+.1} MiB",
+            "  memory          peak RSS {:.1} MiB, growth over the second half {:+.1} MiB, over the last quarter {:+.1} MiB",
             f.peak_kib as f64 / 1024.0,
-            f.growth_kib as f64 / 1024.0
+            f.growth_kib as f64 / 1024.0,
+            f.last_quarter_kib as f64 / 1024.0
         );
         acknowledged.push((f.p50, f.p99));
     }
