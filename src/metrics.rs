@@ -32,7 +32,7 @@
 //! description and unit, for exporters that show them (the Prometheus
 //! exporter's `# HELP`). The inbox's gauges are set by [`record_inbox`]
 //! (or [`record_inbox_depth`]) with what
-//! [`Inbox::depth`](crate::inbox::Inbox::depth) answers: call it when your
+//! [`Inbox::depth`] answers: call it when your
 //! exporter is scraped, or on a timer.
 //!
 //! ```
@@ -235,7 +235,7 @@ pub(crate) fn inbox_dead_lettered() {
 }
 
 /// Sets the inbox's gauges to `depth`, what
-/// [`Inbox::depth`](crate::inbox::Inbox::depth) answered.
+/// [`Inbox::depth`] answered.
 pub fn record_inbox_depth(depth: &InboxDepth) {
     gauge!(INBOX_DEPTH).set(depth.items as f64);
     let age = depth.oldest_age.map_or(0.0, |age| age.as_secs_f64());
