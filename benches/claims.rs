@@ -1,6 +1,7 @@
 //! In-memory claim store: throughput of claim + complete with 1 and 8
 //! tasks contending on a multi-threaded runtime, and the bytes each
-//! remembered event costs (measured with a counting allocator).
+//! remembered event costs the claim and transaction stores together
+//! (measured with a counting allocator).
 //!
 //! cargo bench --bench claims
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench panics on a broken fixture
@@ -80,8 +81,12 @@ fn main() {
         "1-tasks",
         2.0,
     );
+    let per_event = counting_allocator::stores_bytes_per_event(100_000);
     println!(
-        "MEMORY claims: {:.0} bytes per remembered event",
-        counting_allocator::claim_store_bytes_per_event(100_000)
+        "MEMORY stores: {:.0} bytes per remembered event (claims {:.0}, transaction snapshot {:.0}), in {:.1} allocations",
+        per_event.total(),
+        per_event.claims,
+        per_event.transactions,
+        per_event.allocations,
     );
 }

@@ -37,6 +37,9 @@ async fn serve() -> Result<(), Box<dyn Error>> {
         .build()?;
 
     HttpServer::new(move || App::new().configure(configure("/webhooks", receiver.clone())))
+        // actix listens with a backlog of 2,048 by default; keep it at
+        // 1,024 or more, for bursts of new connections.
+        .backlog(2048)
         .bind(("127.0.0.1", 3000))?
         .run()
         .await?;

@@ -35,7 +35,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
         .merge(webhook_router("/webhooks", receiver));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    // A listen backlog of 1,024, for bursts of new connections.
+    let listener = smart_router_webhooks::adapters::bind(([127, 0, 0, 1], 3000).into())?;
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -37,7 +37,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Answers every path: route to it from your own service for /webhooks.
     let service = WebhookService::new(receiver);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    // A listen backlog of 1,024, for bursts of new connections.
+    let listener = smart_router_webhooks::adapters::bind(([127, 0, 0, 1], 3000).into())?;
     loop {
         let (stream, _) = listener.accept().await?;
         let service = TowerToHyperService::new(service.clone());

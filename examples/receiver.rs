@@ -29,6 +29,12 @@
 //! or SIGTERM the server stops taking connections, finishes the requests
 //! in hand, then the reconciler finishes the event in hand and stops.
 //!
+//! Beside the webhook, `GET /health` answers 200 when the stores (and the
+//! inbox, in inbox mode) answer, 503 when one does not, with a JSON object
+//! saying which; and, built with `--features metrics`, `GET /metrics`
+//! serves the crate's metrics in Prometheus text (names in the crate's
+//! `metrics` module).
+//!
 //! stdout is JSON lines: `{"listening":"<addr>"}` once connections are
 //! accepted, then one line per event given to the handlers. Diagnostics go
 //! to stderr. A missing or invalid variable: a one-line error naming it,
@@ -43,10 +49,10 @@ use serde_json::json;
 use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::inbox::{Decision, InboxRun, MemoryInbox, Workers};
 use smart_router_webhooks::reconcile::{Progress, Reconciler};
-use smart_router_webhooks::store::{CursorStore, MemoryCursorStore};
+use smart_router_webhooks::store::{CursorStore, MemoryCursorStore, MemoryTransactionStore};
 use smart_router_webhooks::{
     ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, Receiver,
-    WebhookUrl,
+    TransactionId, TransactionStore, WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -145,6 +151,8 @@ fn log_reconcile(progress: &Progress<'_>) {
 
 /// What the environment configures.
 struct Configured {
+    /// What `/health` probes.
+    health: Health,
     receiver: Receiver,
     path: String,
     listen: SocketAddr,
@@ -203,7 +211,7 @@ async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
         .fetcher(api.clone())
         .on_every_event("print-event", print_event)
         .observer(log_delivery);
-    let (builder, cursors) = with_stores(builder).await?;
+    let (builder, cursors, transactions) = with_stores(builder).await?;
     let (builder, workers) = with_inbox(builder).await?;
     let receiver = builder
         .build()
@@ -219,7 +227,12 @@ async fn build(webhook_url: &str) -> Result<Configured, ConfigError> {
         }
         None => None,
     };
+    let health = Health {
+        transactions,
+        inbox: receiver.inbox().cloned(),
+    };
     Ok(Configured {
+        health,
         receiver,
         path,
         listen,
@@ -296,16 +309,27 @@ fn log_run(run: &InboxRun) {
     }
 }
 
-/// The receiver's builder with the stores of `REDIS_URL`, and the
-/// reconciler's cursor store.
-type WithStores = (smart_router_webhooks::ReceiverBuilder, Arc<dyn CursorStore>);
+/// The receiver's builder with the stores of `REDIS_URL`, the reconciler's
+/// cursor store, and the transaction store (for `/health`).
+type WithStores = (
+    smart_router_webhooks::ReceiverBuilder,
+    Arc<dyn CursorStore>,
+    Arc<dyn TransactionStore>,
+);
+
+/// The memory stores: the receiver's default, kept here for `/health`.
+fn memory_stores(builder: smart_router_webhooks::ReceiverBuilder) -> WithStores {
+    let transactions = Arc::new(MemoryTransactionStore::default());
+    let builder = builder.transaction_store(transactions.clone());
+    (builder, Arc::new(MemoryCursorStore::new()), transactions)
+}
 
 #[cfg(feature = "redis")]
 async fn with_stores(
     builder: smart_router_webhooks::ReceiverBuilder,
 ) -> Result<WithStores, ConfigError> {
     let Some(url) = optional("REDIS_URL") else {
-        return Ok((builder, Arc::new(MemoryCursorStore::new())));
+        return Ok(memory_stores(builder));
     };
     let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
         .build()
@@ -316,7 +340,11 @@ async fn with_stores(
     let builder = builder
         .claim_store(stores.claim_store())
         .transaction_store(stores.transaction_store());
-    Ok((builder, Arc::new(cursors)))
+    Ok((
+        builder,
+        Arc::new(cursors),
+        Arc::new(stores.transaction_store()),
+    ))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -328,8 +356,117 @@ async fn with_stores(
             "REDIS_URL",
             "needs the example built with --features redis".into(),
         )),
-        None => Ok((builder, Arc::new(MemoryCursorStore::new()))),
+        None => Ok(memory_stores(builder)),
     }
+}
+
+/// What `/health` probes: the stores, with a read of the transaction
+/// store, and the inbox in inbox mode.
+#[derive(Clone)]
+struct Health {
+    transactions: Arc<dyn TransactionStore>,
+    inbox: Option<Arc<dyn smart_router_webhooks::inbox::Inbox>>,
+}
+
+/// How long a probe of `/health` may take before it counts as a failure.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `"ok"` when `probe` succeeds within [`PROBE_TIMEOUT`], else why not
+/// (never a credential: the stores' errors carry none).
+async fn probe<T, E: std::fmt::Display>(
+    probe: impl std::future::Future<Output = Result<T, E>>,
+) -> String {
+    match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(Ok(_)) => "ok".to_owned(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {PROBE_TIMEOUT:?}"),
+    }
+}
+
+/// `GET /health`: 200 when the stores and the inbox answer, 503 when one
+/// does not; `{"status": …, "stores": …, "inbox": …}` says which.
+async fn health(
+    axum::extract::State(health): axum::extract::State<Health>,
+) -> (
+    http::StatusCode,
+    [(http::HeaderName, &'static str); 1],
+    String,
+) {
+    // A read of a transaction no one has: it answers `None` when the store
+    // is reachable.
+    let nobody = TransactionId::parse("tr_health_probe").map_err(|e| e.to_string());
+    let stores = match nobody {
+        Ok(id) => probe(health.transactions.latest(&id)).await,
+        Err(e) => e,
+    };
+    let inbox = match &health.inbox {
+        Some(inbox) => Some(probe(inbox.depth()).await),
+        None => None,
+    };
+    let healthy = stores == "ok" && inbox.as_deref().is_none_or(|i| i == "ok");
+    let status = if healthy {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if healthy { "ok" } else { "unavailable" },
+        "stores": stores,
+        "inbox": inbox,
+    });
+    let json = (http::header::CONTENT_TYPE, "application/json");
+    (status, [json], body.to_string())
+}
+
+/// The routes beside the webhook: `/health`, and `/metrics` with the
+/// `metrics` feature (installing the Prometheus recorder).
+fn operations_routes(health_state: Health) -> Result<axum::Router, String> {
+    let routes = axum::Router::new()
+        .route("/health", axum::routing::get(health))
+        .with_state(health_state.clone());
+    #[cfg(feature = "metrics")]
+    let routes = routes.merge(metrics_routes(health_state.inbox)?);
+    #[cfg(not(feature = "metrics"))]
+    let _ = health_state;
+    Ok(routes)
+}
+
+/// `GET /metrics`: the crate's metrics in Prometheus text, the inbox's
+/// depth read at each scrape.
+#[cfg(feature = "metrics")]
+fn metrics_routes(
+    inbox: Option<Arc<dyn smart_router_webhooks::inbox::Inbox>>,
+) -> Result<axum::Router, String> {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    // Seconds, from a fast acknowledgement to a slow handler.
+    let buckets = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&buckets)
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| e.to_string())?;
+    smart_router_webhooks::metrics::describe();
+    // Histograms are summed up between scrapes: keep their memory flat.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let render = move || {
+        let (handle, inbox) = (handle.clone(), inbox.clone());
+        async move {
+            if let Some(inbox) = &inbox {
+                // An unreachable inbox keeps its last figures; /health says so.
+                let _ = smart_router_webhooks::metrics::record_inbox(inbox.as_ref()).await;
+            }
+            let text = (http::header::CONTENT_TYPE, "text/plain; version=0.0.4");
+            ([text], handle.render())
+        }
+    };
+    Ok(axum::Router::new().route("/metrics", axum::routing::get(render)))
 }
 
 /// Resolves on Ctrl-C or SIGTERM (never, if neither can be listened to).
@@ -364,6 +501,7 @@ async fn main() -> ExitCode {
         Err(e) => Err(e),
     };
     let Configured {
+        health,
         receiver,
         path,
         listen,
@@ -376,7 +514,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    // Before anything records: /metrics installs the recorder.
+    let routes = match operations_routes(health) {
+        Ok(routes) => routes,
+        Err(e) => {
+            eprintln!("metrics recorder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A backlog of 1,024: a burst of new connections is queued, not stalled.
+    let listener = match smart_router_webhooks::adapters::bind(listen) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("configuration error: LISTEN_ADDR cannot be bound: {e}");
@@ -406,7 +553,8 @@ async fn main() -> ExitCode {
         },
         None => None,
     };
-    let served = axum::serve(listener, webhook_router::<()>(&path, receiver))
+    let app = webhook_router::<()>(&path, receiver).merge(routes);
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     if let Some(workers) = workers {

@@ -9,6 +9,9 @@ pub mod delivery;
 pub mod dispatch;
 pub mod error;
 pub mod inbox;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod model;
 pub mod receiver;
 #[cfg(feature = "reconciler")]

@@ -12,31 +12,11 @@ mod example_process;
 use std::process::Command;
 use std::time::Duration;
 
-use example_process::{Running, lines, next_json, next_line, receiver_command, rest};
+use example_process::{Running, curl, lines, next_json, next_line, receiver_command, rest};
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
     Event, EventId, EventType, Timestamp, Transaction, TransactionId, TransactionStatus,
 };
-
-/// `curl -u user_password -d body url`, as a user would send a delivery;
-/// the answer's status code.
-async fn curl(url: &str, user_password: &str, body: &str) -> String {
-    let output = tokio::process::Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-u",
-            user_password,
-        ])
-        .args(["-H", "Content-Type: application/json", "-d", body, url])
-        .output()
-        .await
-        .expect("curl is installed");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// A capture event `ev_<name>` of transaction `tr_<name>`, fired at `fired`.
 fn captured(id: &str, fired: &str) -> Event {

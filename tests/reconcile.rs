@@ -6,7 +6,6 @@
 #![cfg(all(feature = "testing", feature = "reqwest", feature = "reconciler"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -505,7 +504,7 @@ async fn two_instances_sharing_redis_walk_once() {
     let (ra, rb) = tokio::join!(instances[0].run_once(), instances[1].run_once());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert!(ra.walked != rb.walked, "one walks, the other stands aside");
-    let mut counts: HashMap<EventId, usize> = HashMap::new();
+    let mut counts: std::collections::HashMap<EventId, usize> = std::collections::HashMap::new();
     for id in handled.ids() {
         *counts.entry(id).or_default() += 1;
     }

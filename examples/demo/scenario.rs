@@ -124,7 +124,7 @@ pub(crate) struct Shop {
 impl Shop {
     pub(crate) async fn open() -> Result<Shop, Box<dyn Error + Send + Sync>> {
         let api = MockApi::start().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = smart_router_webhooks::adapters::bind(([127, 0, 0, 1], 0).into())?;
         let webhook_url = format!(
             "http://shop:s3cret@{}/webhooks/smart-router",
             listener.local_addr()?

@@ -389,6 +389,16 @@ impl Shared {
             Ok(held) => (held, None),
             Err(error) => (true, Some(error)),
         };
+        #[cfg(feature = "metrics")]
+        match decision {
+            Decision::Retry { .. } if held && inbox_error.is_none() => {
+                crate::metrics::inbox_retried();
+            }
+            Decision::DeadLettered { .. } if held && inbox_error.is_none() => {
+                crate::metrics::inbox_dead_lettered();
+            }
+            _ => {}
+        }
         #[cfg(feature = "tracing")]
         trace_run(&item, &report, decision, inbox_error.as_ref());
         if let Some(observer) = &self.observer {

@@ -46,7 +46,29 @@ use super::tolerant::{Json, Parsed, Scalar, tolerant_scalar};
 pub struct Timestamp {
     text: Box<str>,
     /// Nanoseconds since the Unix epoch, when the text could be read.
-    nanos: Option<i128>,
+    nanos: Option<Nanos>,
+}
+
+/// An `i128` kept as two halves, so that a `Timestamp` is aligned to 8
+/// bytes rather than 16: the in-memory transaction store keeps one per
+/// transaction, and the padding an `i128` forces costs every record.
+#[derive(Clone, Copy)]
+struct Nanos {
+    high: i64,
+    low: u64,
+}
+
+impl Nanos {
+    fn new(nanos: i128) -> Nanos {
+        Nanos {
+            high: (nanos >> 64) as i64,
+            low: nanos as u64,
+        }
+    }
+
+    fn get(self) -> i128 {
+        (i128::from(self.high) << 64) | i128::from(self.low)
+    }
 }
 
 /// The most digits of whole Unix seconds read: about 31 million years.
@@ -58,7 +80,7 @@ impl Timestamp {
     pub fn parse(text: &str) -> Timestamp {
         Timestamp {
             text: text.into(),
-            nanos: parse_instant(text),
+            nanos: parse_instant(text).map(Nanos::new),
         }
     }
 
@@ -89,7 +111,7 @@ impl Timestamp {
         };
         Timestamp {
             text: text.into(),
-            nanos: Some(nanos),
+            nanos: Some(Nanos::new(nanos)),
         }
     }
 
@@ -101,13 +123,13 @@ impl Timestamp {
     /// Nanoseconds since the Unix epoch, or `None` when the text is none of
     /// the forms read.
     pub fn unix_nanos(&self) -> Option<i128> {
-        self.nanos
+        self.nanos.map(Nanos::get)
     }
 
     /// The instant as a [`SystemTime`], or `None` when the text could not
     /// be read or the instant is outside what `SystemTime` can hold.
     pub fn to_system_time(&self) -> Option<SystemTime> {
-        let nanos = self.nanos?;
+        let nanos = self.unix_nanos()?;
         let magnitude = u64::try_from(nanos.unsigned_abs() / 1_000_000_000).ok()?;
         let sub = u32::try_from(nanos.unsigned_abs() % 1_000_000_000).ok()?;
         let offset = Duration::new(magnitude, sub);
@@ -122,7 +144,7 @@ impl Timestamp {
     /// dates with `time`, so this needs no feature), or `None` when the
     /// text could not be read.
     pub fn to_offset_date_time(&self) -> Option<OffsetDateTime> {
-        OffsetDateTime::from_unix_timestamp_nanos(self.nanos?).ok()
+        OffsetDateTime::from_unix_timestamp_nanos(self.unix_nanos()?).ok()
     }
 
     /// The instant as a [`jiff::Timestamp`], or `None` when the text could
@@ -132,7 +154,7 @@ impl Timestamp {
     #[cfg(feature = "jiff")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jiff")))]
     pub fn to_jiff(&self) -> Option<jiff::Timestamp> {
-        jiff::Timestamp::from_nanosecond(self.nanos?).ok()
+        jiff::Timestamp::from_nanosecond(self.unix_nanos()?).ok()
     }
 
     /// The instant as a [`chrono::DateTime`] in UTC, or `None` when the
@@ -142,7 +164,7 @@ impl Timestamp {
     #[cfg(feature = "chrono")]
     #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
     pub fn to_chrono(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let nanos = self.nanos?;
+        let nanos = self.unix_nanos()?;
         let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
         let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
         chrono::DateTime::from_timestamp(seconds, sub)
@@ -212,8 +234,8 @@ tolerant_scalar!(Timestamp);
 
 impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.nanos
-            .cmp(&other.nanos)
+        self.unix_nanos()
+            .cmp(&other.unix_nanos())
             .then_with(|| self.text.cmp(&other.text))
     }
 }
@@ -234,7 +256,7 @@ impl Eq for Timestamp {}
 
 impl std::hash::Hash for Timestamp {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.nanos.hash(state);
+        self.unix_nanos().hash(state);
         self.text.hash(state);
     }
 }

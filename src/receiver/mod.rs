@@ -163,6 +163,17 @@ impl Receiver {
         checked: Result<WebhookPayload, Box<DeliveryReport>>,
         started: Instant,
     ) -> DeliveryReport {
+        let report = self.finish_traced(checked, started).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::delivery_answered(&report, started.elapsed());
+        report
+    }
+
+    async fn finish_traced(
+        &self,
+        checked: Result<WebhookPayload, Box<DeliveryReport>>,
+        started: Instant,
+    ) -> DeliveryReport {
         #[cfg(feature = "tracing")]
         {
             use tracing::field::Empty;
@@ -215,7 +226,10 @@ impl Receiver {
         payload: WebhookPayload,
         started: Instant,
     ) -> DeliveryReport {
-        let mut report = match inbox.enqueue(&payload.event_id).await {
+        let enqueued = inbox.enqueue(&payload.event_id).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::inbox_enqueued(&enqueued);
+        let mut report = match enqueued {
             Ok(enqueued) => {
                 let mut report = DeliveryReport::new(Outcome::Queued);
                 report.enqueued = Some(enqueued);
@@ -250,6 +264,8 @@ impl Receiver {
         let slot = Slot::new(move |mut report: DeliveryReport| {
             report.detached = true;
             if let Some(started) = started {
+                #[cfg(feature = "metrics")]
+                crate::metrics::detached_ended(&report);
                 observer.observe(&report, started);
             }
         });

@@ -221,6 +221,8 @@ impl Receiver {
                 let started = Instant::now();
                 let result = inner.fetcher.fetch_event(event_id).await;
                 fetch_duration = Some(started.elapsed());
+                #[cfg(feature = "metrics")]
+                crate::metrics::fetched(&result, started.elapsed());
                 match result {
                     Ok(event) if event.id == *event_id => event,
                     Ok(_) => {
@@ -273,6 +275,8 @@ impl Receiver {
         let mut retry = false;
         for route in routes {
             if completed.contains(route.name()) {
+                #[cfg(feature = "metrics")]
+                crate::metrics::handler_skipped(route.name());
                 report.skipped.push(route.name().to_owned());
                 continue;
             }
@@ -290,6 +294,8 @@ impl Receiver {
                 Err(error) => !error.is_retryable(),
             };
             retry |= !done;
+            #[cfg(feature = "metrics")]
+            crate::metrics::handler_ran(route.name(), duration, result.is_err().then_some(!done));
             report.handlers.push(HandlerRun {
                 name: route.name().to_owned(),
                 error: result.err(),

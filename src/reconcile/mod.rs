@@ -321,6 +321,8 @@ impl Run<'_> {
     fn report(&self, progress: &Progress<'_>) {
         #[cfg(feature = "tracing")]
         progress::trace(progress);
+        #[cfg(feature = "metrics")]
+        crate::metrics::reconcile(progress);
         if let Some(observer) = &self.reconciler.observer {
             observer.on_progress(progress);
         }

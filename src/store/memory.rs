@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Applied, Claim, ClaimStore, ClaimToken, TransactionSnapshot, TransactionStore};
+use super::{
+    Applied, Claim, ClaimStore, ClaimToken, SnapshotParts, TransactionSnapshot, TransactionStore,
+};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventId, TransactionId, TransactionStatus};
+use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
 
 /// How many events or transactions the in-memory stores remember by
 /// default.
@@ -167,30 +169,46 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     }
 }
 
-enum ClaimState {
-    Claimed { token: ClaimToken, until: Instant },
+/// What the claim store remembers of an event. A processed event (nearly
+/// every one remembered) is only its expiry; an unfinished one boxes its
+/// claim, so the map's slots stay small.
+enum ClaimEntry {
     Done { until: Instant },
+    Claimed(Box<LiveClaim>),
 }
 
-struct ClaimEntry {
-    state: ClaimState,
+struct LiveClaim {
+    token: ClaimToken,
+    until: Instant,
     completed: BTreeSet<String>,
     owed: Option<String>,
 }
 
 impl ClaimEntry {
-    /// Whether `token` holds the claim (its lease may have lapsed, as long
+    fn new(token: ClaimToken, until: Instant) -> Self {
+        ClaimEntry::Claimed(Box::new(LiveClaim {
+            token,
+            until,
+            completed: BTreeSet::new(),
+            owed: None,
+        }))
+    }
+
+    /// The claim, when `token` holds it (its lease may have lapsed, as long
     /// as nobody took the event over).
-    fn held_by(&self, token: &ClaimToken) -> bool {
-        matches!(&self.state, ClaimState::Claimed { token: held, .. } if held == token)
+    fn held_by(&mut self, token: &ClaimToken) -> Option<&mut LiveClaim> {
+        match self {
+            ClaimEntry::Claimed(live) if live.token == *token => Some(live),
+            _ => None,
+        }
     }
 
     /// Whether the entry may be forgotten to make room: anything but a
     /// live claim.
     fn evictable(&self, now: Instant) -> bool {
-        match &self.state {
-            ClaimState::Claimed { until, .. } => *until <= now,
-            ClaimState::Done { .. } => true,
+        match self {
+            ClaimEntry::Claimed(live) => live.until <= now,
+            ClaimEntry::Done { .. } => true,
         }
     }
 }
@@ -207,9 +225,13 @@ impl ClaimEntry {
 /// it a capacity above the events that arrive during the sender's retries.
 /// Each operation is O(1) amortized.
 ///
-/// A remembered event costs about 220 bytes (its ID twice, the map slot,
-/// the order slot): 100,000 events take about 22 MB. The figure is measured
-/// by `tests/memory_footprint.rs` with a counting allocator.
+/// A processed event costs about 150 bytes (its ID once, shared by the
+/// map and the eviction queues, and a 32-byte map slot; an unfinished
+/// event boxes its claim apart): 100,000 events take about 15 MB. With the
+/// [`MemoryTransactionStore`] snapshot of the event's own transaction, about
+/// 470 bytes per event in 6 allocations: measured by
+/// `cargo test --test memory_footprint -- --nocapture` with a counting
+/// allocator (see `BENCHMARKS.md`).
 pub struct MemoryClaimStore {
     inner: Mutex<BoundedMap<Arc<EventId>, ClaimEntry>>,
     done_ttl: Duration,
@@ -263,14 +285,17 @@ impl MemoryClaimStore {
         &self,
         event: &EventId,
         token: &ClaimToken,
-        change: impl FnOnce(&mut ClaimEntry),
+        change: impl FnOnce(&mut LiveClaim),
     ) -> bool {
-        match lock(&self.inner).get_mut(event) {
-            Some(entry) if entry.held_by(token) => {
-                change(entry);
+        match lock(&self.inner)
+            .get_mut(event)
+            .and_then(|e| e.held_by(token))
+        {
+            Some(live) => {
+                change(live);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 }
@@ -281,34 +306,25 @@ impl ClaimStore for MemoryClaimStore {
         let now = Instant::now();
         let mut inner = lock(&self.inner);
         if let Some(entry) = inner.get_mut(event) {
-            match &entry.state {
-                ClaimState::Done { until } if *until > now => return Ok(Claim::AlreadyDone),
-                ClaimState::Claimed { until, .. } if *until > now => return Ok(Claim::InProgress),
-                ClaimState::Claimed { .. } => {
+            match entry {
+                ClaimEntry::Done { until } if *until > now => return Ok(Claim::AlreadyDone),
+                ClaimEntry::Claimed(live) if live.until > now => return Ok(Claim::InProgress),
+                ClaimEntry::Claimed(live) => {
                     // The lease expired: take over, keeping what completed.
                     let token = ClaimToken::unique();
-                    entry.state = ClaimState::Claimed {
-                        token: token.clone(),
-                        until: now + lease,
-                    };
+                    live.token = token.clone();
+                    live.until = now + lease;
                     return Ok(Claim::Acquired {
                         token,
-                        completed: entry.completed.clone(),
-                        owed: entry.owed.clone(),
+                        completed: live.completed.clone(),
+                        owed: live.owed.clone(),
                     });
                 }
-                ClaimState::Done { .. } => inner.remove(event),
+                ClaimEntry::Done { .. } => inner.remove(event),
             }
         }
         let token = ClaimToken::unique();
-        let entry = ClaimEntry {
-            state: ClaimState::Claimed {
-                token: token.clone(),
-                until: now + lease,
-            },
-            completed: BTreeSet::new(),
-            owed: None,
-        };
+        let entry = ClaimEntry::new(token.clone(), now + lease);
         inner
             .insert(Arc::new(event.clone()), entry, |e| e.evictable(now))
             .map_err(|()| {
@@ -325,16 +341,18 @@ impl ClaimStore for MemoryClaimStore {
     }
 
     async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
-        if let Some(entry) = lock(&self.inner).get_mut(event) {
-            entry.completed.insert(handler.to_owned());
+        // A processed event keeps no handler records: they are forgotten
+        // when it completes, and a later claim answers `AlreadyDone`.
+        if let Some(ClaimEntry::Claimed(live)) = lock(&self.inner).get_mut(event) {
+            live.completed.insert(handler.to_owned());
         }
         Ok(())
     }
 
     async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
-        if let Some(entry) = lock(&self.inner).get_mut(event) {
-            if matches!(entry.state, ClaimState::Claimed { .. }) && entry.owed.is_none() {
-                entry.owed = Some(owed.to_owned());
+        if let Some(ClaimEntry::Claimed(live)) = lock(&self.inner).get_mut(event) {
+            if live.owed.is_none() {
+                live.owed = Some(owed.to_owned());
             }
         }
         Ok(())
@@ -347,11 +365,7 @@ impl ClaimStore for MemoryClaimStore {
         lease: Duration,
     ) -> Result<bool, Error> {
         let now = Instant::now();
-        Ok(self.with_held(event, token, |entry| {
-            if let ClaimState::Claimed { until, .. } = &mut entry.state {
-                *until = now + lease;
-            }
-        }))
+        Ok(self.with_held(event, token, |live| live.until = now + lease))
     }
 
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
@@ -360,23 +374,18 @@ impl ClaimStore for MemoryClaimStore {
         let Some(entry) = inner.get_mut(event) else {
             return Ok(false);
         };
-        if !entry.held_by(token) {
+        if entry.held_by(token).is_none() {
             return Ok(false);
         }
-        entry.state = ClaimState::Done { until };
-        entry.completed = BTreeSet::new();
-        entry.owed = None;
+        // Dropping the live claim forgets its handler and owed records.
+        *entry = ClaimEntry::Done { until };
         inner.evict_first(event);
         Ok(true)
     }
 
     async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
         let now = Instant::now();
-        Ok(self.with_held(event, token, |entry| {
-            if let ClaimState::Claimed { until, .. } = &mut entry.state {
-                *until = now;
-            }
-        }))
+        Ok(self.with_held(event, token, |live| live.until = now))
     }
 }
 
@@ -384,12 +393,75 @@ impl ClaimStore for MemoryClaimStore {
 /// keeps per transaction, for their retries.
 const ANSWERS_PER_TRANSACTION: usize = 16;
 
+/// The events applied as newer before the latest, with the `previous`
+/// each was answered, the most recent last.
+type Superseded = VecDeque<(EventId, Option<TransactionStatus>)>;
+
+/// What the transaction store keeps of a transaction: its latest snapshot
+/// (without the transaction's ID, which is the map's key) and the answers
+/// given so far.
 struct TransactionRecord {
-    latest: TransactionSnapshot,
+    status: TransactionStatus,
+    fired_at: Option<Timestamp>,
+    event_id: EventId,
     previous: Option<TransactionStatus>,
-    /// The events applied as newer before `latest`, with the `previous`
-    /// each was answered, the most recent last.
-    superseded: VecDeque<(EventId, Option<TransactionStatus>)>,
+    /// Allocated when a second event of the transaction is applied: most
+    /// transactions remembered have one.
+    superseded: Option<Box<Superseded>>,
+}
+
+impl TransactionRecord {
+    fn new(snapshot: &TransactionSnapshot) -> Self {
+        TransactionRecord {
+            status: snapshot.status.clone(),
+            fired_at: snapshot.fired_at.clone(),
+            event_id: snapshot.event_id.clone(),
+            previous: None,
+            superseded: None,
+        }
+    }
+
+    fn parts(&self) -> SnapshotParts<'_> {
+        SnapshotParts {
+            status: &self.status,
+            fired_at: self.fired_at.as_ref(),
+            event_id: &self.event_id,
+        }
+    }
+
+    fn snapshot(&self, transaction: &TransactionId) -> TransactionSnapshot {
+        TransactionSnapshot::new(
+            transaction.clone(),
+            self.status.clone(),
+            self.fired_at.clone(),
+            self.event_id.clone(),
+        )
+    }
+
+    /// The answer given to `event` when it was applied as newer, if it is
+    /// the latest or one of the superseded events remembered.
+    fn answer(&self, event: &EventId) -> Option<&Option<TransactionStatus>> {
+        if self.event_id == *event {
+            return Some(&self.previous);
+        }
+        let superseded = self.superseded.as_deref()?;
+        superseded.iter().find(|(e, _)| e == event).map(|(_, p)| p)
+    }
+
+    /// Makes `snapshot` the latest, keeping the answer of the one it
+    /// supersedes; answers the status before it.
+    fn supersede(&mut self, snapshot: &TransactionSnapshot) -> Option<TransactionStatus> {
+        let previous = Some(std::mem::replace(&mut self.status, snapshot.status.clone()));
+        let event = std::mem::replace(&mut self.event_id, snapshot.event_id.clone());
+        self.fired_at.clone_from(&snapshot.fired_at);
+        let answered = std::mem::replace(&mut self.previous, previous.clone());
+        let superseded = self.superseded.get_or_insert_with(Box::default);
+        if superseded.len() == ANSWERS_PER_TRANSACTION {
+            superseded.pop_front();
+        }
+        superseded.push_back((event, answered));
+        previous
+    }
 }
 
 /// A [`TransactionStore`] in the process's memory: for a single instance.
@@ -400,8 +472,14 @@ struct TransactionRecord {
 /// first sighting. For each, it remembers the answers given to the last 16
 /// events that newer ones superseded, so that their retries see the same
 /// change; an older one applied again is stale.
+///
+/// A transaction seen once costs about 320 bytes (its ID once, shared by
+/// the map and the eviction queue, the latest event's ID and time, and a
+/// 128-byte map slot); the answers of superseded events are allocated from
+/// the second event on. Measured by `tests/memory_footprint.rs` with a
+/// counting allocator.
 pub struct MemoryTransactionStore {
-    inner: Mutex<BoundedMap<TransactionId, TransactionRecord>>,
+    inner: Mutex<BoundedMap<Arc<TransactionId>, TransactionRecord>>,
 }
 
 impl Default for MemoryTransactionStore {
@@ -443,43 +521,25 @@ impl MemoryTransactionStore {
 impl TransactionStore for MemoryTransactionStore {
     async fn apply(&self, snapshot: &TransactionSnapshot) -> Result<Applied, Error> {
         let mut inner = lock(&self.inner);
-        if let Some(record) = inner.get_mut(&snapshot.transaction_id) {
-            if record.latest.event_id == snapshot.event_id {
-                return Ok(Applied::Newer {
-                    previous: record.previous.clone(),
-                });
-            }
-            if let Some((_, previous)) = record
-                .superseded
-                .iter()
-                .find(|(event, _)| *event == snapshot.event_id)
-            {
+        let transaction = &snapshot.transaction_id;
+        if let Some(record) = inner.get_mut(transaction) {
+            if let Some(previous) = record.answer(&snapshot.event_id) {
                 return Ok(Applied::Newer {
                     previous: previous.clone(),
                 });
             }
-            if !snapshot.is_newer_than(&record.latest) {
+            if !snapshot.parts().is_newer_than(&record.parts()) {
                 return Ok(Applied::Stale {
-                    latest: record.latest.clone(),
+                    latest: record.snapshot(transaction),
                 });
             }
-            if record.superseded.len() == ANSWERS_PER_TRANSACTION {
-                record.superseded.pop_front();
-            }
-            let previous = Some(record.latest.status.clone());
-            let superseded = std::mem::replace(&mut record.latest, snapshot.clone());
-            let answered = std::mem::replace(&mut record.previous, previous.clone());
-            record.superseded.push_back((superseded.event_id, answered));
-            inner.touch(&snapshot.transaction_id);
+            let previous = record.supersede(snapshot);
+            inner.touch(transaction);
             return Ok(Applied::Newer { previous });
         }
-        let record = TransactionRecord {
-            latest: snapshot.clone(),
-            previous: None,
-            superseded: VecDeque::new(),
-        };
         // Every record may be forgotten, so inserting cannot fail.
-        let _ = inner.insert(snapshot.transaction_id.clone(), record, |_| true);
+        let record = TransactionRecord::new(snapshot);
+        let _ = inner.insert(Arc::new(transaction.clone()), record, |_| true);
         Ok(Applied::Newer { previous: None })
     }
 
@@ -487,7 +547,9 @@ impl TransactionStore for MemoryTransactionStore {
         &self,
         transaction: &TransactionId,
     ) -> Result<Option<TransactionSnapshot>, Error> {
-        Ok(lock(&self.inner).get(transaction).map(|r| r.latest.clone()))
+        Ok(lock(&self.inner)
+            .get(transaction)
+            .map(|r| r.snapshot(transaction)))
     }
 }
 

@@ -221,10 +221,7 @@ impl TransactionSnapshot {
     /// status, which ranks below every known one). The event ID breaks
     /// the remaining ties: see [`is_newer_than`](Self::is_newer_than).
     pub fn order_key(&self) -> (Option<i128>, Option<u8>) {
-        (
-            self.fired_at.as_ref().and_then(Timestamp::unix_nanos),
-            self.status.lifecycle_rank(),
-        )
+        self.parts().order_key()
     }
 
     /// Whether this snapshot's time could be read: when not, it is ordered
@@ -259,6 +256,36 @@ impl TransactionSnapshot {
     /// decides. [`Tracking::time_unreadable`](crate::Tracking) flags every
     /// event ordered by rule 2.
     pub fn is_newer_than(&self, other: &TransactionSnapshot) -> bool {
+        self.parts().is_newer_than(&other.parts())
+    }
+
+    pub(crate) fn parts(&self) -> SnapshotParts<'_> {
+        SnapshotParts {
+            status: &self.status,
+            fired_at: self.fired_at.as_ref(),
+            event_id: &self.event_id,
+        }
+    }
+}
+
+/// What orders a snapshot, borrowed: so a store can compare what it keeps
+/// without rebuilding a [`TransactionSnapshot`].
+pub(crate) struct SnapshotParts<'a> {
+    pub(crate) status: &'a TransactionStatus,
+    pub(crate) fired_at: Option<&'a Timestamp>,
+    pub(crate) event_id: &'a EventId,
+}
+
+impl SnapshotParts<'_> {
+    fn order_key(&self) -> (Option<i128>, Option<u8>) {
+        (
+            self.fired_at.and_then(Timestamp::unix_nanos),
+            self.status.lifecycle_rank(),
+        )
+    }
+
+    /// [`TransactionSnapshot::is_newer_than`].
+    pub(crate) fn is_newer_than(&self, other: &SnapshotParts<'_>) -> bool {
         use std::cmp::Ordering;
         let (time, rank) = self.order_key();
         let (other_time, other_rank) = other.order_key();
@@ -270,7 +297,7 @@ impl TransactionSnapshot {
                 .then(other_time.is_some().cmp(&time.is_some())),
         };
         let order = order.then_with(|| {
-            if self.status == other.status && self.status.can_transition_to(&other.status) {
+            if self.status == other.status && self.status.can_transition_to(other.status) {
                 Ordering::Greater
             } else {
                 Ordering::Equal

@@ -357,7 +357,9 @@ impl MockApiBuilder {
         let addr = self
             .addr
             .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-        let listener = TcpListener::bind(addr).await?;
+        // The backlog of the receivers' listeners: a client opening many
+        // connections at once (a load test) is queued, not stalled.
+        let listener = crate::adapters::bind(addr)?;
         let addr = listener.local_addr()?;
         let token = BASE64.encode(format!("{}:{}", self.project_id, self.private_key));
         let any_event = self.any_event.map(|template| {

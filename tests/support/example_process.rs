@@ -125,3 +125,23 @@ pub fn rest(lines: &Lines<String>, within: Duration) -> Vec<String> {
         }
     }
 }
+
+/// `curl -u user_password -d body url`, as a user would send a delivery;
+/// the answer's status code.
+pub async fn curl(url: &str, user_password: &str, body: &str) -> String {
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            user_password,
+        ])
+        .args(["-H", "Content-Type: application/json", "-d", body, url])
+        .output()
+        .await
+        .expect("curl is installed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
