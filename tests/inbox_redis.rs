@@ -363,7 +363,7 @@ async fn a_worker_process_killed_mid_handler_is_taken_over() {
     let mut seen = Vec::new();
     while !seen
         .iter()
-        .any(|l: &String| l.starts_with("ledger started"))
+        .any(|l: &String| l.contains("ledger started"))
     {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
