@@ -101,6 +101,24 @@ impl Error {
     }
 }
 
+/// An error followed by each of its causes, joined by `": "`: how the
+/// crate writes a failure whole (in `HandlerError`'s `{:#}` and the
+/// tracing line). Only as safe as the errors' own `Display`; the crate's
+/// never hold a secret.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");

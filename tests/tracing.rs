@@ -26,8 +26,9 @@ impl Write for Buffer {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn each_delivery_has_a_span_and_logs_no_secret() {
+/// Sends this thread's tracing events, as text, to the buffer returned
+/// until the guard is dropped.
+fn capture_logs() -> (Buffer, tracing::subscriber::DefaultGuard) {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -35,7 +36,12 @@ async fn each_delivery_has_a_span_and_logs_no_secret() {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_delivery_has_a_span_and_logs_no_secret() {
+    let (buffer, _guard) = capture_logs();
 
     let api = MockApi::start().await;
     api.add_event(Event::new(
@@ -100,6 +106,56 @@ async fn each_delivery_has_a_span_and_logs_no_secret() {
     }
     assert!(logs.contains("outcome=\"unauthorized\""), "{logs}");
     for secret in ["hunter2", "guess", "aG9va3M", "body-text-marker", "key_"] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_fetch_is_traced_with_its_whole_cause_chain() {
+    let (buffer, _guard) = capture_logs();
+
+    // An API that is down: the mock, stopped, refuses connections.
+    let gone = MockApi::start().await;
+    let addr = gone.addr();
+    let fetcher = gone.client_builder().build().unwrap();
+    drop(gone);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let credentials = Credentials::new("hooks", "hunter2-secret").unwrap();
+    let receiver = Receiver::builder()
+        .credentials(credentials.clone())
+        .fetcher(fetcher)
+        .on(
+            EventType::CustomerCreated,
+            "welcome",
+            |_: EventContext| async { Ok::<_, HandlerError>(()) },
+        )
+        .build()
+        .unwrap();
+    let request = Request::post("/webhooks")
+        .header(
+            http::header::AUTHORIZATION,
+            credentials.authorization_header(),
+        )
+        .body(br#"{"event_id":"ev_down","event_type":"customer.created"}"#.to_vec())
+        .unwrap();
+    assert_eq!(receiver.handle(request).await.status(), 503);
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let failed = logs
+        .lines()
+        .find(|l| l.contains("webhook delivery failed"))
+        .expect(&logs);
+    // The top error, the transport's kind under it, and the operating
+    // system's reason at the bottom of the chain.
+    for cause in ["the API is unavailable", "could not connect", "refused"] {
+        assert!(
+            failed.to_lowercase().contains(&cause.to_lowercase()),
+            "{cause} in {failed}"
+        );
+    }
+    for secret in ["hunter2", "aG9va3M"] {
         assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
     }
 }

@@ -188,11 +188,7 @@ impl fmt::Display for HandlerError {
             (Cause::Returned, false) => "permanent handler failure",
         })?;
         if f.alternate() {
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*self.inner);
-            while let Some(error) = cause {
-                write!(f, ": {error}")?;
-                cause = error.source();
-            }
+            write!(f, ": {}", crate::error::Chain(&*self.inner))?;
         }
         Ok(())
     }

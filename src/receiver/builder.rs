@@ -236,20 +236,6 @@ impl ReceiverBuilder {
         self
     }
 
-    /// The default answer deadline: 3 s. A delivery whose processing is not
-    /// finished by then is answered 409 with `Retry-After` while processing
-    /// goes on. Smart Router does not document its timeout and asks for an
-    /// answer "within a few seconds"; senders and proxies commonly give up
-    /// after 5 to 30 s. 3 s is under all of those, and far above a healthy
-    /// fetch and quick handlers (tens of milliseconds), so only slow handlers
-    /// meet it.
-    pub const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
-
-    /// The default handler timeout: 60 s. A handler still running then is
-    /// stopped and counts as a retryable failure, so a hung handler cannot
-    /// hold its event (whose lease is renewed while it runs) for ever.
-    pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
-
     /// What to answer when the API does not know the event.
     pub fn not_found(mut self, policy: NotFoundPolicy) -> Self {
         self.not_found = policy;

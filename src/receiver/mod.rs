@@ -528,6 +528,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 
 #[cfg(feature = "tracing")]
 fn trace_delivery(report: &DeliveryReport, started: Instant) {
+    use crate::error::Chain;
     let span = tracing::Span::current();
     if let Some(id) = &report.event_id {
         span.record("event_id", id.as_str());
@@ -548,7 +549,22 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
         paths.join(",")
     });
     if report.status.is_server_error() || report.outcome == Outcome::ApiCredentialsRefused {
-        tracing::error!(elapsed_ms, fetch_ms, handlers_ms, failures, warnings, error = ?report.fetch_error.as_ref().map(ToString::to_string).or_else(|| report.store_error.as_ref().map(ToString::to_string)), "webhook delivery failed");
+        // The error with its whole chain of causes ("the API is
+        // unavailable: could not connect: …: connection refused").
+        let error = match (&report.fetch_error, &report.store_error) {
+            (Some(error), _) => Some(Chain(error)),
+            (None, Some(error)) => Some(Chain(error)),
+            (None, None) => None,
+        };
+        tracing::error!(
+            elapsed_ms,
+            fetch_ms,
+            handlers_ms,
+            failures,
+            warnings,
+            error = error.map(tracing::field::display),
+            "webhook delivery failed"
+        );
     } else if failures > 0 || report.fell_back {
         tracing::warn!(
             elapsed_ms,
