@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use http::header::HeaderValue;
 use url::{Host, Url};
 
@@ -13,6 +11,7 @@ use crate::api::transport::{RequestLimits, Transport};
 use crate::error::{Error, ErrorKind};
 
 use super::{ApiClient, Inner};
+use crate::delivery::{basic_authorization, basic_token};
 
 /// Configures an [`ApiClient`]; made by [`ApiClient::builder`].
 ///
@@ -125,8 +124,9 @@ impl ApiClientBuilder {
                 "the response size limit is zero",
             ));
         }
-        let token = BASE64.encode(format!("{}:{}", self.project_id, self.private_key));
-        let mut authorization = HeaderValue::try_from(format!("Basic {token}")).map_err(|e| {
+        let token = basic_token(&self.project_id, &self.private_key);
+        let authorization = basic_authorization(&self.project_id, &self.private_key);
+        let mut authorization = HeaderValue::try_from(authorization).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidCredentials,
                 "the credentials cannot be sent",

@@ -6,11 +6,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde_json::json;
 
+use crate::delivery::basic_authorization;
 use crate::model::{Event, EventId};
 
 use super::routes::serve;
@@ -148,7 +147,6 @@ impl MockApiBuilder {
         // connections at once (a load test) is queued, not stalled.
         let listener = crate::adapters::bind(addr)?;
         let addr = listener.local_addr()?;
-        let token = BASE64.encode(format!("{}:{}", self.project_id, self.private_key));
         let any_event = self.any_event.map(|template| {
             let mut template = template;
             template.id = EventId::parse(ANY_EVENT_PLACEHOLDER).unwrap_or(template.id);
@@ -162,7 +160,7 @@ impl MockApiBuilder {
             }
         });
         let shared = Arc::new(Shared {
-            expected_authorization: format!("Basic {token}"),
+            expected_authorization: basic_authorization(&self.project_id, &self.private_key),
             api_version: self.api_version,
             any_event,
             started: Instant::now(),
