@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::HeaderValue;
-use url::{Host, Url};
+use url::Url;
 
 use crate::api::transport::{RequestLimits, Transport};
 use crate::error::{Error, ErrorKind};
 
 use super::{ApiClient, Inner};
-use crate::delivery::{basic_authorization, basic_token};
+use crate::delivery::{basic_authorization, basic_token, is_loopback};
 
 /// Configures an [`ApiClient`]; made by [`ApiClient::builder`].
 ///
@@ -190,15 +190,12 @@ fn parse_base_url(text: &str) -> Result<Url, Error> {
     let invalid = |message: &'static str| Error::new(ErrorKind::InvalidConfig, message);
     let url = Url::parse(text.trim())
         .map_err(|e| invalid("the base URL is not a valid absolute URL").with_source(e))?;
-    let loopback = match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        None => return Err(invalid("the base URL has no host")),
-    };
+    if url.host().is_none() {
+        return Err(invalid("the base URL has no host"));
+    }
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(&url) => {}
         "http" => {
             return Err(invalid(
                 "the base URL must use https (plain http is only accepted for a loopback host)",
