@@ -53,7 +53,8 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// A boxed error that crosses threads: the source of the crate's errors.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error of every fallible operation of this crate.
 ///

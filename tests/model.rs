@@ -307,6 +307,24 @@ fn debug_output_never_shows_what_unmodelled_fields_hold() {
     );
 }
 
+#[test]
+fn debug_output_hides_the_query_of_a_webhook_request_url() {
+    // A webhook URL may carry its secret in the query (`?pass=`), not only
+    // as a basic-auth password.
+    let event = Event::from_slice(
+        br#"{"id":"ev_1","name":"transaction.captured",
+            "webhooks":[{"request_url":"https://shop.example/wh?pass=hunter2#frag"}]}"#,
+    )
+    .unwrap();
+    let shown = format!("{event:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("frag"), "{shown}");
+    assert!(
+        shown.contains("https://shop.example/wh?redacted"),
+        "{shown}"
+    );
+}
+
 // Tolerant reading. Each case is one the vendor's sources allow and that
 // failed the whole event before.
 

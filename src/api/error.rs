@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 /// What kind of failure a [`FetchError`] is: what the receiver needs to
 /// answer the delivery correctly.

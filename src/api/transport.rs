@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 /// What a transport must honour for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -101,9 +101,7 @@ impl Credentials {
     /// credentials (`Basic base64(user:password)`), marked sensitive so that
     /// HTTP libraries keep it out of their logs.
     pub fn authorization_header(&self) -> HeaderValue {
-        let token =
-            general_purpose::STANDARD.encode(format!("{}:{}", self.username, self.password));
-        let mut value = HeaderValue::try_from(format!("Basic {token}"))
+        let mut value = HeaderValue::try_from(basic_authorization(&self.username, &self.password))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
         value.set_sensitive(true);
         value
@@ -144,6 +142,18 @@ impl fmt::Debug for Credentials {
 #[derive(Clone)]
 pub struct BasicAuth {
     accepted: Vec<Credentials>,
+}
+
+/// The value of an `Authorization` header of the Basic scheme:
+/// `Basic base64(user:password)`. The text holds the password: never log it.
+pub(crate) fn basic_authorization(user: &str, password: &str) -> String {
+    format!("Basic {}", basic_token(user, password))
+}
+
+/// The token of the Basic scheme: `base64(user:password)`. It holds the
+/// password: never log it.
+pub(crate) fn basic_token(user: &str, password: &str) -> String {
+    general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
 
 fn unauthorized(message: &'static str) -> Error {

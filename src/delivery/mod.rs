@@ -5,5 +5,7 @@ mod payload;
 mod webhook_url;
 
 pub use credentials::{BasicAuth, Credentials, MAX_AUTHORIZATION_LEN};
+pub(crate) use credentials::{basic_authorization, basic_token};
 pub use payload::WebhookPayload;
 pub use webhook_url::WebhookUrl;
+pub(crate) use webhook_url::{is_loopback, redact_url};

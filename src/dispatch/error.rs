@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 /// Why a handler failed, and whether the sender should deliver again.
 ///

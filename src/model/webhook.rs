@@ -9,6 +9,7 @@ use super::object::api_object;
 use super::open_enum::open_enum;
 use super::timestamp::Timestamp;
 use super::tolerant::{Json, Parsed, Scalar, tolerant_object, tolerant_scalar};
+use crate::delivery::redact_url;
 
 open_enum! {
     /// Whether a delivery attempt reached the webhook URL, as the API
@@ -33,8 +34,8 @@ api_object! {
     /// [`extra`](WebhookDelivery::extra) and listed in
     /// [`warnings`](WebhookDelivery::warnings).
     ///
-    /// `Debug` hides the password of `request_url` (a webhook URL may carry
-    /// basic-auth credentials), the response's body and headers, and the
+    /// `Debug` hides the password and the query of `request_url` (a webhook
+    /// URL may carry credentials in either), the response's body and headers, and the
     /// values of the extra fields.
     #[derive(Default)]
     pub struct WebhookDelivery ("a webhook delivery object") {
@@ -105,20 +106,6 @@ impl WebhookDelivery {
                 .response_code
                 .is_some_and(|code| (200..300).contains(&code)),
         }
-    }
-}
-
-/// `url` with its password, if any, replaced.
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Cannot fail: a URL with a password has a host.
-                let _ = parsed.set_password(Some("redacted"));
-            }
-            parsed.into()
-        }
-        Err(_) => "[unparsable URL, hidden]".to_owned(),
     }
 }
 

@@ -9,6 +9,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
+use crate::delivery::redact_url;
 use crate::error::{Error, ErrorKind};
 
 /// A connection to one Redis server or to a Redis Cluster. Both re-establish
@@ -66,9 +67,9 @@ impl Target {
     /// The target for `Debug` output, passwords and queries hidden.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Target::Url(url) => redact(url),
+            Target::Url(url) => redact_url(url),
             Target::Cluster(urls) => {
-                let nodes: Vec<String> = urls.iter().map(|url| redact(url)).collect();
+                let nodes: Vec<String> = urls.iter().map(|url| redact_url(url)).collect();
                 format!("cluster [{}]", nodes.join(", "))
             }
             Target::Manager(_) => "<a connection manager>".to_owned(),
@@ -148,23 +149,6 @@ pub(crate) async fn within<T>(
     }
 }
 
-/// `url` with its password and query (which may carry `pass=`) hidden,
-/// for `Debug` output.
-pub(crate) fn redact(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "<unreadable URL>".to_owned();
-    };
-    if parsed.password().is_some() {
-        // Cannot fail: a URL with a password has a host.
-        let _ = parsed.set_password(Some("redacted"));
-    }
-    if parsed.query().is_some() {
-        parsed.set_query(Some("redacted"));
-    }
-    parsed.set_fragment(None);
-    parsed.into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,19 +156,19 @@ mod tests {
     #[test]
     fn redaction_hides_passwords_and_queries() {
         assert_eq!(
-            redact("redis://:s3cret@cache.internal:6380/2"),
+            redact_url("redis://:s3cret@cache.internal:6380/2"),
             "redis://:redacted@cache.internal:6380/2"
         );
         assert_eq!(
-            redact("redis://app:s3cret@cache.internal"),
+            redact_url("redis://app:s3cret@cache.internal"),
             "redis://app:redacted@cache.internal"
         );
         assert_eq!(
-            redact("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
+            redact_url("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
             "redis+unix:///run/redis.sock?redacted"
         );
-        assert_eq!(redact("redis://127.0.0.1"), "redis://127.0.0.1");
-        assert_eq!(redact("not a url s3cret"), "<unreadable URL>");
+        assert_eq!(redact_url("redis://127.0.0.1"), "redis://127.0.0.1");
+        assert_eq!(redact_url("not a url s3cret"), "<unreadable URL>");
     }
 
     #[test]

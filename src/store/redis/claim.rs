@@ -1,0 +1,308 @@
+//! [`RedisClaimStore`] and the Lua scripts it runs.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Script;
+
+use crate::error::Error;
+use crate::model::EventId;
+
+use super::{Connection, MAX_DURATION, RedisStoreBuilder, millis, unexpected_reply};
+use crate::store::{Claim, ClaimStore, ClaimToken};
+
+/// The Lua function the claim scripts share: whether `state`, the claim
+/// key's value, is a claim held by `token`.
+macro_rules! lua_holds {
+    () => {
+        "local function holds(state, token)
+            if not state or state == 'done' then return false end
+            local sep = string.find(state, ':', 1, true)
+            return sep ~= nil and string.sub(state, sep + 1) == token
+        end
+        "
+    };
+}
+
+/// KEYS: claim, handlers, owed. ARGV: token, lease (µs), lease (ms).
+/// Returns `{outcome, completed handlers, owed or nil}`.
+///
+/// A new claim's key lives as long as its lease: an event whose processing
+/// never recorded anything (its fetch failed, say) leaves nothing behind.
+/// A claim taken over keeps the longer of its key's time to live and the
+/// lease.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+        local state = redis.call('GET', KEYS[1])
+        if state == 'done' then return {'done', {}, false} end
+        local ttl = tonumber(ARGV[3])
+        if state then
+            local sep = string.find(state, ':', 1, true)
+            if tonumber(string.sub(state, 1, sep - 1)) > now then return {'busy', {}, false} end
+            local left = redis.call('PTTL', KEYS[1])
+            if left > ttl then ttl = left end
+        else
+            redis.call('DEL', KEYS[2], KEYS[3])
+        end
+        local lease_end = string.format('%.0f', now + tonumber(ARGV[2]))
+        redis.call('SET', KEYS[1], lease_end .. ':' .. ARGV[1], 'PX', ttl)
+        return {'acquired', redis.call('SMEMBERS', KEYS[2]), redis.call('GET', KEYS[3])}",
+    )
+});
+
+/// The Lua function the record scripts share: keeps the claim key (KEYS[1])
+/// for at least `ttl` ms, and gives every other key that exists the claim
+/// key's time to live.
+macro_rules! lua_keep {
+    () => {
+        "local function keep(ttl)
+            local left = redis.call('PTTL', KEYS[1])
+            if left < ttl then
+                left = ttl
+                redis.call('PEXPIRE', KEYS[1], left)
+            end
+            for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], left) end
+        end
+        "
+    };
+}
+
+/// KEYS: claim, handlers, owed. ARGV: handler, handlers' time to live (ms).
+static RECORD_HANDLER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_keep!(),
+        "local state = redis.call('GET', KEYS[1])
+        if not state or state == 'done' then return 0 end
+        redis.call('SADD', KEYS[2], ARGV[1])
+        keep(tonumber(ARGV[2]))
+        return 1"
+    ))
+});
+
+/// KEYS: claim, owed, handlers. ARGV: owed, handlers' time to live (ms).
+static RECORD_OWED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_keep!(),
+        "local state = redis.call('GET', KEYS[1])
+        if not state or state == 'done' then return 0 end
+        redis.call('SET', KEYS[2], ARGV[1], 'NX')
+        keep(tonumber(ARGV[2]))
+        return 1"
+    ))
+});
+
+/// KEYS: claim. ARGV: token, lease (µs), lease (ms). Returns 1 if the
+/// token held the claim (now extended), 0 otherwise.
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_holds!(),
+        "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+        local lease_end = string.format('%.0f', now + tonumber(ARGV[2]))
+        redis.call('SET', KEYS[1], lease_end .. ':' .. ARGV[1], 'KEEPTTL')
+        if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+            redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        end
+        return 1"
+    ))
+});
+
+/// KEYS: claim, handlers, owed. ARGV: token, done time to live (ms).
+static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_holds!(),
+        "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+        redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+        redis.call('DEL', KEYS[2], KEYS[3])
+        return 1"
+    ))
+});
+
+/// KEYS: claim. ARGV: token.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        lua_holds!(),
+        "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+        redis.call('SET', KEYS[1], '0:' .. ARGV[1], 'KEEPTTL')
+        return 1"
+    ))
+});
+
+/// A [`ClaimStore`] in Redis: for several instances sharing the events they
+/// processed. Made by [`RedisStoreBuilder`], which describes its keys.
+///
+/// Each operation is one Lua script on the event's keys:
+///
+/// - **claim**: a done event answers [`Claim::AlreadyDone`]; a lease that
+///   has not ended (by the server's clock) answers [`Claim::InProgress`];
+///   otherwise the claim key gets a new token and lease end, and the
+///   completed handlers and owed work are read in the same script. An
+///   ended lease is taken over with its handler set and owed work; a claim
+///   of an event the store does not remember starts from nothing, and its
+///   key lives only as long as the lease until something is recorded.
+/// - **record_handler** and **record_owed**: add the handler to the set,
+///   or the owed work if none is recorded, while the event is claimed
+///   (lease ended or not), and keep the event's keys for at least
+///   `handlers_ttl`.
+/// - **renew**: if the token still holds the claim, its lease ends
+///   `lease` from now.
+/// - **complete**: if the token still holds the claim, the claim key
+///   becomes `done` for `done_ttl`; the handler set and owed work are
+///   deleted.
+/// - **release**: if the token still holds the claim, its lease ends now;
+///   the handler set and owed work stay.
+///
+/// Clones share the connection.
+///
+/// Requires the `redis` feature.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[derive(Clone)]
+pub struct RedisClaimStore {
+    pub(super) connection: Connection,
+    pub(super) done_ttl: Duration,
+    pub(super) handlers_ttl: Duration,
+}
+
+impl fmt::Debug for RedisClaimStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.connection
+            .debug_fields(&mut f.debug_struct("RedisClaimStore"))
+            .field("done_ttl", &self.done_ttl)
+            .field("handlers_ttl", &self.handlers_ttl)
+            .finish()
+    }
+}
+
+impl RedisClaimStore {
+    /// A claim store on the Redis at `url`, with the defaults of
+    /// [`RedisStoreBuilder`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
+    /// let claims = smart_router_webhooks::RedisClaimStore::connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`RedisStoreBuilder::build`].
+    pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
+        Ok(RedisStoreBuilder::new(url).build().await?.claims)
+    }
+}
+
+/// The answer of a script that says 1 when the token held the claim.
+fn held(reply: i64) -> bool {
+    reply == 1
+}
+
+#[async_trait]
+impl ClaimStore for RedisClaimStore {
+    async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error> {
+        let token = ClaimToken::unique();
+        let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
+        let lease_millis = millis(lease).to_string();
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let (outcome, completed, owed): (String, BTreeSet<String>, Option<String>) = self
+            .connection
+            .invoke(
+                "claim an event",
+                &CLAIM,
+                &[&claim, &handlers, &owed],
+                &[token.as_str(), &lease_micros, &lease_millis],
+            )
+            .await?;
+        match outcome.as_str() {
+            "acquired" => Ok(Claim::Acquired {
+                token,
+                completed,
+                owed,
+            }),
+            "done" => Ok(Claim::AlreadyDone),
+            "busy" => Ok(Claim::InProgress),
+            _ => Err(unexpected_reply()),
+        }
+    }
+
+    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let ttl = millis(self.handlers_ttl).to_string();
+        let _: i64 = self
+            .connection
+            .invoke(
+                "record a completed handler",
+                &RECORD_HANDLER,
+                &[&claim, &handlers, &owed],
+                &[handler, &ttl],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn record_owed(&self, event: &EventId, text: &str) -> Result<(), Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let ttl = millis(self.handlers_ttl).to_string();
+        let _: i64 = self
+            .connection
+            .invoke(
+                "record what an event owes",
+                &RECORD_OWED,
+                &[&claim, &owed, &handlers],
+                &[text, &ttl],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn renew(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        let [claim, ..] = self.connection.event_keys(event);
+        let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
+        let lease_millis = millis(lease).to_string();
+        let reply: i64 = self
+            .connection
+            .invoke(
+                "renew a claim",
+                &RENEW,
+                &[&claim],
+                &[token.as_str(), &lease_micros, &lease_millis],
+            )
+            .await?;
+        Ok(held(reply))
+    }
+
+    async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let ttl = millis(self.done_ttl).to_string();
+        let reply: i64 = self
+            .connection
+            .invoke(
+                "mark an event processed",
+                &COMPLETE,
+                &[&claim, &handlers, &owed],
+                &[token.as_str(), &ttl],
+            )
+            .await?;
+        Ok(held(reply))
+    }
+
+    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+        let [claim, ..] = self.connection.event_keys(event);
+        let reply: i64 = self
+            .connection
+            .invoke("release a claim", &RELEASE, &[&claim], &[token.as_str()])
+            .await?;
+        Ok(held(reply))
+    }
+}
