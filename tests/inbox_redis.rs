@@ -361,10 +361,7 @@ async fn a_worker_process_killed_mid_handler_is_taken_over() {
         }
     });
     let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|l: &String| l.contains("ledger started"))
-    {
+    while !seen.iter().any(|l: &String| l.contains("ledger started")) {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("the worker process said {seen:?}, then {e}"));
