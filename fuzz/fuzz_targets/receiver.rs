@@ -71,7 +71,7 @@ impl EventFetcher for InProcessApi {
         match self.behaviour {
             Api::Serve if *id == FIXTURE.id => Ok(FIXTURE.clone()),
             Api::Serve | Api::NotFound => Err(FetchError::not_found()),
-            Api::Unauthorized => fail(FetchErrorKind::Unauthorized),
+            Api::Unauthorized => fail(FetchErrorKind::ApiCredentialsRefused),
             Api::RateLimited => Err(FetchError::new(FetchErrorKind::RateLimited)
                 .with_retry_after(Duration::from_millis(1500))),
             Api::Unavailable => fail(FetchErrorKind::Unavailable),

@@ -471,7 +471,7 @@ impl Receiver {
             // A request the API refuses is a configuration error, like a
             // refused key: answered 500 and reported loudly, not retried
             // as an outage.
-            FetchErrorKind::Unauthorized | FetchErrorKind::BadRequest => {
+            FetchErrorKind::ApiCredentialsRefused | FetchErrorKind::BadRequest => {
                 Outcome::ApiCredentialsRefused
             }
             _ => Outcome::ApiUnavailable,

@@ -48,7 +48,7 @@ pub enum Outcome {
     /// retrying while the configuration is fixed; 200 if so configured).
     EventNotFound,
     /// The API refused our request: our credentials (401, 403:
-    /// [`FetchErrorKind::Unauthorized`](crate::FetchErrorKind::Unauthorized)),
+    /// [`FetchErrorKind::ApiCredentialsRefused`](crate::FetchErrorKind::ApiCredentialsRefused)),
     /// or the request itself (any other 4xx but 404:
     /// [`FetchErrorKind::BadRequest`](crate::FetchErrorKind::BadRequest)).
     /// A configuration error, not an outage: answered 500 and reported

@@ -121,7 +121,7 @@ impl Sender {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidConfig`] when the URL is not an `http` URL with
-    /// a host and port; [`ErrorKind::InvalidCredentials`] when its
+    /// a host and port; [`ErrorKind::UnusableCredentials`] when its
     /// credentials are unusable.
     pub fn new(webhook_url: &str) -> Result<Self, Error> {
         let config = |message: &'static str| Error::new(ErrorKind::InvalidConfig, message);
