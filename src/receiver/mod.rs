@@ -145,13 +145,13 @@ impl Receiver {
     /// sender's retries, anything else asks for one. Its body is a short
     /// plain-text word that never echoes the request.
     pub async fn handle<B: AsRef<[u8]>>(&self, request: Request<B>) -> Response<Bytes> {
-        let report = self.deliver(request).await;
+        let report = self.receive(request).await;
         self.respond(&report)
     }
 
-    /// Like [`handle`](Self::handle), but returns the report of the
-    /// delivery; [`respond`](Self::respond) makes its answer.
-    pub async fn deliver<B: AsRef<[u8]>>(&self, request: Request<B>) -> DeliveryReport {
+    /// Receives one delivery like [`handle`](Self::handle), but returns
+    /// its report; [`respond`](Self::respond) makes its answer.
+    pub async fn receive<B: AsRef<[u8]>>(&self, request: Request<B>) -> DeliveryReport {
         let started = Instant::now();
         self.finish(self.verify(&request), started).await
     }

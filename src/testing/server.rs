@@ -61,7 +61,7 @@ pub async fn deliver(receiver: &Receiver, event_id: impl AsRef<str>) -> Delivery
         .header(CONTENT_TYPE, "application/json")
         .body(Bytes::from(body));
     match request {
-        Ok(request) => receiver.deliver(request).await,
+        Ok(request) => receiver.receive(request).await,
         // The method, path and headers above are always valid.
         Err(e) => panic!("the test delivery could not be built: {e}"),
     }
