@@ -22,14 +22,14 @@ use crate::tracker::{Tracking, Transition};
 pub enum TransitionFilter {
     /// Every status change, the first sighting included.
     Any,
-    /// Changes into this status (`Into(ChargebackInitiated)`: a dispute
-    /// was opened).
-    Into(TransactionStatus),
+    /// Changes to this status (`To(ChargebackInitiated)`: a dispute was
+    /// opened).
+    To(TransactionStatus),
     /// Changes from the first status into the second.
     Between(TransactionStatus, TransactionStatus),
-    /// Changes into a final status (`failed`, `blocked`, `voided`,
+    /// Changes to a final status (`failed`, `blocked`, `voided`,
     /// `reversed`).
-    IntoFinal,
+    ToFinal,
     /// Changes the lifecycle table does not expect.
     Unexpected,
 }
@@ -271,11 +271,11 @@ impl RouterBuilder {
         let router = &mut self.router;
         match filter {
             TransitionFilter::Any => router.any_transition.push(route),
-            TransitionFilter::Into(to) => router.into.entry(to).or_default().push((None, route)),
+            TransitionFilter::To(to) => router.into.entry(to).or_default().push((None, route)),
             TransitionFilter::Between(from, to) => {
                 router.into.entry(to).or_default().push((Some(from), route));
             }
-            TransitionFilter::IntoFinal => router.into_final.push(route),
+            TransitionFilter::ToFinal => router.into_final.push(route),
             TransitionFilter::Unexpected => router.unexpected.push(route),
         }
         self
@@ -399,7 +399,7 @@ mod tests {
             .on_prefix("transaction.", "all-transactions", noop)
             .on_prefix("transaction.chargeback", "disputes", noop)
             .on_transition(
-                TransitionFilter::Into(ChargebackInitiated),
+                TransitionFilter::To(ChargebackInitiated),
                 "into-chargeback",
                 noop,
             )
@@ -408,7 +408,7 @@ mod tests {
                 "apm-settled",
                 noop,
             )
-            .on_transition(TransitionFilter::IntoFinal, "final", noop)
+            .on_transition(TransitionFilter::ToFinal, "final", noop)
             .on_transition(TransitionFilter::Unexpected, "odd", noop)
             .on_every_event("audit", noop)
             .fallback("unhandled", noop)
