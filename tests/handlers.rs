@@ -266,3 +266,65 @@ async fn a_state_never_given_is_a_retryable_failure_naming_its_type() {
     let (_, missing) = report.failures().next().unwrap();
     assert!(format!("{missing:#}").contains("Ledger"), "{missing:#}");
 }
+
+#[tokio::test]
+async fn on_takes_an_event_types_name_or_the_typed_value() {
+    let api = MockApi::start().await;
+    api.add_event(
+        TransactionBuilder::new("tr_1")
+            .status(Completed)
+            .event("ev_1"),
+    );
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let record = |name: &'static str| {
+        let ran = Arc::clone(&ran);
+        move |_: EventContext| {
+            ran.lock().unwrap().push(name);
+            async { Ok::<_, HandlerError>(()) }
+        }
+    };
+    let builder = Receiver::builder()
+        .on(EventType::TransactionCaptured, "typed", record("typed"))
+        .on("transaction.captured", "text", record("text"))
+        .on(
+            String::from("transaction.captured"),
+            "owned",
+            record("owned"),
+        )
+        .on("transaction.teleported", "unknown-type", record("unknown"));
+    let report = deliver(&receiver(&api, builder).await, "ev_1").await;
+    assert_eq!(report.outcome, Outcome::Processed);
+    assert_eq!(*ran.lock().unwrap(), ["typed", "text", "owned"]);
+}
+
+#[test]
+fn a_name_no_event_can_have_is_refused_by_build_without_a_panic() {
+    for name in [
+        "",
+        "transaction.*",
+        "transaction.",
+        ".captured",
+        "transaction..captured",
+        "Transaction.Captured",
+        "transaction captured",
+        " transaction.captured",
+    ] {
+        let built = Receiver::builder()
+            .allow_unauthenticated()
+            .fetcher(
+                smart_router_webhooks::ApiClient::builder("proj_1", "key_1")
+                    .base_url("http://127.0.0.1:9")
+                    .build()
+                    .unwrap(),
+            )
+            .on(name, "handler", |_: EventContext| async { Ok(()) })
+            .build();
+        let error = built.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            smart_router_webhooks::ErrorKind::InvalidConfig,
+            "{name:?}"
+        );
+        assert!(error.message().contains("no event type"), "{error}");
+    }
+}
