@@ -19,6 +19,9 @@ pub enum ErrorKind {
     InvalidId,
     /// A decimal amount is not a decimal number.
     InvalidAmount,
+    /// A date is none of the forms the API writes (RFC 3339, RFC 2822,
+    /// Unix seconds).
+    InvalidTimestamp,
     /// The body of a delivery is not a valid webhook payload.
     InvalidPayload,
     /// The receiver refused a delivery's credentials: it carries none,
@@ -42,6 +45,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidId => "invalid identifier",
             ErrorKind::InvalidAmount => "invalid amount",
+            ErrorKind::InvalidTimestamp => "invalid timestamp",
             ErrorKind::InvalidPayload => "invalid webhook payload",
             ErrorKind::DeliveryCredentialsRefused => "delivery credentials refused",
             ErrorKind::UnusableCredentials => "unusable credentials",
