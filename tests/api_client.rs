@@ -13,8 +13,8 @@ use serde_json::json;
 use smart_router_webhooks::api::{ListEvents, Order, TransportErrorKind};
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
-    Amount, ApiClient, Event, EventFetcher, EventId, EventType, FetchError, FetchErrorKind,
-    OperationType, ReqwestTransport, TransactionId, TransactionStatus, TransportError,
+    Amount, ApiClient, Event, EventId, EventType, FetchError, FetchErrorKind, OperationType,
+    ReqwestTransport, TransactionId, TransactionStatus, TransportError,
 };
 
 const EVENT_FAILED: &str = include_str!("fixtures/event-transaction-failed.json");

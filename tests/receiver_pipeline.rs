@@ -43,10 +43,6 @@ impl EventFetcher for InProcessApi {
             .cloned()
             .ok_or_else(FetchError::not_found)
     }
-
-    async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> {
-        Err(FetchError::not_found())
-    }
 }
 
 fn captured_event(id: &str) -> Event {
@@ -713,10 +709,6 @@ impl EventFetcher for AsksToWaitForever {
             FetchError::new(smart_router_webhooks::FetchErrorKind::RateLimited)
                 .with_retry_after(Duration::from_secs(u64::MAX) + Duration::from_nanos(1)),
         )
-    }
-
-    async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> {
-        Err(FetchError::not_found())
     }
 }
 

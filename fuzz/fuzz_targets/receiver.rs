@@ -20,7 +20,7 @@ use http::{Method, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use smart_router_webhooks::{
     BasicAuth, Credentials, Event, EventContext, EventFetcher, EventId, EventType, FetchError,
-    FetchErrorKind, HandlerError, NotFoundPolicy, Receiver, Transaction, TransactionId,
+    FetchErrorKind, HandlerError, NotFoundPolicy, Receiver,
 };
 
 /// The event the API serves: the vendor's published `transaction.failed`.
@@ -82,10 +82,6 @@ impl EventFetcher for InProcessApi {
                 Ok(other)
             }
         }
-    }
-
-    async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> {
-        Err(FetchError::not_found())
     }
 }
 

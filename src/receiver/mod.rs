@@ -49,14 +49,8 @@ pub(crate) use runtime::{Either, first};
 ///
 /// ```
 /// use smart_router_webhooks::{Credentials, EventContext, EventType, HandlerError, Receiver};
-/// # use smart_router_webhooks::{EventFetcher, Event, EventId, FetchError, Transaction, TransactionId};
-/// # struct Api;
-/// # #[async_trait::async_trait]
-/// # impl EventFetcher for Api {
-/// #     async fn fetch_event(&self, _: &EventId) -> Result<Event, FetchError> { Err(FetchError::not_found()) }
-/// #     async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> { Err(FetchError::not_found()) }
-/// # }
-/// # let api_client = Api;
+/// # use smart_router_webhooks::{Event, EventId, FetchError};
+/// # let api_client = |_: &EventId| async { Err::<Event, _>(FetchError::not_found()) };
 ///
 /// let receiver = Receiver::builder()
 ///     .credentials(Credentials::from_webhook_url("https://hooks:s3cret@shop.example/webhooks")?)
