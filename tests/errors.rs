@@ -33,3 +33,32 @@ fn each_converts_into_a_boxed_error_with_question_mark() {
     );
     assert!(error.downcast_ref::<BodyError>().is_some());
 }
+
+#[test]
+fn the_test_kits_errors_are_errors_too() {
+    assert_error::<smart_router_webhooks::testing::AttemptError>();
+}
+
+#[tokio::test]
+async fn a_failed_attempt_keeps_its_cause_not_a_string() {
+    // A port nobody listens on: the connection is refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let sender = smart_router_webhooks::testing::Sender::new(&format!(
+        "http://hooks:s3cret@127.0.0.1:{port}/webhooks"
+    ))
+    .unwrap()
+    .backoff(std::time::Duration::from_millis(1), 1);
+    let delivery = sender.deliver(&"ev_1".parse().unwrap(), None).await;
+    let attempt = &delivery.attempts[0];
+    assert_eq!(attempt.status, None);
+    let error = attempt.error.as_ref().unwrap();
+    assert!(!error.is_timeout());
+    assert_eq!(error.to_string(), "could not connect");
+    let io = error
+        .source()
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .unwrap();
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+}
