@@ -536,6 +536,15 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
     let fetch_ms = report.fetch_duration.map(|d| d.as_secs_f64() * 1000.0);
     let handlers_ms = report.handlers_duration.map(|d| d.as_secs_f64() * 1000.0);
     let failures = report.failures().count();
+    // Each failed handler with its error's whole chain ("ship: retryable
+    // handler failure: the ledger did not answer: connection refused").
+    let handler_errors = (failures > 0).then(|| {
+        let failed: Vec<String> = report
+            .failures()
+            .map(|(name, error)| format!("{name}: {}", Chain(error)))
+            .collect();
+        failed.join("; ")
+    });
     // Where the event had values that do not fit their type (never the
     // values: they may hold secrets).
     let warnings = (!report.warnings.is_empty()).then(|| {
@@ -557,6 +566,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             failures,
             warnings,
             error = error.map(tracing::field::display),
+            handler_errors,
             "webhook delivery failed"
         );
     } else if failures > 0 || report.fell_back {
@@ -567,6 +577,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             failures,
             fell_back = report.fell_back,
             warnings,
+            handler_errors,
             "webhook delivery processed with failures or unhandled"
         );
     } else {
