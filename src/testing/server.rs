@@ -120,8 +120,8 @@ impl TestServer {
     pub async fn start(receiver: Receiver) -> io::Result<TestServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let mut url = url::Url::parse(&format!("http://{addr}{WEBHOOK_PATH}"))
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut url =
+            url::Url::parse(&format!("http://{addr}{WEBHOOK_PATH}")).map_err(io::Error::other)?;
         if let Some(credentials) = receiver.accepted_credentials() {
             // Percent-encoded as the Dashboard expects.
             let _ = url.set_username(credentials.username());
