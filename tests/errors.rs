@@ -6,7 +6,6 @@
 
 use std::error::Error as StdError;
 
-use smart_router_webhooks::reconcile::ReconcileError;
 use smart_router_webhooks::{BodyError, Error, FetchError, HandlerError, TransportError};
 
 fn assert_error<E: StdError + Send + Sync + 'static>() {}
@@ -18,7 +17,8 @@ fn every_public_error_type_is_an_error_that_crosses_threads() {
     assert_error::<TransportError>();
     assert_error::<HandlerError>();
     assert_error::<BodyError>();
-    assert_error::<ReconcileError>();
+    #[cfg(feature = "reconciler")]
+    assert_error::<smart_router_webhooks::reconcile::ReconcileError>();
 }
 
 #[test]
@@ -34,11 +34,13 @@ fn each_converts_into_a_boxed_error_with_question_mark() {
     assert!(error.downcast_ref::<BodyError>().is_some());
 }
 
+#[cfg(feature = "testing")]
 #[test]
 fn the_test_kits_errors_are_errors_too() {
     assert_error::<smart_router_webhooks::testing::AttemptError>();
 }
 
+#[cfg(feature = "testing")]
 #[tokio::test]
 async fn a_failed_attempt_keeps_its_cause_not_a_string() {
     // A port nobody listens on: the connection is refused.

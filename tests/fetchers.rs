@@ -1,6 +1,7 @@
 //! What the receiver fetches events with: the one-method `EventFetcher`,
 //! written as a struct, an `async fn` or a closure.
 
+#![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
