@@ -17,6 +17,8 @@ fn every_public_error_type_is_an_error_that_crosses_threads() {
     assert_error::<TransportError>();
     assert_error::<HandlerError>();
     assert_error::<BodyError>();
+    // The error of a refused delivery (`Receiver::verify`).
+    assert_error::<smart_router_webhooks::DeliveryReport>();
     #[cfg(feature = "reconciler")]
     assert_error::<smart_router_webhooks::reconcile::ReconcileError>();
 }
@@ -63,4 +65,25 @@ async fn a_failed_attempt_keeps_its_cause_not_a_string() {
         .and_then(|source| source.downcast_ref::<std::io::Error>())
         .unwrap();
     assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_refused_delivery_goes_through_question_mark_with_its_reason() {
+    use smart_router_webhooks::{Credentials, ErrorKind, Event, EventId, Receiver};
+    let receiver = Receiver::builder()
+        .credentials(Credentials::new("hooks", "s3cret").unwrap())
+        .fetcher(|_: &EventId| async { Err::<Event, _>(FetchError::not_found()) })
+        .build()
+        .unwrap();
+    let check = |request: &http::Request<Vec<u8>>| -> Result<(), Box<dyn StdError + Send + Sync>> {
+        receiver.verify(request)?;
+        Ok(())
+    };
+    let unsigned = http::Request::post("/webhooks")
+        .body(br#"{"event_id":"ev_1"}"#.to_vec())
+        .unwrap();
+    let error = check(&unsigned).unwrap_err();
+    assert_eq!(error.to_string(), "unauthorized (HTTP 401)");
+    let reason = error.source().unwrap().downcast_ref::<Error>().unwrap();
+    assert_eq!(reason.kind(), ErrorKind::DeliveryCredentialsRefused);
 }

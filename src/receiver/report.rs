@@ -246,6 +246,34 @@ impl DeliveryReport {
     }
 }
 
+/// `unauthorized (HTTP 401)`: the outcome and the answer. A report is the
+/// error of a refused delivery ([`Receiver::verify`](crate::Receiver::verify)),
+/// so `?` takes it into a boxed error.
+impl std::fmt::Display for DeliveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {})", self.outcome, self.status.as_u16())
+    }
+}
+
+/// The source is what made the delivery fail, with its own chain: why it
+/// was refused, why the fetch or a store failed, else the first handler
+/// failure.
+impl std::error::Error for DeliveryReport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if let Some(error) = &self.rejection {
+            return Some(error);
+        }
+        if let Some(error) = &self.fetch_error {
+            return Some(error);
+        }
+        if let Some(error) = &self.store_error {
+            return Some(error);
+        }
+        let (_, failure) = self.failures().next()?;
+        Some(failure)
+    }
+}
+
 /// Receives the report of every delivery: for logs, metrics and alerts
 /// (handler failures, fallbacks, configuration errors).
 ///
