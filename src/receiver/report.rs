@@ -25,7 +25,10 @@ pub enum Outcome {
     Duplicate,
     /// Not a `POST` (405 with `Allow: POST`).
     MethodNotAllowed,
-    /// Missing or wrong credentials (401 with `WWW-Authenticate`).
+    /// The receiver refused the delivery's credentials: missing or wrong
+    /// (401 with `WWW-Authenticate`; the report's `rejection` is an
+    /// [`ErrorKind::DeliveryCredentialsRefused`](crate::ErrorKind::DeliveryCredentialsRefused)).
+    /// Named, like the other refusals, after its HTTP answer.
     Unauthorized,
     /// The body is over the size limit (413).
     PayloadTooLarge,
