@@ -17,7 +17,7 @@ use http::{Request, StatusCode, header::AUTHORIZATION};
 use serde::Deserialize;
 use smart_router_webhooks::{
     Credentials, Event, EventContext, EventFetcher, EventId, EventType, FetchError, HandlerError,
-    Receiver, Transaction, TransactionId,
+    Receiver,
 };
 
 #[path = "support/ratio.rs"]
@@ -41,10 +41,6 @@ impl EventFetcher for FixtureApi {
         })?;
         envelope.event.id = id.clone();
         Ok(envelope.event)
-    }
-
-    async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> {
-        Err(FetchError::not_found())
     }
 }
 

@@ -19,7 +19,6 @@ use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use smart_router_webhooks::EventFetcher;
 use smart_router_webhooks::api::{RequestLimits, Transport, TransportError};
 use smart_router_webhooks::testing::{Failure, MockApi};
 

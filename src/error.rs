@@ -19,13 +19,20 @@ pub enum ErrorKind {
     InvalidId,
     /// A decimal amount is not a decimal number.
     InvalidAmount,
+    /// A date is none of the forms the API writes (RFC 3339, RFC 2822,
+    /// Unix seconds).
+    InvalidTimestamp,
     /// The body of a delivery is not a valid webhook payload.
     InvalidPayload,
-    /// A delivery carries no credentials, malformed ones, or wrong ones.
-    Unauthorized,
+    /// The receiver refused a delivery's credentials: it carries none,
+    /// malformed ones, or wrong ones (answered 401). Not to be confused
+    /// with [`FetchErrorKind::ApiCredentialsRefused`](crate::FetchErrorKind::ApiCredentialsRefused),
+    /// the API refusing *our* key.
+    DeliveryCredentialsRefused,
     /// Credentials given to this crate (a webhook URL, a username with a
-    /// colon, an empty password…) cannot be used.
-    InvalidCredentials,
+    /// colon, an empty password, an API key with a line break…) cannot be
+    /// used: a configuration error found before anyone was asked.
+    UnusableCredentials,
     /// A builder was given a configuration that cannot work.
     InvalidConfig,
     /// A claim or transaction store could not answer (unreachable, full).
@@ -38,9 +45,10 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidId => "invalid identifier",
             ErrorKind::InvalidAmount => "invalid amount",
+            ErrorKind::InvalidTimestamp => "invalid timestamp",
             ErrorKind::InvalidPayload => "invalid webhook payload",
-            ErrorKind::Unauthorized => "unauthorized",
-            ErrorKind::InvalidCredentials => "invalid credentials configuration",
+            ErrorKind::DeliveryCredentialsRefused => "delivery credentials refused",
+            ErrorKind::UnusableCredentials => "unusable credentials",
             ErrorKind::InvalidConfig => "invalid configuration",
             ErrorKind::Store => "store unavailable",
         }

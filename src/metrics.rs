@@ -12,7 +12,7 @@
 //! | `smart_router_webhooks_deliveries_total` | counter | `outcome`, `status` | deliveries answered, by [`Outcome::as_str`](crate::Outcome::as_str) and HTTP status code |
 //! | `smart_router_webhooks_ack_seconds` | histogram | | time from a delivery's request to its answer (the acknowledgement latency) |
 //! | `smart_router_webhooks_detached_total` | counter | `outcome` | processings that outlived their delivery's answer (answer deadline, or the sender hung up), by how they ended |
-//! | `smart_router_webhooks_fetch_seconds` | histogram | `result` | event fetches from the API: `ok`, or the failure (`not_found`, `unauthorized`, `bad_request`, `rate_limited`, `unavailable`, `invalid_response`) |
+//! | `smart_router_webhooks_fetch_seconds` | histogram | `result` | event fetches from the API: `ok`, or the failure (`not_found`, `api_credentials_refused`, `bad_request`, `rate_limited`, `unavailable`, `invalid_response`) |
 //! | `smart_router_webhooks_handler_seconds` | histogram | `handler` | each handler run, successful or not |
 //! | `smart_router_webhooks_handler_failures_total` | counter | `handler`, `retry` | handler failures; `retry` is `true` when the failure asks for the event to be processed again |
 //! | `smart_router_webhooks_handlers_skipped_total` | counter | `handler` | handlers not run again because they completed on an earlier attempt (a retried event) |
@@ -152,7 +152,7 @@ pub(crate) fn fetched<T>(result: &Result<T, FetchError>, elapsed: Duration) {
         Ok(_) => "ok",
         Err(error) => match error.kind() {
             FetchErrorKind::NotFound => "not_found",
-            FetchErrorKind::Unauthorized => "unauthorized",
+            FetchErrorKind::ApiCredentialsRefused => "api_credentials_refused",
             FetchErrorKind::BadRequest => "bad_request",
             FetchErrorKind::RateLimited => "rate_limited",
             FetchErrorKind::Unavailable => "unavailable",

@@ -13,8 +13,8 @@ use serde_json::json;
 use smart_router_webhooks::api::{ListEvents, Order, TransportErrorKind};
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
-    Amount, ApiClient, Event, EventFetcher, EventId, EventType, FetchError, FetchErrorKind,
-    OperationType, ReqwestTransport, TransactionId, TransactionStatus, TransportError,
+    Amount, ApiClient, Event, EventId, EventType, FetchError, FetchErrorKind, OperationType,
+    ReqwestTransport, TransactionId, TransactionStatus, TransportError,
 };
 
 const EVENT_FAILED: &str = include_str!("fixtures/event-transaction-failed.json");
@@ -147,7 +147,7 @@ async fn the_vendors_401_and_404_map_to_their_kinds_with_error_type_kept() {
         .build()
         .unwrap();
     let err = wrong_key.fetch_event(&ev("ev_1")).await.unwrap_err();
-    assert_eq!(err.kind(), FetchErrorKind::Unauthorized);
+    assert_eq!(err.kind(), FetchErrorKind::ApiCredentialsRefused);
     assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     assert_eq!(err.error_type(), Some("request.authentication.invalid"));
     assert!(

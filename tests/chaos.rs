@@ -1026,13 +1026,14 @@ async fn soak(size: Size, stores: &Stores) -> World {
     let attempts: usize = deliveries.iter().map(Vec::len).sum();
     let mut answers: BTreeMap<String, usize> = BTreeMap::new();
     for attempt in deliveries.iter().flatten() {
-        let answer = match (attempt.status, attempt.error.as_deref()) {
+        let answer = match (attempt.status, &attempt.error) {
             (Some(status), _) => status.as_u16().to_string(),
-            (None, Some("timed out")) => "sender gave up".to_owned(),
-            // "connect", "send"…: where the attempt failed.
+            (None, Some(error)) if error.is_timeout() => "sender gave up".to_owned(),
+            // "could not connect", "the request got no answer"…: where
+            // the attempt failed.
             (None, error) => format!(
                 "no answer ({})",
-                error.unwrap_or("").split(':').next().unwrap_or("")
+                error.as_ref().map(ToString::to_string).unwrap_or_default()
             ),
         };
         *answers.entry(answer).or_default() += 1;

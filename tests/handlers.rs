@@ -55,12 +55,47 @@ fn io_failure() -> Result<(), std::io::Error> {
     ))
 }
 
+/// An error of another library, boxed with its cause.
+#[derive(Debug)]
+struct MailerDown(std::io::Error);
+
+impl std::fmt::Display for MailerDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the mailer is down")
+    }
+}
+
+impl StdError for MailerDown {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.0)
+    }
+}
+
 fn boxed_failure() -> Result<(), Box<dyn StdError + Send + Sync>> {
-    Err("the mailer is down".into())
+    let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+    Err(Box::new(MailerDown(reset)))
+}
+
+/// An `anyhow::Error` with context over its cause, as many applications
+/// write them.
+fn anyhow_failure() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    io_failure().context("the warehouse did not answer")
 }
 
 fn ledger() -> Result<(), ShopError> {
     io_failure().map_err(ShopError::Ledger)
+}
+
+/// Every cause of an error, from its source down.
+fn causes(error: &dyn StdError) -> Vec<String> {
+    let mut causes = Vec::new();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        causes.push(error.to_string());
+        cause = error.source();
+    }
+    causes
 }
 
 /// Every cause of a handler's failure, from its source down.
@@ -69,13 +104,7 @@ fn chain(report: &DeliveryReport, handler: &str) -> Vec<String> {
         .failures()
         .find(|(name, _)| *name == handler)
         .unwrap();
-    let mut causes = Vec::new();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        causes.push(error.to_string());
-        cause = error.source();
-    }
-    causes
+    causes(error)
 }
 
 async fn receiver(api: &MockApi, builder: ReceiverBuilder) -> Receiver {
@@ -87,7 +116,7 @@ async fn receiver(api: &MockApi, builder: ReceiverBuilder) -> Receiver {
 }
 
 #[tokio::test]
-async fn question_mark_works_on_common_and_custom_errors_and_the_chain_reaches_the_report() {
+async fn question_mark_works_on_common_and_custom_errors_and_the_chain_reaches_the_observer() {
     let api = MockApi::start().await;
     api.add_event(
         TransactionBuilder::new("tr_1")
@@ -134,16 +163,68 @@ async fn question_mark_works_on_common_and_custom_errors_and_the_chain_reaches_t
                 "x".parse::<u32>().permanent()?;
                 Ok(())
             },
+        )
+        .on(
+            EventType::TransactionCaptured,
+            "anyhow",
+            |_: EventContext| async {
+                anyhow_failure().retryable()?;
+                Ok(())
+            },
         );
+    // What the observer is given: each failure's name, whether it asks
+    // for a retry, and its chain of causes.
+    type Seen = Vec<(String, bool, Vec<String>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let observed = Arc::clone(&seen);
+    let builder = builder.observer(move |report: &DeliveryReport| {
+        for (name, error) in report.failures() {
+            let failure = (name.to_owned(), error.is_retryable(), causes(error));
+            observed.lock().unwrap().push(failure);
+        }
+    });
     let report = deliver(&receiver(&api, builder).await, "ev_1").await;
 
     assert_eq!(report.outcome, Outcome::HandlerFailed);
+    let expected: [(&str, bool, &[&str]); 6] = [
+        ("io", true, &["connection refused"]),
+        ("boxed", true, &["the mailer is down", "connection reset"]),
+        (
+            "custom",
+            true,
+            &["the ledger did not answer", "connection refused"],
+        ),
+        ("unknown-order", false, &["no order for this invoice"]),
+        ("chosen", false, &["invalid digit found in string"]),
+        (
+            "anyhow",
+            true,
+            &["the warehouse did not answer", "connection refused"],
+        ),
+    ];
+    let expected: Seen = expected
+        .iter()
+        .map(|(name, retry, causes)| {
+            let causes = causes.iter().map(|c| c.to_string()).collect();
+            (name.to_string(), *retry, causes)
+        })
+        .collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    // The report the observer was given is the one returned.
     assert_eq!(chain(&report, "io"), ["connection refused"]);
-    assert_eq!(chain(&report, "boxed"), ["the mailer is down"]);
     assert_eq!(
         chain(&report, "custom"),
         ["the ledger did not answer", "connection refused"]
     );
+    // The bottom of each chain is the original error, not its text.
+    let (_, anyhow) = report.failures().find(|(n, _)| *n == "anyhow").unwrap();
+    let bottom = anyhow.source().and_then(|e| e.source()).unwrap();
+    assert_eq!(
+        bottom.downcast_ref::<std::io::Error>().unwrap().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+    let (_, boxed) = report.failures().find(|(n, _)| *n == "boxed").unwrap();
+    assert!(boxed.inner().is::<MailerDown>());
     let retryable: Vec<_> = report
         .failures()
         .map(|(name, error)| (name, error.is_retryable()))
@@ -155,7 +236,8 @@ async fn question_mark_works_on_common_and_custom_errors_and_the_chain_reaches_t
             ("boxed", true),
             ("custom", true),
             ("unknown-order", false),
-            ("chosen", false)
+            ("chosen", false),
+            ("anyhow", true)
         ]
     );
     let (_, custom) = report.failures().nth(2).unwrap();
@@ -265,4 +347,66 @@ async fn a_state_never_given_is_a_retryable_failure_naming_its_type() {
     assert_eq!(report.outcome, Outcome::HandlerFailed);
     let (_, missing) = report.failures().next().unwrap();
     assert!(format!("{missing:#}").contains("Ledger"), "{missing:#}");
+}
+
+#[tokio::test]
+async fn on_takes_an_event_types_name_or_the_typed_value() {
+    let api = MockApi::start().await;
+    api.add_event(
+        TransactionBuilder::new("tr_1")
+            .status(Completed)
+            .event("ev_1"),
+    );
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let record = |name: &'static str| {
+        let ran = Arc::clone(&ran);
+        move |_: EventContext| {
+            ran.lock().unwrap().push(name);
+            async { Ok::<_, HandlerError>(()) }
+        }
+    };
+    let builder = Receiver::builder()
+        .on(EventType::TransactionCaptured, "typed", record("typed"))
+        .on("transaction.captured", "text", record("text"))
+        .on(
+            String::from("transaction.captured"),
+            "owned",
+            record("owned"),
+        )
+        .on("transaction.teleported", "unknown-type", record("unknown"));
+    let report = deliver(&receiver(&api, builder).await, "ev_1").await;
+    assert_eq!(report.outcome, Outcome::Processed);
+    assert_eq!(*ran.lock().unwrap(), ["typed", "text", "owned"]);
+}
+
+#[test]
+fn a_name_no_event_can_have_is_refused_by_build_without_a_panic() {
+    for name in [
+        "",
+        "transaction.*",
+        "transaction.",
+        ".captured",
+        "transaction..captured",
+        "Transaction.Captured",
+        "transaction captured",
+        " transaction.captured",
+    ] {
+        let built = Receiver::builder()
+            .allow_unauthenticated()
+            .fetcher(
+                smart_router_webhooks::ApiClient::builder("proj_1", "key_1")
+                    .base_url("http://127.0.0.1:9")
+                    .build()
+                    .unwrap(),
+            )
+            .on(name, "handler", |_: EventContext| async { Ok(()) })
+            .build();
+        let error = built.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            smart_router_webhooks::ErrorKind::InvalidConfig,
+            "{name:?}"
+        );
+        assert!(error.message().contains("no event type"), "{error}");
+    }
 }

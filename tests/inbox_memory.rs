@@ -58,11 +58,11 @@ async fn a_full_memory_inbox_answers_503_and_drops_nothing() {
     let ids: Vec<_> = (0..3).map(|_| captured(&api)).collect();
     for id in &ids[..2] {
         assert_eq!(
-            receiver.deliver(delivery(id)).await.status,
+            receiver.receive(delivery(id)).await.status,
             StatusCode::ACCEPTED
         );
     }
-    let refused = receiver.deliver(delivery(&ids[2])).await;
+    let refused = receiver.receive(delivery(&ids[2])).await;
     assert_eq!(refused.outcome, Outcome::QueueUnavailable);
     assert!(refused.store_error.unwrap().message().contains("full"));
     let answer = receiver.handle(delivery(&ids[2])).await;
@@ -80,7 +80,7 @@ async fn a_full_memory_inbox_answers_503_and_drops_nothing() {
         handled(&tally, &backend.inbox, id).await;
     }
     assert_eq!(
-        receiver.deliver(delivery(&ids[2])).await.status,
+        receiver.receive(delivery(&ids[2])).await.status,
         StatusCode::ACCEPTED
     );
     handled(&tally, &backend.inbox, &ids[2]).await;

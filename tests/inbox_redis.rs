@@ -192,7 +192,7 @@ async fn workers_that_stop_leave_no_consumer_behind() {
     let receiver = receiver(&api, &backend, &tally, &ledger, None);
     let pool = workers(&receiver, 3);
     let id = captured(&api);
-    receiver.deliver(delivery(&id)).await;
+    receiver.receive(delivery(&id)).await;
     handled(&tally, &backend.inbox, &id).await;
     pool.shutdown(Duration::from_secs(5)).await;
     let mut conn = inspector(&redis_url()).await;
@@ -248,7 +248,7 @@ async fn no_acknowledged_event_is_lost_across_a_redis_restart_with_persistence_o
     let receiver = receiver(&api, &backend, &tally, &ledger, None);
     let ids: Vec<_> = (0..5).map(|_| captured(&api)).collect();
     for id in &ids {
-        let report = receiver.deliver(delivery(id)).await;
+        let report = receiver.receive(delivery(id)).await;
         assert_eq!(report.status, StatusCode::ACCEPTED, "acknowledged");
     }
     // One is in the hands of a worker that dies with the restart.
@@ -327,7 +327,7 @@ async fn a_worker_process_killed_mid_handler_is_taken_over() {
     let (tally, ledger) = (Tally::default(), Behaviour::default());
     let parent = receiver(&api, &backend, &tally, &ledger, None);
     assert_eq!(
-        parent.deliver(delivery(&id)).await.status,
+        parent.receive(delivery(&id)).await.status,
         StatusCode::ACCEPTED
     );
 

@@ -21,7 +21,7 @@ use smart_router_webhooks::{
 /// A capture event `ev_<name>` of transaction `tr_<name>`, fired at `fired`.
 fn captured(id: &str, fired: &str) -> Event {
     let mut event = Event::new(EventId::parse(id).unwrap(), EventType::TransactionCaptured);
-    event.fired_at = Some(Timestamp::parse(fired));
+    event.fired_at = Some(Timestamp::lenient(fired));
     event.data.transaction = Some(Transaction::new(
         TransactionId::parse(&id.replacen("ev_", "tr_", 1)).unwrap(),
         TransactionStatus::Completed,

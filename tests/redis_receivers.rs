@@ -257,7 +257,7 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
     let receiver = first.receiver.clone();
     let dying = tokio::spawn({
         let id = id.clone();
-        async move { receiver.deliver(delivery(&id)).await }
+        async move { receiver.receive(delivery(&id)).await }
     });
     wait_until("`b` to start on the first instance", || {
         b.started.load(Ordering::SeqCst) == 1
@@ -276,7 +276,7 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
     // fetching; then it takes the event over.
     let deadline = Instant::now() + PATIENCE;
     let report = loop {
-        let report = second.receiver.deliver(delivery(&id)).await;
+        let report = second.receiver.receive(delivery(&id)).await;
         if report.outcome != Outcome::InProgress {
             break report;
         }
@@ -312,7 +312,7 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
 
     // Done: a restarted instance sees a duplicate.
     let restarted = instance(&api, &redis_url(), &prefix, configure).await;
-    let report = restarted.receiver.deliver(delivery(&id)).await;
+    let report = restarted.receiver.receive(delivery(&id)).await;
     assert_eq!(
         (report.outcome, report.status),
         (Outcome::Duplicate, StatusCode::OK)

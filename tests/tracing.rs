@@ -159,3 +159,65 @@ async fn a_failed_fetch_is_traced_with_its_whole_cause_chain() {
         assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_handler_is_traced_with_its_whole_cause_chain() {
+    let (buffer, _guard) = capture_logs();
+
+    let api = MockApi::start().await;
+    api.add_event(Event::new(
+        EventId::parse("ev_ledger").unwrap(),
+        EventType::CustomerCreated,
+    ));
+    let receiver = Receiver::builder()
+        .credentials(Credentials::new("hooks", "hunter2-secret").unwrap())
+        .fetcher(api.client_builder().build().unwrap())
+        .on(
+            EventType::CustomerCreated,
+            "ledger",
+            |_: EventContext| async {
+                let refused = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "connection refused",
+                );
+                Err::<(), _>(HandlerError::retry(Ledger(refused)))
+            },
+        )
+        .on(
+            EventType::CustomerCreated,
+            "welcome",
+            |_: EventContext| async { Err::<(), _>(HandlerError::permanent("no such customer")) },
+        )
+        .build()
+        .unwrap();
+    let report = smart_router_webhooks::testing::deliver(&receiver, "ev_ledger").await;
+    assert_eq!(report.status, 500);
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let failed = logs
+        .lines()
+        .find(|l| l.contains("webhook delivery failed"))
+        .expect(&logs);
+    for cause in [
+        "ledger: retryable handler failure: the ledger did not answer: connection refused",
+        "welcome: permanent handler failure: no such customer",
+    ] {
+        assert!(failed.contains(cause), "{cause} in {failed}");
+    }
+}
+
+/// A handler's own error with a cause.
+#[derive(Debug)]
+struct Ledger(std::io::Error);
+
+impl std::fmt::Display for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the ledger did not answer")
+    }
+}
+
+impl std::error::Error for Ledger {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}

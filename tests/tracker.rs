@@ -176,7 +176,7 @@ async fn events_without_a_transaction_change_nothing() {
 fn event_at(id: &str, tx: &str, status: TransactionStatus, fired_at: Option<&str>) -> Event {
     let mut event = event(0, tx, status, 0);
     event.id = EventId::parse(id).unwrap();
-    event.fired_at = fired_at.map(Timestamp::parse);
+    event.fired_at = fired_at.map(Timestamp::lenient);
     event
 }
 

@@ -167,7 +167,7 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<Summary, Box<dyn Error 
             count(&shop.runs, "apm-settled"),
         )
         .on_transition(
-            TransitionFilter::Into(S::ChargebackInitiated),
+            TransitionFilter::To(S::ChargebackInitiated),
             "dispute-desk",
             count(&shop.runs, "dispute-desk"),
         )

@@ -192,14 +192,14 @@ pub fn receiver(
         .credentials(credentials)
         .fetcher(fetcher)
         .state(book.clone())
-        .on_transition(TransitionFilter::Into(Completed), "ship-order", ship)
+        .on_transition(TransitionFilter::To(Completed), "ship-order", ship)
         .on_transition(
-            TransitionFilter::Into(Refunded),
+            TransitionFilter::To(Refunded),
             "record-refund",
             record_refund,
         )
         .on_transition(
-            TransitionFilter::Into(ChargebackInitiated),
+            TransitionFilter::To(ChargebackInitiated),
             "open-dispute",
             open_dispute,
         )

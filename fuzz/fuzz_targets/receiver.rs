@@ -20,7 +20,7 @@ use http::{Method, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use smart_router_webhooks::{
     BasicAuth, Credentials, Event, EventContext, EventFetcher, EventId, EventType, FetchError,
-    FetchErrorKind, HandlerError, NotFoundPolicy, Receiver, Transaction, TransactionId,
+    FetchErrorKind, HandlerError, NotFoundPolicy, Receiver,
 };
 
 /// The event the API serves: the vendor's published `transaction.failed`.
@@ -71,7 +71,7 @@ impl EventFetcher for InProcessApi {
         match self.behaviour {
             Api::Serve if *id == FIXTURE.id => Ok(FIXTURE.clone()),
             Api::Serve | Api::NotFound => Err(FetchError::not_found()),
-            Api::Unauthorized => fail(FetchErrorKind::Unauthorized),
+            Api::Unauthorized => fail(FetchErrorKind::ApiCredentialsRefused),
             Api::RateLimited => Err(FetchError::new(FetchErrorKind::RateLimited)
                 .with_retry_after(Duration::from_millis(1500))),
             Api::Unavailable => fail(FetchErrorKind::Unavailable),
@@ -82,10 +82,6 @@ impl EventFetcher for InProcessApi {
                 Ok(other)
             }
         }
-    }
-
-    async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> {
-        Err(FetchError::not_found())
     }
 }
 

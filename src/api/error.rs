@@ -15,8 +15,11 @@ pub enum FetchErrorKind {
     /// The API says the object does not exist (for an event, often a
     /// sandbox/live mix-up of credentials).
     NotFound,
-    /// The API refused our credentials: a configuration error.
-    Unauthorized,
+    /// The API refused our credentials (project ID and private key: 401,
+    /// 403): a configuration error. Not to be confused with
+    /// [`ErrorKind::DeliveryCredentialsRefused`](crate::ErrorKind::DeliveryCredentialsRefused),
+    /// the receiver refusing a delivery's.
+    ApiCredentialsRefused,
     /// The API refused the request itself as invalid: a 400, or another
     /// 4xx the API uses for bad requests (405, 409, 410, 415, 422…; the
     /// vendor's SDKs read every 4xx but 401 and 404 as a validation
@@ -47,7 +50,7 @@ impl FetchErrorKind {
     fn describe(self) -> &'static str {
         match self {
             FetchErrorKind::NotFound => "not found",
-            FetchErrorKind::Unauthorized => "the API refused the credentials",
+            FetchErrorKind::ApiCredentialsRefused => "the API refused the credentials",
             FetchErrorKind::BadRequest => "the API refused the request as invalid",
             FetchErrorKind::RateLimited => "rate limited by the API",
             FetchErrorKind::Unavailable => "the API is unavailable",

@@ -109,7 +109,7 @@ impl<F> fmt::Debug for TransportFn<F> {
 /// ```
 /// use bytes::Bytes;
 /// use smart_router_webhooks::api::transport_fn;
-/// use smart_router_webhooks::{ApiClient, EventFetcher, EventId, FetchErrorKind};
+/// use smart_router_webhooks::{ApiClient, EventId, FetchErrorKind};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), smart_router_webhooks::Error> {
 /// let transport = transport_fn(|_request, _limits| async {

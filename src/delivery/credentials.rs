@@ -46,7 +46,7 @@ pub struct Credentials {
 }
 
 pub(super) fn invalid_credentials(message: &'static str) -> Error {
-    Error::new(ErrorKind::InvalidCredentials, message)
+    Error::new(ErrorKind::UnusableCredentials, message)
 }
 
 impl Credentials {
@@ -55,7 +55,7 @@ impl Credentials {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidCredentials`] when the username is empty or
+    /// [`ErrorKind::UnusableCredentials`] when the username is empty or
     /// contains `:` (basic auth could not tell where it ends), or the
     /// password is empty.
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Result<Self, Error> {
@@ -136,7 +136,7 @@ impl fmt::Debug for Credentials {
 /// auth.verify(&headers)?;
 ///
 /// headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic aG9va3M6d3Jvbmc="));
-/// assert_eq!(auth.verify(&headers).unwrap_err().kind(), ErrorKind::Unauthorized);
+/// assert_eq!(auth.verify(&headers).unwrap_err().kind(), ErrorKind::DeliveryCredentialsRefused);
 /// # Ok::<(), smart_router_webhooks::Error>(())
 /// ```
 #[derive(Clone)]
@@ -157,7 +157,7 @@ pub(crate) fn basic_token(user: &str, password: &str) -> String {
 }
 
 fn unauthorized(message: &'static str) -> Error {
-    Error::new(ErrorKind::Unauthorized, message)
+    Error::new(ErrorKind::DeliveryCredentialsRefused, message)
 }
 
 impl BasicAuth {
@@ -178,7 +178,7 @@ impl BasicAuth {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidCredentials`] when `credentials` is empty.
+    /// [`ErrorKind::UnusableCredentials`] when `credentials` is empty.
     pub fn from_credentials(
         credentials: impl IntoIterator<Item = Credentials>,
     ) -> Result<Self, Error> {
@@ -216,7 +216,7 @@ impl BasicAuth {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unauthorized`] for a missing, repeated, over-long or
+    /// [`ErrorKind::DeliveryCredentialsRefused`] for a missing, repeated, over-long or
     /// malformed header, another scheme, bad base64, no colon, non-UTF-8
     /// bytes, or credentials that match none accepted. The message says
     /// which, never what was sent.
@@ -384,7 +384,7 @@ mod tests {
         ];
         for (name, headers) in cases {
             let err = auth().verify(&headers).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Unauthorized, "{name}");
+            assert_eq!(err.kind(), ErrorKind::DeliveryCredentialsRefused, "{name}");
         }
     }
 
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn an_empty_set_is_refused() {
         let err = BasicAuth::from_credentials(Vec::new()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidCredentials);
+        assert_eq!(err.kind(), ErrorKind::UnusableCredentials);
     }
 
     #[test]
@@ -443,7 +443,7 @@ mod tests {
             "ftp://u:topsecret@shop.example/wh",
         ] {
             let err = Credentials::from_webhook_url(url).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidCredentials, "{url}");
+            assert_eq!(err.kind(), ErrorKind::UnusableCredentials, "{url}");
             let shown = format!("{err} {err:?}");
             assert!(!shown.contains("topsecret"), "{shown}");
             assert!(!shown.contains("shop.example"), "{shown}");

@@ -38,7 +38,7 @@ impl WebhookUrl {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidCredentials`](crate::ErrorKind::InvalidCredentials)
+    /// [`ErrorKind::UnusableCredentials`](crate::ErrorKind::UnusableCredentials)
     /// when the text has no scheme (`https://` is missing), is not a URL,
     /// is not `https` (plain `http` is accepted only for a loopback host,
     /// for local testing), carries no username or no password, a decoded
@@ -177,7 +177,7 @@ mod tests {
             "//hooks:topsecret@shop.example/webhooks",
         ] {
             let err = WebhookUrl::parse(url).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidCredentials);
+            assert_eq!(err.kind(), ErrorKind::UnusableCredentials);
             assert!(err.message().contains("no scheme"), "{url}: {err}");
             assert!(!format!("{err:?}").contains("topsecret"));
         }

@@ -22,14 +22,14 @@ use crate::tracker::{Tracking, Transition};
 pub enum TransitionFilter {
     /// Every status change, the first sighting included.
     Any,
-    /// Changes into this status (`Into(ChargebackInitiated)`: a dispute
-    /// was opened).
-    Into(TransactionStatus),
+    /// Changes to this status (`To(ChargebackInitiated)`: a dispute was
+    /// opened).
+    To(TransactionStatus),
     /// Changes from the first status into the second.
     Between(TransactionStatus, TransactionStatus),
-    /// Changes into a final status (`failed`, `blocked`, `voided`,
+    /// Changes to a final status (`failed`, `blocked`, `voided`,
     /// `reversed`).
-    IntoFinal,
+    ToFinal,
     /// Changes the lifecycle table does not expect.
     Unexpected,
 }
@@ -226,14 +226,22 @@ impl RouterBuilder {
     /// transaction: [`EventContext::is_stale`] is then true). To act only
     /// on a transaction's latest status, register on a transition
     /// ([`on_transition`](Self::on_transition)): a stale event brings none.
+    ///
+    /// `event_type` is an [`EventType`] or its name
+    /// (`"transaction.captured"`); `build` refuses a name no event can
+    /// have (see [`ReceiverBuilder::on`](crate::ReceiverBuilder::on)).
     pub fn on(
         mut self,
-        event_type: EventType,
+        event_type: impl Into<EventType>,
         name: impl Into<String>,
         handler: impl Handler,
     ) -> Self {
         let route = self.route(name, handler);
-        self.router.exact.entry(event_type).or_default().push(route);
+        self.router
+            .exact
+            .entry(event_type.into())
+            .or_default()
+            .push(route);
         self
     }
 
@@ -271,11 +279,11 @@ impl RouterBuilder {
         let router = &mut self.router;
         match filter {
             TransitionFilter::Any => router.any_transition.push(route),
-            TransitionFilter::Into(to) => router.into.entry(to).or_default().push((None, route)),
+            TransitionFilter::To(to) => router.into.entry(to).or_default().push((None, route)),
             TransitionFilter::Between(from, to) => {
                 router.into.entry(to).or_default().push((Some(from), route));
             }
-            TransitionFilter::IntoFinal => router.into_final.push(route),
+            TransitionFilter::ToFinal => router.into_final.push(route),
             TransitionFilter::Unexpected => router.unexpected.push(route),
         }
         self
@@ -315,8 +323,12 @@ impl RouterBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidConfig`] when a name is empty or registered
-    /// twice.
+    /// twice, or an event type given to [`on`](Self::on) is no event's
+    /// name.
     pub fn build(self) -> Result<Router, Error> {
+        for event_type in self.router.exact.keys() {
+            check_event_type(event_type.as_str())?;
+        }
         let mut seen = HashSet::new();
         for name in &self.names {
             if name.trim().is_empty() {
@@ -347,6 +359,33 @@ impl RouterBuilder {
             .collect();
         Ok(router)
     }
+}
+
+/// Whether `name` can be an event's type as the API writes them: segments
+/// of `a-z`, `0-9`, `_` and `-` joined by dots.
+fn check_event_type(name: &str) -> Result<(), Error> {
+    let segment_ok = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    if name.split('.').all(segment_ok) {
+        return Ok(());
+    }
+    let hint = if name.ends_with('.') || name.ends_with('*') {
+        ": register a prefix with `on_prefix`"
+    } else {
+        ""
+    };
+    // Configuration written by the application, not input from a
+    // delivery: quoting it helps find the typo.
+    Err(Error::new(
+        ErrorKind::InvalidConfig,
+        format!(
+            "{name:?} is no event type (segments of a-z, 0-9, `_` and `-` joined by dots){hint}"
+        ),
+    ))
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -399,7 +438,7 @@ mod tests {
             .on_prefix("transaction.", "all-transactions", noop)
             .on_prefix("transaction.chargeback", "disputes", noop)
             .on_transition(
-                TransitionFilter::Into(ChargebackInitiated),
+                TransitionFilter::To(ChargebackInitiated),
                 "into-chargeback",
                 noop,
             )
@@ -408,7 +447,7 @@ mod tests {
                 "apm-settled",
                 noop,
             )
-            .on_transition(TransitionFilter::IntoFinal, "final", noop)
+            .on_transition(TransitionFilter::ToFinal, "final", noop)
             .on_transition(TransitionFilter::Unexpected, "odd", noop)
             .on_every_event("audit", noop)
             .fallback("unhandled", noop)

@@ -478,15 +478,17 @@ fn jitter_seed(item: &InboxItem, attempts: u32) -> u64 {
         })
 }
 
-/// The error of a failed processing, for its dead letter: the outcome,
-/// then each cause (never a secret: the crate's errors hold none).
+/// The error of a failed processing, for its dead letter (text, as the
+/// inbox keeps it across processes): the outcome, then each error with its
+/// whole chain of causes (never a secret: the crate's errors hold none).
 fn error_text(report: &DeliveryReport) -> String {
+    use crate::error::Chain;
     let mut text = report.outcome.as_str().to_owned();
     if let Some(error) = &report.fetch_error {
-        let _ = write!(text, "; fetch: {error}");
+        let _ = write!(text, "; fetch: {}", Chain(error));
     }
     if let Some(error) = &report.store_error {
-        let _ = write!(text, "; store: {error}");
+        let _ = write!(text, "; store: {}", Chain(error));
     }
     for (handler, error) in report.failures() {
         let _ = write!(text, "; handler {handler}: {error:#}");
@@ -520,5 +522,23 @@ fn trace_run(
     }
     if let Some(error) = inbox_error {
         tracing::warn!(event_id, error = %error, "the inbox could not settle an event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{FetchError, TransportError};
+    use crate::receiver::Outcome;
+
+    #[test]
+    fn a_dead_letter_keeps_every_cause_of_a_fetch_failure() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let mut report = DeliveryReport::new(Outcome::ApiUnavailable);
+        report.fetch_error = Some(FetchError::unavailable(TransportError::connect(refused)));
+        assert_eq!(
+            error_text(&report),
+            "api_unavailable; fetch: the API is unavailable: could not connect: refused"
+        );
     }
 }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use super::tolerant::{Json, Parsed, Scalar, tolerant_scalar};
+use crate::error::{Error, ErrorKind};
 
 /// An instant as the API writes it.
 ///
@@ -23,24 +24,31 @@ use super::tolerant::{Json, Parsed, Scalar, tolerant_scalar};
 ///
 /// The original text is kept as sent (a JSON number keeps its digits). A
 /// text that is none of these forms does not fail the object it is in: it
-/// is kept, [`unix_nanos`](Timestamp::unix_nanos) is `None`, and the object
-/// lists a [`ModelWarning`](crate::ModelWarning) for it.
+/// is kept ([`Timestamp::lenient`]), [`unix_nanos`](Timestamp::unix_nanos)
+/// is `None`, and the object lists a [`ModelWarning`](crate::ModelWarning)
+/// for it. [`Timestamp::parse`] (and `str::parse`) refuse such a text.
 ///
 /// Timestamps order by instant; one that could not be read orders before
 /// every readable one, and two with the same instant order by their text.
 ///
 /// ```
-/// use smart_router_webhooks::Timestamp;
+/// use smart_router_webhooks::{ErrorKind, Timestamp};
 ///
-/// let a = Timestamp::parse("2023-04-22T15:48:57.55294073Z");
-/// let b = Timestamp::parse("2023-04-22T17:48:57.552940731+02:00");
+/// let a = Timestamp::parse("2023-04-22T15:48:57.55294073Z")?;
+/// let b: Timestamp = "2023-04-22T17:48:57.552940731+02:00".parse()?;
 /// assert!(a < b);
 /// assert_eq!(a.as_str(), "2023-04-22T15:48:57.55294073Z");
 /// assert_eq!(a.unix_nanos(), Some(1_682_178_537_552_940_730));
-/// let rfc1123 = Timestamp::parse("Sat, 22 Apr 2023 15:48:57 GMT");
-/// let unix = Timestamp::parse("1682178537");
+/// let rfc1123 = Timestamp::parse("Sat, 22 Apr 2023 15:48:57 GMT")?;
+/// let unix = Timestamp::parse("1682178537")?;
 /// assert_eq!(rfc1123.unix_nanos(), unix.unix_nanos());
 /// assert!(rfc1123 < a);
+///
+/// let refused = Timestamp::parse("last tuesday").unwrap_err();
+/// assert_eq!(refused.kind(), ErrorKind::InvalidTimestamp);
+/// let kept = Timestamp::lenient("last tuesday");
+/// assert_eq!((kept.as_str(), kept.unix_nanos()), ("last tuesday", None));
+/// # Ok::<(), smart_router_webhooks::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Timestamp {
@@ -76,8 +84,29 @@ const MAX_UNIX_DIGITS: usize = 15;
 
 impl Timestamp {
     /// Reads a timestamp in any form the API uses (see [`Timestamp`]),
-    /// keeping `text` whether or not it can be read.
-    pub fn parse(text: &str) -> Timestamp {
+    /// keeping `text` as written.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTimestamp`](crate::ErrorKind::InvalidTimestamp)
+    /// when `text` is none of those forms ([`lenient`](Self::lenient)
+    /// keeps such a text instead).
+    pub fn parse(text: &str) -> Result<Timestamp, Error> {
+        let timestamp = Timestamp::lenient(text);
+        match timestamp.nanos {
+            Some(_) => Ok(timestamp),
+            None => Err(Error::new(
+                ErrorKind::InvalidTimestamp,
+                "not an RFC 3339, RFC 2822 or Unix-seconds date",
+            )),
+        }
+    }
+
+    /// Keeps `text` as a timestamp whether or not it can be read, as the
+    /// crate does with the dates the API sends: read in any form the API
+    /// uses, else kept with [`unix_nanos`](Self::unix_nanos) `None`
+    /// (ordered before every readable timestamp). Never fails.
+    pub fn lenient(text: &str) -> Timestamp {
         Timestamp {
             text: text.into(),
             nanos: parse_instant(text).map(Nanos::new),
@@ -219,8 +248,8 @@ impl Scalar for Timestamp {
     fn parse(json: Json<'_>, _: &RawValue) -> Parsed<Self> {
         match json {
             Json::Str(s) if s.is_empty() => Parsed::Absent,
-            Json::Str(s) => Parsed::Value(Timestamp::parse(&s)),
-            Json::Number(n) => Parsed::Value(Timestamp::parse(n)),
+            Json::Str(s) => Parsed::Value(Timestamp::lenient(&s)),
+            Json::Number(n) => Parsed::Value(Timestamp::lenient(n)),
             Json::Null => Parsed::Absent,
             _ => Parsed::Mismatch,
         }
@@ -231,6 +260,15 @@ impl Scalar for Timestamp {
 }
 
 tolerant_scalar!(Timestamp);
+
+/// As [`Timestamp::parse`].
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Timestamp::parse(text)
+    }
+}
 
 impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -285,7 +323,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
         match <Timestamp as Scalar>::parse(Json::of(&raw), &raw) {
             Parsed::Value(timestamp) => Ok(timestamp),
-            Parsed::Absent => Ok(Timestamp::parse("")),
+            Parsed::Absent => Ok(Timestamp::lenient("")),
             Parsed::Mismatch => Err(serde::de::Error::custom(
                 "a date must be a string or a number",
             )),
@@ -313,7 +351,7 @@ mod tests {
             ("2023-04-22T15:48:57.552940731Z", 552_940_731),
         ];
         for (text, sub) in cases {
-            let t = Timestamp::parse(text);
+            let t = Timestamp::lenient(text);
             assert_eq!(t.unix_nanos(), Some(base + sub), "{text}");
             assert_eq!(t.as_str(), text);
         }
@@ -321,12 +359,12 @@ mod tests {
 
     #[test]
     fn orders_by_instant_to_the_nanosecond() {
-        let a = Timestamp::parse("2023-04-22T15:48:57.55294073Z");
-        let b = Timestamp::parse("2023-04-22T15:48:57.552940731Z");
-        let c = Timestamp::parse("2023-04-22T16:48:57.552940731+00:59");
+        let a = Timestamp::lenient("2023-04-22T15:48:57.55294073Z");
+        let b = Timestamp::lenient("2023-04-22T15:48:57.552940731Z");
+        let c = Timestamp::lenient("2023-04-22T16:48:57.552940731+00:59");
         assert!(a < b);
         assert!(c > b, "16:48:57 at +00:59 is 15:49:57 UTC");
-        let same = Timestamp::parse("2023-04-22T17:48:57.55294073+02:00");
+        let same = Timestamp::lenient("2023-04-22T17:48:57.55294073+02:00");
         assert_eq!(a.unix_nanos(), same.unix_nanos());
         assert_ne!(
             a, same,
@@ -355,13 +393,13 @@ mod tests {
             "2023-04-22T15:48:57+0200",
             "２023-04-22T15:48:57Z",
         ] {
-            let t = Timestamp::parse(text);
+            let t = Timestamp::lenient(text);
             assert_eq!(t.unix_nanos(), None, "{text:?}");
             assert_eq!(t.as_str(), text);
-            assert!(t < Timestamp::parse("1970-01-01T00:00:00Z"));
+            assert!(t < Timestamp::lenient("1970-01-01T00:00:00Z"));
         }
         assert!(
-            Timestamp::parse("2024-02-29T00:00:00Z")
+            Timestamp::lenient("2024-02-29T00:00:00Z")
                 .unix_nanos()
                 .is_some()
         );
@@ -387,7 +425,7 @@ mod tests {
             ("-1.5", -1_500_000_000),
         ];
         for (text, nanos) in cases {
-            let t = Timestamp::parse(text);
+            let t = Timestamp::lenient(text);
             assert_eq!(t.unix_nanos(), Some(nanos), "{text}");
             assert_eq!(t.as_str(), text);
         }
@@ -396,16 +434,31 @@ mod tests {
         assert_eq!(t.as_str(), "1682178537.5");
         assert_eq!(t.unix_nanos(), Some(at + 500_000_000));
         // Forms compare with each other.
-        assert!(Timestamp::parse("Sat, 22 Apr 2023 15:48:58 GMT") > Timestamp::parse("1682178537"));
+        assert!(
+            Timestamp::lenient("Sat, 22 Apr 2023 15:48:58 GMT") > Timestamp::lenient("1682178537")
+        );
         assert!(serde_json::from_str::<Timestamp>("{}").is_err());
     }
 
     #[test]
+    fn parse_refuses_what_lenient_keeps() {
+        for text in ["", "  ", "never", "2023-13-45T00:00:00Z", "1.", "1e9"] {
+            let error = Timestamp::parse(text).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidTimestamp, "{text:?}");
+            assert!(!error.to_string().contains(text) || text.trim().is_empty());
+            assert_eq!(Timestamp::lenient(text).as_str(), text);
+            assert!(text.parse::<Timestamp>().is_err());
+        }
+        let read = Timestamp::parse("1682178537").unwrap();
+        assert_eq!(read, Timestamp::lenient("1682178537"));
+    }
+
+    #[test]
     fn converts_to_the_date_types_of_other_crates() {
-        let t = Timestamp::parse("2023-04-22T15:48:57.55294073Z");
+        let t = Timestamp::lenient("2023-04-22T15:48:57.55294073Z");
         let odt = t.to_offset_date_time().unwrap();
         assert_eq!(odt.unix_timestamp_nanos(), 1_682_178_537_552_940_730);
-        assert_eq!(Timestamp::parse("never").to_offset_date_time(), None);
+        assert_eq!(Timestamp::lenient("never").to_offset_date_time(), None);
         #[cfg(feature = "jiff")]
         assert_eq!(
             t.to_jiff().unwrap().as_nanosecond(),
@@ -430,7 +483,7 @@ mod tests {
         ] {
             let t = Timestamp::from_unix_nanos(nanos);
             assert_eq!(
-                Timestamp::parse(t.as_str()).unix_nanos(),
+                Timestamp::lenient(t.as_str()).unix_nanos(),
                 Some(nanos),
                 "{t}"
             );
@@ -443,11 +496,11 @@ mod tests {
 
     #[test]
     fn converts_to_system_time() {
-        let t = Timestamp::parse("1970-01-01T00:00:01.5Z");
+        let t = Timestamp::lenient("1970-01-01T00:00:01.5Z");
         assert_eq!(
             t.to_system_time(),
             Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1500))
         );
-        assert_eq!(Timestamp::parse("nope").to_system_time(), None);
+        assert_eq!(Timestamp::lenient("nope").to_system_time(), None);
     }
 }

@@ -28,6 +28,20 @@ impl BodyError {
     }
 }
 
+/// `the body is over the size limit`, `the body was sent too slowly` or
+/// `the connection failed while the body was read`.
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BodyError::TooLarge => "the body is over the size limit",
+            BodyError::TimedOut => "the body was sent too slowly",
+            BodyError::Failed => "the connection failed while the body was read",
+        })
+    }
+}
+
+impl std::error::Error for BodyError {}
+
 /// Gathers a body's chunks, refusing it as soon as it passes the limit.
 ///
 /// A body that arrives in one chunk is kept as is, without a copy.
@@ -101,6 +115,16 @@ mod tests {
             many.push(Bytes::from(part)).unwrap();
         }
         assert_eq!(&many.finish()[..], b"hello");
+    }
+
+    #[test]
+    fn is_an_error_saying_what_failed() {
+        fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+        assert_error::<BodyError>();
+        assert_eq!(
+            BodyError::TimedOut.to_string(),
+            "the body was sent too slowly"
+        );
     }
 
     #[test]

@@ -154,9 +154,43 @@ impl ReceiverBuilder {
     /// included ([`EventContext::is_stale`](crate::EventContext::is_stale));
     /// a transition handler ([`on_transition`](Self::on_transition)) never
     /// runs for a stale event.
+    ///
+    /// `event_type` is an [`EventType`] or its name as the API writes it
+    /// (`"transaction.captured"`). A name this crate does not know is
+    /// taken as is (the API may send types newer than the crate) and
+    /// matches events of exactly that name. A name that no event can have
+    /// (empty, with an empty segment, a space, an upper-case letter, or a
+    /// wildcard such as `"transaction.*"`) never panics here:
+    /// [`build`](Self::build) refuses it with
+    /// [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig).
+    ///
+    /// ```
+    /// use smart_router_webhooks::{EventContext, EventType, HandlerError, Receiver};
+    /// # use smart_router_webhooks::api::transport_fn;
+    /// # let transport = transport_fn(|_, _| async { Ok(http::Response::new(bytes::Bytes::new())) });
+    /// # let api = smart_router_webhooks::ApiClient::builder("proj_1", "key_1").transport(transport).build()?;
+    ///
+    /// async fn ship(_: EventContext) -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let receiver = Receiver::builder()
+    ///     .allow_unauthenticated()
+    ///     .fetcher(api.clone())
+    ///     .on(EventType::TransactionCaptured, "ship", ship)
+    ///     .on("transaction.refunded", "refund", ship)
+    ///     .on("transaction.teleported", "newer-than-the-crate", ship)
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// let refused = Receiver::builder()
+    ///     .allow_unauthenticated()
+    ///     .fetcher(api)
+    ///     .on("transaction.*", "all", ship) // a prefix: `on_prefix`
+    ///     .build();
+    /// assert!(refused.is_err());
+    /// # Ok::<(), smart_router_webhooks::Error>(())
+    /// ```
     pub fn on(
         mut self,
-        event_type: EventType,
+        event_type: impl Into<EventType>,
         name: impl Into<String>,
         handler: impl Handler,
     ) -> Self {
@@ -320,8 +354,9 @@ impl ReceiverBuilder {
     /// credentials nor [`allow_unauthenticated`](Self::allow_unauthenticated)
     /// was chosen, the body limit, lease, answer deadline or a handler
     /// timeout is zero, the realm has a character that cannot go in a
-    /// header, a handler name is empty or registered twice, or a handler
-    /// timeout names no handler.
+    /// header, a handler name is empty or registered twice, an event type
+    /// given to [`on`](Self::on) is no event's name, or a handler timeout
+    /// names no handler.
     pub fn build(self) -> Result<Receiver, Error> {
         let config = |message: &'static str| Error::new(ErrorKind::InvalidConfig, message);
         let auth = match self.auth {

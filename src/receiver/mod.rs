@@ -49,14 +49,8 @@ pub(crate) use runtime::{Either, first};
 ///
 /// ```
 /// use smart_router_webhooks::{Credentials, EventContext, EventType, HandlerError, Receiver};
-/// # use smart_router_webhooks::{EventFetcher, Event, EventId, FetchError, Transaction, TransactionId};
-/// # struct Api;
-/// # #[async_trait::async_trait]
-/// # impl EventFetcher for Api {
-/// #     async fn fetch_event(&self, _: &EventId) -> Result<Event, FetchError> { Err(FetchError::not_found()) }
-/// #     async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> { Err(FetchError::not_found()) }
-/// # }
-/// # let api_client = Api;
+/// # use smart_router_webhooks::{Event, EventId, FetchError};
+/// # let api_client = |_: &EventId| async { Err::<Event, _>(FetchError::not_found()) };
 ///
 /// let receiver = Receiver::builder()
 ///     .credentials(Credentials::from_webhook_url("https://hooks:s3cret@shop.example/webhooks")?)
@@ -145,13 +139,13 @@ impl Receiver {
     /// sender's retries, anything else asks for one. Its body is a short
     /// plain-text word that never echoes the request.
     pub async fn handle<B: AsRef<[u8]>>(&self, request: Request<B>) -> Response<Bytes> {
-        let report = self.deliver(request).await;
+        let report = self.receive(request).await;
         self.respond(&report)
     }
 
-    /// Like [`handle`](Self::handle), but returns the report of the
-    /// delivery; [`respond`](Self::respond) makes its answer.
-    pub async fn deliver<B: AsRef<[u8]>>(&self, request: Request<B>) -> DeliveryReport {
+    /// Receives one delivery like [`handle`](Self::handle), but returns
+    /// its report; [`respond`](Self::respond) makes its answer.
+    pub async fn receive<B: AsRef<[u8]>>(&self, request: Request<B>) -> DeliveryReport {
         let started = Instant::now();
         self.finish(self.verify(&request), started).await
     }
@@ -471,7 +465,7 @@ impl Receiver {
             // A request the API refuses is a configuration error, like a
             // refused key: answered 500 and reported loudly, not retried
             // as an outage.
-            FetchErrorKind::Unauthorized | FetchErrorKind::BadRequest => {
+            FetchErrorKind::ApiCredentialsRefused | FetchErrorKind::BadRequest => {
                 Outcome::ApiCredentialsRefused
             }
             _ => Outcome::ApiUnavailable,
@@ -542,6 +536,15 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
     let fetch_ms = report.fetch_duration.map(|d| d.as_secs_f64() * 1000.0);
     let handlers_ms = report.handlers_duration.map(|d| d.as_secs_f64() * 1000.0);
     let failures = report.failures().count();
+    // Each failed handler with its error's whole chain ("ship: retryable
+    // handler failure: the ledger did not answer: connection refused").
+    let handler_errors = (failures > 0).then(|| {
+        let failed: Vec<String> = report
+            .failures()
+            .map(|(name, error)| format!("{name}: {}", Chain(error)))
+            .collect();
+        failed.join("; ")
+    });
     // Where the event had values that do not fit their type (never the
     // values: they may hold secrets).
     let warnings = (!report.warnings.is_empty()).then(|| {
@@ -563,6 +566,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             failures,
             warnings,
             error = error.map(tracing::field::display),
+            handler_errors,
             "webhook delivery failed"
         );
     } else if failures > 0 || report.fell_back {
@@ -573,6 +577,7 @@ fn trace_delivery(report: &DeliveryReport, started: Instant) {
             failures,
             fell_back = report.fell_back,
             warnings,
+            handler_errors,
             "webhook delivery processed with failures or unhandled"
         );
     } else {

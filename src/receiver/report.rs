@@ -25,7 +25,10 @@ pub enum Outcome {
     Duplicate,
     /// Not a `POST` (405 with `Allow: POST`).
     MethodNotAllowed,
-    /// Missing or wrong credentials (401 with `WWW-Authenticate`).
+    /// The receiver refused the delivery's credentials: missing or wrong
+    /// (401 with `WWW-Authenticate`; the report's `rejection` is an
+    /// [`ErrorKind::DeliveryCredentialsRefused`](crate::ErrorKind::DeliveryCredentialsRefused)).
+    /// Named, like the other refusals, after its HTTP answer.
     Unauthorized,
     /// The body is over the size limit (413).
     PayloadTooLarge,
@@ -48,7 +51,7 @@ pub enum Outcome {
     /// retrying while the configuration is fixed; 200 if so configured).
     EventNotFound,
     /// The API refused our request: our credentials (401, 403:
-    /// [`FetchErrorKind::Unauthorized`](crate::FetchErrorKind::Unauthorized)),
+    /// [`FetchErrorKind::ApiCredentialsRefused`](crate::FetchErrorKind::ApiCredentialsRefused)),
     /// or the request itself (any other 4xx but 404:
     /// [`FetchErrorKind::BadRequest`](crate::FetchErrorKind::BadRequest)).
     /// A configuration error, not an outage: answered 500 and reported
@@ -243,6 +246,34 @@ impl DeliveryReport {
     /// Whether the sender will deliver again (the answer is not 2xx).
     pub fn will_be_retried(&self) -> bool {
         !self.status.is_success()
+    }
+}
+
+/// `unauthorized (HTTP 401)`: the outcome and the answer. A report is the
+/// error of a refused delivery ([`Receiver::verify`](crate::Receiver::verify)),
+/// so `?` takes it into a boxed error.
+impl std::fmt::Display for DeliveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {})", self.outcome, self.status.as_u16())
+    }
+}
+
+/// The source is what made the delivery fail, with its own chain: why it
+/// was refused, why the fetch or a store failed, else the first handler
+/// failure.
+impl std::error::Error for DeliveryReport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if let Some(error) = &self.rejection {
+            return Some(error);
+        }
+        if let Some(error) = &self.fetch_error {
+            return Some(error);
+        }
+        if let Some(error) = &self.store_error {
+            return Some(error);
+        }
+        let (_, failure) = self.failures().next()?;
+        Some(failure)
     }
 }
 

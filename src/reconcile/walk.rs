@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::pace::{Pace, Pacer};
-use crate::api::{ApiClient, EventFetcher as _, FetchError, ListEvents, RateLimit};
+use crate::api::{ApiClient, FetchError, ListEvents, RateLimit};
 use crate::model::{Event, EventId};
 use crate::store::Cursor;
 

@@ -42,5 +42,5 @@ mod server;
 
 pub use fixtures::{DEFAULT_TIME, EventBuilder, TransactionBuilder};
 pub use mock_api::{Failure, MockApi, MockApiBuilder, RandomFailures, RecordedRequest};
-pub use sender::{Attempt, Delivery, Sender};
+pub use sender::{Attempt, AttemptError, Delivery, Sender};
 pub use server::{TestServer, WEBHOOK_PATH, deliver};

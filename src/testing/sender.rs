@@ -26,7 +26,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// One delivery attempt, as the sender saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Attempt {
     /// The event delivered.
@@ -36,10 +36,68 @@ pub struct Attempt {
     /// The answer's status; `None` when there was no answer (timeout,
     /// connection refused or reset).
     pub status: Option<StatusCode>,
-    /// Why there was no answer.
-    pub error: Option<String>,
+    /// Why there was no answer, with the underlying error's chain.
+    pub error: Option<AttemptError>,
     /// How long the attempt took.
     pub elapsed: Duration,
+}
+
+/// Why a delivery attempt got no answer: the step that failed, and the
+/// underlying error (an I/O or HTTP error, with its own causes) as its
+/// [`source`](std::error::Error::source).
+///
+/// Cheap to clone: the source is shared.
+#[derive(Clone, Debug)]
+pub struct AttemptError {
+    step: Step,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// The step of an attempt that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Connect,
+    Handshake,
+    Request,
+    Send,
+    TimedOut,
+}
+
+impl AttemptError {
+    fn at(step: Step, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AttemptError {
+            step,
+            source: Some(Arc::from(source.into())),
+        }
+    }
+
+    /// Whether the attempt got no answer within the sender's timeout (it
+    /// then hung up).
+    pub fn is_timeout(&self) -> bool {
+        self.step == Step::TimedOut
+    }
+}
+
+/// The step that failed (`could not connect`, `no answer within the
+/// timeout`…); its cause is the [`source`](std::error::Error::source).
+impl fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.step {
+            Step::Connect => "could not connect",
+            Step::Handshake => "the HTTP/1.1 handshake failed",
+            Step::Request => "the request could not be built",
+            Step::Send => "the request got no answer",
+            Step::TimedOut => "no answer within the timeout",
+        })
+    }
+}
+
+impl std::error::Error for AttemptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl Attempt {
@@ -121,7 +179,7 @@ impl Sender {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidConfig`] when the URL is not an `http` URL with
-    /// a host and port; [`ErrorKind::InvalidCredentials`] when its
+    /// a host and port; [`ErrorKind::UnusableCredentials`] when its
     /// credentials are unusable.
     pub fn new(webhook_url: &str) -> Result<Self, Error> {
         let config = |message: &'static str| Error::new(ErrorKind::InvalidConfig, message);
@@ -204,7 +262,13 @@ impl Sender {
         let (status, error) = match result {
             Ok(Ok(status)) => (Some(status), None),
             Ok(Err(error)) => (None, Some(error)),
-            Err(_) => (None, Some("timed out".to_owned())),
+            Err(_) => (
+                None,
+                Some(AttemptError {
+                    step: Step::TimedOut,
+                    source: None,
+                }),
+            ),
         };
         let attempt = Attempt {
             event_id: event_id.clone(),
@@ -220,13 +284,13 @@ impl Sender {
         attempt
     }
 
-    async fn post(&self, body: String) -> Result<StatusCode, String> {
+    async fn post(&self, body: String) -> Result<StatusCode, AttemptError> {
         let stream = TcpStream::connect(&self.authority)
             .await
-            .map_err(|e| format!("connect: {e}"))?;
+            .map_err(|e| AttemptError::at(Step::Connect, e))?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| format!("handshake: {e}"))?;
+            .map_err(|e| AttemptError::at(Step::Handshake, e))?;
         // Closed whenever this attempt ends, answered or not: a timed-out
         // attempt hangs up, as a real sender does.
         let connection = AbortOnDrop(tokio::spawn(connection));
@@ -238,7 +302,7 @@ impl Sender {
             .header(HOST, &self.authority)
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("request: {e}"))?;
+            .map_err(|e| AttemptError::at(Step::Request, e))?;
         if let Some(authorization) = &self.authorization {
             request
                 .headers_mut()
@@ -247,7 +311,7 @@ impl Sender {
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| format!("send: {e}"))?;
+            .map_err(|e| AttemptError::at(Step::Send, e))?;
         let status = response.status();
         // Read the answer to its end, as a sender would.
         let _ = response.into_body().collect().await;

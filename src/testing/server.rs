@@ -61,7 +61,7 @@ pub async fn deliver(receiver: &Receiver, event_id: impl AsRef<str>) -> Delivery
         .header(CONTENT_TYPE, "application/json")
         .body(Bytes::from(body));
     match request {
-        Ok(request) => receiver.deliver(request).await,
+        Ok(request) => receiver.receive(request).await,
         // The method, path and headers above are always valid.
         Err(e) => panic!("the test delivery could not be built: {e}"),
     }
@@ -120,8 +120,8 @@ impl TestServer {
     pub async fn start(receiver: Receiver) -> io::Result<TestServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let mut url = url::Url::parse(&format!("http://{addr}{WEBHOOK_PATH}"))
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut url =
+            url::Url::parse(&format!("http://{addr}{WEBHOOK_PATH}")).map_err(io::Error::other)?;
         if let Some(credentials) = receiver.accepted_credentials() {
             // Percent-encoded as the Dashboard expects.
             let _ = url.set_username(credentials.username());

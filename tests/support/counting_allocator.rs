@@ -93,7 +93,7 @@ pub fn stores_bytes_per_event(events: usize) -> PerEvent {
             TransactionSnapshot::new(
                 TransactionId::parse(&vendor_id("tr", n)).expect("a valid ID"),
                 TransactionStatus::Authorized,
-                Some(Timestamp::parse("2023-04-22T15:48:57.55294073Z")),
+                Some(Timestamp::lenient("2023-04-22T15:48:57.55294073Z")),
                 EventId::parse(&vendor_id("ev", n)).expect("a valid ID"),
             )
         })

@@ -188,8 +188,8 @@ pub async fn a_slow_handler_is_acknowledged_at_once_and_a_duplicate_queued_once(
     let id = captured(&api);
 
     let started = Instant::now();
-    let first = receiver.deliver(delivery(&id)).await;
-    let second = receiver.deliver(delivery(&id)).await;
+    let first = receiver.receive(delivery(&id)).await;
+    let second = receiver.receive(delivery(&id)).await;
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "answered at once"
@@ -206,7 +206,7 @@ pub async fn a_slow_handler_is_acknowledged_at_once_and_a_duplicate_queued_once(
 
     let workers = workers(&receiver, 2);
     handled(&tally, &backend.inbox, &id).await;
-    let again = receiver.deliver(delivery(&id)).await;
+    let again = receiver.receive(delivery(&id)).await;
     assert_eq!(again.outcome, Outcome::Queued);
     eventually(Duration::from_secs(5), "the late duplicate", async || {
         backend.inbox.depth().await.unwrap().items == 0
@@ -252,7 +252,7 @@ pub async fn an_event_failing_every_attempt_is_dead_lettered_then_replayed(backe
     };
     let id = captured(&api);
     assert_eq!(
-        receiver.deliver(delivery(&id)).await.outcome,
+        receiver.receive(delivery(&id)).await.outcome,
         Outcome::Queued
     );
     eventually(Duration::from_secs(10), "a dead letter", async || {
@@ -303,7 +303,7 @@ pub async fn workers_aborted_mid_handler_leave_the_event_to_others(backend: Back
     *ledger.delay.lock().unwrap() = Duration::from_millis(500);
     let receiver = receiver(&api, &backend, &tally, &ledger, None);
     let id = captured(&api);
-    receiver.deliver(delivery(&id)).await;
+    receiver.receive(delivery(&id)).await;
     let first = workers(&receiver, 1);
     ledger.started.notified().await;
     drop(first); // every worker task aborted
@@ -330,7 +330,7 @@ pub async fn a_worker_killed_mid_handler_is_taken_over(backend: Backend) {
     let receiver_a = receiver(&api, &backend, &tally, &ledger, Some(doomed.runtime()));
     let id = captured(&api);
     assert_eq!(
-        receiver_a.deliver(delivery(&id)).await.outcome,
+        receiver_a.receive(delivery(&id)).await.outcome,
         Outcome::Queued
     );
     let workers_a = {
@@ -371,7 +371,7 @@ pub async fn shutdown_leaves_no_event_half_done(backend: Backend) {
     let receiver = receiver(&api, &backend, &tally, &ledger, None);
     let ids: Vec<EventId> = (0..6).map(|_| captured(&api)).collect();
     for id in &ids {
-        receiver.deliver(delivery(id)).await;
+        receiver.receive(delivery(id)).await;
     }
     let pool = workers(&receiver, 2);
     ledger.started.notified().await;

@@ -210,7 +210,7 @@ fn snapshot(tx: &TransactionId, status: TransactionStatus, fired_at: &str) -> Tr
     TransactionSnapshot::new(
         tx.clone(),
         status,
-        Some(Timestamp::parse(fired_at)),
+        Some(Timestamp::lenient(fired_at)),
         event_id(),
     )
 }
@@ -371,7 +371,7 @@ pub async fn a_snapshot_without_a_readable_time_is_ordered_by_lifecycle_alone(
     let refund = TransactionSnapshot::new(
         tx.clone(),
         Refunded,
-        Some(Timestamp::parse("yesterday")),
+        Some(Timestamp::lenient("yesterday")),
         event_id(),
     );
     assert_eq!(
@@ -428,7 +428,7 @@ fn twins(
         TransactionSnapshot::new(
             tx.clone(),
             status,
-            at.map(Timestamp::parse),
+            at.map(Timestamp::lenient),
             EventId::parse(&format!("{base}_{suffix}")).unwrap(),
         )
     };
@@ -517,7 +517,7 @@ pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
     let odd = TransactionSnapshot::new(
         tx.clone(),
         TransactionStatus::from("on-hold-by-a-new-rule"),
-        Some(Timestamp::parse("last tuesday")),
+        Some(Timestamp::lenient("last tuesday")),
         event_id(),
     );
     assert_eq!(

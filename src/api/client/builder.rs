@@ -87,7 +87,7 @@ impl ApiClientBuilder {
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::InvalidCredentials`] when the project ID or the
+    /// - [`ErrorKind::UnusableCredentials`] when the project ID or the
     ///   private key is empty, has a control character or surrounding
     ///   whitespace, or the project ID has a `:`.
     /// - [`ErrorKind::InvalidConfig`] when the base URL is not an absolute
@@ -100,7 +100,7 @@ impl ApiClientBuilder {
         check_credential("project ID", &self.project_id)?;
         if self.project_id.contains(':') {
             return Err(Error::new(
-                ErrorKind::InvalidCredentials,
+                ErrorKind::UnusableCredentials,
                 "the project ID contains ':', which basic auth cannot carry",
             ));
         }
@@ -128,7 +128,7 @@ impl ApiClientBuilder {
         let authorization = basic_authorization(&self.project_id, &self.private_key);
         let mut authorization = HeaderValue::try_from(authorization).map_err(|e| {
             Error::new(
-                ErrorKind::InvalidCredentials,
+                ErrorKind::UnusableCredentials,
                 "the credentials cannot be sent",
             )
             .with_source(e)
@@ -179,7 +179,7 @@ fn check_credential(what: &'static str, value: &str) -> Result<(), Error> {
         return Ok(());
     };
     Err(Error::new(
-        ErrorKind::InvalidCredentials,
+        ErrorKind::UnusableCredentials,
         format!("the {what} {problem}"),
     ))
 }

@@ -120,11 +120,38 @@ impl ApiClient {
         &self.inner.project_id
     }
 
+    /// Fetches the event `id` (`GET /events/{id}`): what the receiver
+    /// calls, through [`EventFetcher`], for each delivery.
+    ///
+    /// # Errors
+    ///
+    /// A [`FetchError`] whose kind says what failed: the event does not
+    /// exist, the API refused our credentials or the request, is rate
+    /// limiting or unavailable, or answered something invalid.
+    pub async fn fetch_event(&self, id: &EventId) -> Result<Event, FetchError> {
+        let (event, _) = self.get(&["events", id.as_str()], &[], "event").await?;
+        Ok(event)
+    }
+
+    /// Fetches the current state of transaction `id`
+    /// (`GET /transactions/{id}`), for a handler that needs more than its
+    /// event carries.
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch_event`](Self::fetch_event).
+    pub async fn fetch_transaction(&self, id: &TransactionId) -> Result<Transaction, FetchError> {
+        let (transaction, _) = self
+            .get(&["transactions", id.as_str()], &[], "transaction")
+            .await?;
+        Ok(transaction)
+    }
+
     /// One page of events (`GET /events`).
     ///
     /// # Errors
     ///
-    /// As for [`EventFetcher::fetch_event`]. An item of the page that is
+    /// As for [`fetch_event`](Self::fetch_event). An item of the page that is
     /// not an event (no readable `id` or `name`) does not fail the page: it
     /// is skipped, with a warning in [`EventPage::warnings`].
     pub async fn list_events(&self, query: &ListEvents) -> Result<EventPage, FetchError> {
@@ -163,7 +190,7 @@ impl ApiClient {
     ///
     /// # Errors
     ///
-    /// As for [`EventFetcher::fetch_event`].
+    /// As for [`fetch_event`](Self::fetch_event).
     pub async fn event_webhooks(&self, id: &EventId) -> Result<WebhookPage, FetchError> {
         let (webhooks, has_more) = self
             .get(&["events", id.as_str(), "webhooks"], &[], "webhooks")
@@ -178,14 +205,6 @@ impl ApiClient {
 #[async_trait]
 impl EventFetcher for ApiClient {
     async fn fetch_event(&self, id: &EventId) -> Result<Event, FetchError> {
-        let (event, _) = self.get(&["events", id.as_str()], &[], "event").await?;
-        Ok(event)
-    }
-
-    async fn fetch_transaction(&self, id: &TransactionId) -> Result<Transaction, FetchError> {
-        let (transaction, _) = self
-            .get(&["transactions", id.as_str()], &[], "transaction")
-            .await?;
-        Ok(transaction)
+        ApiClient::fetch_event(self, id).await
     }
 }

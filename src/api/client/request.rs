@@ -94,7 +94,9 @@ impl ApiClient {
         let envelope = Envelope::parse_error(body).ok();
         let from_api = envelope.as_ref().is_some_and(|e| e.error_type.is_some());
         let kind = match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchErrorKind::Unauthorized,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                FetchErrorKind::ApiCredentialsRefused
+            }
             // A 404 without the API's error body comes from something else
             // (a wrong base URL path): not a missing object.
             StatusCode::NOT_FOUND if from_api => FetchErrorKind::NotFound,

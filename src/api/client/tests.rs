@@ -144,8 +144,8 @@ const API_ERROR: &str = r#"{"success":false,"error_type":"some.error","message":
 #[tokio::test]
 async fn maps_statuses_to_kinds() {
     let cases = [
-        (401, FetchErrorKind::Unauthorized),
-        (403, FetchErrorKind::Unauthorized),
+        (401, FetchErrorKind::ApiCredentialsRefused),
+        (403, FetchErrorKind::ApiCredentialsRefused),
         (404, FetchErrorKind::NotFound),
         (429, FetchErrorKind::RateLimited),
         (500, FetchErrorKind::Unavailable),
@@ -342,7 +342,7 @@ fn build_refuses_unusable_configurations() {
         let err = build(project, key, ok).unwrap_err();
         assert_eq!(
             err.kind(),
-            ErrorKind::InvalidCredentials,
+            ErrorKind::UnusableCredentials,
             "{project:?} {key:?}"
         );
         assert!(!err.to_string().contains(KEY), "{err}");

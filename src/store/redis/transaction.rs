@@ -165,7 +165,7 @@ impl RedisTransactionStore {
         Ok(TransactionSnapshot::new(
             transaction.clone(),
             status,
-            fired_at.as_deref().map(Timestamp::parse),
+            fired_at.as_deref().map(Timestamp::lenient),
             event,
         ))
     }

@@ -162,7 +162,7 @@ impl MockApi {
     /// # #[cfg(feature = "reqwest")]
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use smart_router_webhooks::testing::MockApi;
-    /// use smart_router_webhooks::{EventFetcher, FetchErrorKind, TransactionId};
+    /// use smart_router_webhooks::{FetchErrorKind, TransactionId};
     ///
     /// let api = MockApi::start().await;
     /// let client = api.client_builder().build()?;

@@ -8,7 +8,6 @@ use super::*;
 
 #[tokio::test]
 async fn any_event_is_served_from_the_template_under_the_asked_id() {
-    use crate::EventFetcher;
     let mut template = Event::new(
         EventId::parse("ev_template").unwrap(),
         crate::EventType::TransactionCaptured,
