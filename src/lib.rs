@@ -3,25 +3,32 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The data path of one delivery, module by module (each depends only on
+// those before it): `delivery` (credentials, payload) → `receiver` (the
+// pipeline) → `api` (the event, fetched) → `model` (what it says) →
+// `tracker` (the transaction's status change) → `dispatch` (the handlers)
+// → `store` (claims and snapshots). Every public item has one path: the
+// crate root for what a receiver's code names, a feature module (or `api`,
+// `adapters`) for the rest.
 pub mod adapters;
 pub mod api;
-pub mod delivery;
-pub mod dispatch;
-pub mod error;
+mod delivery;
+mod dispatch;
+mod error;
 pub mod inbox;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
-pub mod model;
-pub mod receiver;
+mod model;
+mod receiver;
 #[cfg(feature = "reconciler")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
 pub mod reconcile;
-pub mod store;
+mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-pub mod tracker;
+mod tracker;
 
 /// The attribute a struct implementing [`Handler`] (or another of this
 /// crate's async traits) puts on its `impl` block, re-exported so that
@@ -29,16 +36,11 @@ pub mod tracker;
 /// your own.
 pub use async_trait::async_trait;
 
-#[cfg(feature = "reqwest")]
-pub use api::ReqwestTransport;
-pub use api::{
-    ApiClient, ApiClientBuilder, EventFetcher, FetchError, FetchErrorKind, Transport,
-    TransportError,
-};
+pub use api::client::{ApiClient, ApiClientBuilder};
+pub use api::error::{FetchError, FetchErrorKind};
+pub use api::fetcher::EventFetcher;
 pub use delivery::{BasicAuth, Credentials, WebhookPayload, WebhookUrl};
-pub use dispatch::{
-    EventContext, Handler, HandlerError, HandlerResultExt, Router, TransitionFilter,
-};
+pub use dispatch::{EventContext, Handler, HandlerError, HandlerResultExt, TransitionFilter};
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Metadata, ModelWarning,
@@ -48,8 +50,8 @@ pub use model::{
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use receiver::TokioRuntime;
 pub use receiver::{
-    BodyCollector, BodyError, DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome,
-    Receiver, ReceiverBuilder, Runtime,
+    DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome, Receiver, ReceiverBuilder,
+    Runtime,
 };
 pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
@@ -59,3 +61,6 @@ pub use store::{
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
 pub use tracker::{Tracking, TransactionTracker, Transition};
+
+// Paths the crate's own modules use, not part of the public API.
+pub(crate) use receiver::{BodyCollector, BodyError};

@@ -8,7 +8,7 @@ use super::error::FetchError;
 use crate::model::{Event, EventId, ModelWarning};
 
 /// The largest page `GET /events` serves.
-pub const MAX_PAGE_SIZE: usize = 100;
+pub(crate) const MAX_PAGE_SIZE: usize = 100;
 
 /// The order of a listing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -71,7 +71,7 @@ impl ListEvents {
         ListEvents::default()
     }
 
-    /// How many events per page, at most [`MAX_PAGE_SIZE`]: a larger value
+    /// How many events per page, at most 100: a larger value
     /// is lowered to it, and 0 is raised to 1.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit.clamp(1, MAX_PAGE_SIZE));

@@ -17,23 +17,26 @@
 //! # Ok(()) }
 //! ```
 
-mod client;
+pub(crate) mod client;
 mod envelope;
-mod error;
+pub(crate) mod error;
+pub(crate) mod fetcher;
 mod listing;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
 mod transport;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-
-pub use client::{ApiClient, ApiClientBuilder};
-pub use error::{FetchError, FetchErrorKind};
+// At the crate root: the client, its errors and the trait the receiver
+// fetches through.
+pub(crate) use client::{ApiClient, ApiClientBuilder};
+pub(crate) use error::{FetchError, FetchErrorKind};
+pub(crate) use fetcher::EventFetcher;
+pub(crate) use listing::MAX_PAGE_SIZE;
+// Here only: listing events and their deliveries, and carrying requests
+// with an HTTP client of your own.
+pub use crate::model::WebhookStatus;
 pub use listing::{
-    EventPage, EventPager, ListEvents, MAX_PAGE_SIZE, Order, RateLimit, WebhookDelivery,
-    WebhookPage,
+    EventPage, EventPager, ListEvents, Order, RateLimit, WebhookDelivery, WebhookPage,
 };
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
@@ -41,52 +44,3 @@ pub use reqwest_transport::ReqwestTransport;
 pub use transport::{
     RequestLimits, Transport, TransportError, TransportErrorKind, TransportFn, transport_fn,
 };
-
-use crate::model::{Event, EventId, Transaction, TransactionId};
-
-/// Fetches events and transactions by ID: the seam between the receiver and
-/// the API.
-///
-/// [`ApiClient`] is the implementation that talks to
-/// Smart Router; implement it yourself for a cache, another client or a
-/// test double.
-#[async_trait]
-pub trait EventFetcher: Send + Sync + 'static {
-    /// Fetches the event `id` (`GET /events/{id}`).
-    ///
-    /// # Errors
-    ///
-    /// A [`FetchError`] whose kind tells the receiver how to answer the
-    /// delivery.
-    async fn fetch_event(&self, id: &EventId) -> Result<Event, FetchError>;
-
-    /// Fetches the current state of transaction `id`
-    /// (`GET /transactions/{id}`).
-    ///
-    /// # Errors
-    ///
-    /// As for [`fetch_event`](EventFetcher::fetch_event).
-    async fn fetch_transaction(&self, id: &TransactionId) -> Result<Transaction, FetchError>;
-}
-
-#[async_trait]
-impl<F: EventFetcher + ?Sized> EventFetcher for Arc<F> {
-    async fn fetch_event(&self, id: &EventId) -> Result<Event, FetchError> {
-        (**self).fetch_event(id).await
-    }
-
-    async fn fetch_transaction(&self, id: &TransactionId) -> Result<Transaction, FetchError> {
-        (**self).fetch_transaction(id).await
-    }
-}
-
-#[async_trait]
-impl<F: EventFetcher + ?Sized> EventFetcher for Box<F> {
-    async fn fetch_event(&self, id: &EventId) -> Result<Event, FetchError> {
-        (**self).fetch_event(id).await
-    }
-
-    async fn fetch_transaction(&self, id: &TransactionId) -> Result<Transaction, FetchError> {
-        (**self).fetch_transaction(id).await
-    }
-}

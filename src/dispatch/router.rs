@@ -36,14 +36,14 @@ pub enum TransitionFilter {
 
 /// A handler with its name.
 #[derive(Clone)]
-pub struct Route {
+pub(crate) struct Route {
     name: Arc<str>,
     handler: Arc<dyn Handler>,
 }
 
 impl Route {
     /// The handler's name, unique in its router.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
@@ -53,7 +53,7 @@ impl Route {
     /// # Errors
     ///
     /// The handler's error, or its panic.
-    pub async fn run(&self, ctx: &EventContext) -> Result<(), HandlerError> {
+    pub(crate) async fn run(&self, ctx: &EventContext) -> Result<(), HandlerError> {
         super::supervise::catch_panic(self.handler.handle(ctx)).await
     }
 }
@@ -72,7 +72,7 @@ impl std::fmt::Debug for Route {
 /// status change: it grows with the handlers that match, not with how many
 /// are registered.
 #[derive(Clone, Debug, Default)]
-pub struct Router {
+pub(crate) struct Router {
     /// For every known event type and every type registered exactly: its
     /// exact and prefix routes, computed once at build time.
     by_name: HashMap<Box<str>, Vec<Route>>,
@@ -90,17 +90,17 @@ pub struct Router {
 
 /// The handlers one event goes to, in the order they run.
 #[derive(Debug, Default)]
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// The handlers, each once.
-    pub routes: Vec<&'a Route>,
+    pub(crate) routes: Vec<&'a Route>,
     /// Whether no event-type, prefix or transition handler took the event,
     /// so the fallback (if any) is among `routes`.
-    pub fell_back: bool,
+    pub(crate) fell_back: bool,
 }
 
 impl Router {
     /// A builder for a router.
-    pub fn builder() -> RouterBuilder {
+    pub(crate) fn builder() -> RouterBuilder {
         RouterBuilder::default()
     }
 
@@ -108,7 +108,7 @@ impl Router {
     /// handlers (longest prefix first), then transition handlers, then the
     /// fallback if none of those matched, then the every-event handlers;
     /// each group in registration order, each handler once.
-    pub fn plan(&self, ctx: &EventContext) -> Plan<'_> {
+    pub(crate) fn plan(&self, ctx: &EventContext) -> Plan<'_> {
         let name = ctx.event().name.as_str();
         let mut routes: Vec<&Route> = match self.by_name.get(name) {
             Some(found) => found.iter().collect(),
@@ -174,7 +174,7 @@ impl Router {
     }
 
     /// The handler registered under `name`, if any.
-    pub fn route(&self, name: &str) -> Option<&Route> {
+    pub(crate) fn route(&self, name: &str) -> Option<&Route> {
         self.routes().find(|route| route.name() == name)
     }
 
@@ -193,11 +193,6 @@ impl Router {
             .chain(&self.every_event)
             .chain(self.fallback.as_ref())
     }
-
-    /// Every handler name, in no particular order.
-    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
-        self.routes().map(Route::name)
-    }
 }
 
 /// Registers handlers under stable names, then builds a [`Router`].
@@ -206,7 +201,7 @@ impl Router {
 /// completed for an event (so a retry runs only those that failed): keep
 /// them stable across deployments. A name may be registered once.
 #[derive(Default)]
-pub struct RouterBuilder {
+pub(crate) struct RouterBuilder {
     router: Router,
     names: Vec<Arc<str>>,
 }
@@ -226,7 +221,7 @@ impl RouterBuilder {
     /// transaction: [`EventContext::is_stale`] is then true). To act only
     /// on a transaction's latest status, register on a transition
     /// ([`on_transition`](Self::on_transition)): a stale event brings none.
-    pub fn on(
+    pub(crate) fn on(
         mut self,
         event_type: EventType,
         name: impl Into<String>,
@@ -240,7 +235,7 @@ impl RouterBuilder {
     /// Runs `handler` for events whose type starts with `prefix` at a
     /// segment boundary (`"transaction."` or `"transaction"`; see
     /// [`EventType::has_prefix`]).
-    pub fn on_prefix(
+    pub(crate) fn on_prefix(
         mut self,
         prefix: impl Into<String>,
         name: impl Into<String>,
@@ -261,7 +256,7 @@ impl RouterBuilder {
 
     /// Runs `handler` for the events whose transaction changed status as
     /// `filter` says. The handler's [`EventContext::transition`] is set.
-    pub fn on_transition(
+    pub(crate) fn on_transition(
         mut self,
         filter: TransitionFilter,
         name: impl Into<String>,
@@ -284,7 +279,7 @@ impl RouterBuilder {
     /// Runs `handler` for every event, whatever else takes it (for audit
     /// logs, metrics). It does not count as taking the event: the fallback
     /// still runs when nothing else does.
-    pub fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+    pub(crate) fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
         let route = self.route(name, handler);
         self.router.every_event.push(route);
         self
@@ -294,7 +289,7 @@ impl RouterBuilder {
     /// handler takes (event types this crate or you do not know
     /// included). Such events are acknowledged whatever happens: with no
     /// fallback they are acknowledged and reported.
-    pub fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+    pub(crate) fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
         let route = self.route(name, handler);
         self.router.fallback = Some(route);
         self
@@ -305,7 +300,7 @@ impl RouterBuilder {
     /// never cloned; one value per type (a later one replaces it).
     ///
     /// [`EventContext::state::<T>()`]: EventContext::state
-    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+    pub(crate) fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
         Arc::make_mut(&mut self.router.states).insert(Arc::new(state));
         self
     }
@@ -316,7 +311,7 @@ impl RouterBuilder {
     ///
     /// [`ErrorKind::InvalidConfig`] when a name is empty or registered
     /// twice.
-    pub fn build(self) -> Result<Router, Error> {
+    pub(crate) fn build(self) -> Result<Router, Error> {
         let mut seen = HashSet::new();
         for name in &self.names {
             if name.trim().is_empty() {

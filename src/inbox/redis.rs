@@ -336,7 +336,7 @@ impl RedisInbox {
     }
 
     /// How long a taken event may go without renewal before another
-    /// worker takes it over (default [`DEFAULT_INBOX_LEASE`]; at least a
+    /// worker takes it over (default 120 s; at least a
     /// millisecond). Every instance should use the same.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(1));

@@ -25,7 +25,7 @@ pub use amount::Amount;
 pub use event::{Event, EventData};
 pub use event_type::EventType;
 pub use extra::Extra;
-pub use ids::{EventId, MAX_ID_LEN, TransactionId};
+pub use ids::{EventId, TransactionId};
 pub use metadata::Metadata;
 pub use status::{LIFECYCLE, TransactionStatus};
 pub use timestamp::Timestamp;

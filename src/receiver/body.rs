@@ -32,7 +32,7 @@ impl BodyError {
 ///
 /// A body that arrives in one chunk is kept as is, without a copy.
 #[derive(Debug)]
-pub struct BodyCollector {
+pub(crate) struct BodyCollector {
     limit: usize,
     first: Option<Bytes>,
     rest: BytesMut,
@@ -40,7 +40,7 @@ pub struct BodyCollector {
 
 impl BodyCollector {
     /// A collector accepting at most `limit` bytes.
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         BodyCollector {
             limit,
             first: None,
@@ -58,7 +58,7 @@ impl BodyCollector {
     ///
     /// [`BodyError::TooLarge`] once the body passes the limit; nothing past
     /// the limit is kept.
-    pub fn push(&mut self, chunk: Bytes) -> Result<(), BodyError> {
+    pub(crate) fn push(&mut self, chunk: Bytes) -> Result<(), BodyError> {
         if self.len() + chunk.len() > self.limit {
             return Err(BodyError::TooLarge);
         }
@@ -75,7 +75,7 @@ impl BodyCollector {
     }
 
     /// The whole body.
-    pub fn finish(self) -> Bytes {
+    pub(crate) fn finish(self) -> Bytes {
         match self.first {
             Some(first) => first,
             None => self.rest.freeze(),

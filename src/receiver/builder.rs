@@ -18,15 +18,15 @@ use crate::tracker::TransactionTracker;
 
 /// The default largest body accepted: 64 KiB (a payload is under 200
 /// bytes).
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The default lease of a claim: how long a delivery holds an event before
 /// another one may take it over.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 
 /// The default `Retry-After` of 409 and 503 answers, when the API gave
 /// none.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// The default answer deadline: 3 s. A delivery whose processing is not
 /// finished by then is answered 409 with `Retry-After` while processing
@@ -35,12 +35,12 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// after 5 to 30 s. 3 s is under all of those, and far above a healthy
 /// fetch and quick handlers (tens of milliseconds), so only slow handlers
 /// meet it.
-pub const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
+pub(crate) const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The default handler timeout: 60 s. A handler still running then is
 /// stopped and counts as a retryable failure, so a hung handler cannot
 /// hold its event (whose lease is renewed while it runs) for ever.
-pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to answer when the API does not know the event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -230,7 +230,7 @@ impl ReceiverBuilder {
     }
 
     /// The largest body accepted, in bytes (default
-    /// [`DEFAULT_BODY_LIMIT`]).
+    /// 64 KiB).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
@@ -242,7 +242,7 @@ impl ReceiverBuilder {
         self
     }
 
-    /// How long a delivery holds an event (default [`DEFAULT_LEASE`]):
+    /// How long a delivery holds an event (default 120 s):
     /// longer than your handlers take.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
@@ -250,7 +250,7 @@ impl ReceiverBuilder {
     }
 
     /// The `Retry-After` of 409 and 503 answers when the API gave none
-    /// (default [`DEFAULT_RETRY_AFTER`]).
+    /// (default 30 s).
     pub fn retry_after(mut self, retry_after: Duration) -> Self {
         self.retry_after = retry_after;
         self
@@ -274,7 +274,7 @@ impl ReceiverBuilder {
 
     /// How long a delivery waits for its processing before it is answered
     /// 409 with `Retry-After` while processing goes on (default
-    /// [`DEFAULT_ANSWER_DEADLINE`]): keep it under the sender's timeout.
+    /// 3 s): keep it under the sender's timeout.
     /// Needs a [`Runtime`].
     pub fn answer_deadline(mut self, deadline: Duration) -> Self {
         self.answer_deadline = deadline;
@@ -282,7 +282,7 @@ impl ReceiverBuilder {
     }
 
     /// How long a handler may run before it is stopped, a retryable
-    /// failure (default [`DEFAULT_HANDLER_TIMEOUT`]). Needs a [`Runtime`].
+    /// failure (default 60 s). Needs a [`Runtime`].
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
         self.handler_timeout = timeout;
         self

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// A future the receiver hands to a [`Runtime`].
-pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// What the receiver needs of an async runtime: to run a task apart from
 /// the request that started it, and to wait.

@@ -18,11 +18,11 @@ use bounded_map::BoundedMap;
 
 /// How many events or transactions the in-memory stores remember by
 /// default.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 
 /// How long the in-memory claim store remembers a processed event by
 /// default: longer than the sender's retries (about 3 days).
-pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
+pub(crate) const DEFAULT_DONE_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
 
 /// Locks a mutex, recovering from poisoning: every critical section below
 /// leaves the data consistent before it can panic.
