@@ -3,13 +3,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// The data path of one delivery, module by module (each depends only on
-// those before it): `delivery` (credentials, payload) → `receiver` (the
-// pipeline) → `api` (the event, fetched) → `model` (what it says) →
-// `tracker` (the transaction's status change) → `dispatch` (the handlers)
-// → `store` (claims and snapshots). Every public item has one path: the
-// crate root for what a receiver's code names, a feature module (or `api`,
-// `adapters`) for the rest.
+// The data path of one delivery, module by module: `delivery` (credentials,
+// payload) → `receiver` (the pipeline, the only module that knows it
+// whole) → `api` (the event, fetched) → `model` (what it says, and the
+// `Tracking` of its transaction) → `receiver::tracker` (the status change,
+// against the latest snapshot) → `dispatch` (the handlers, which see the
+// model only) → `store` (claims and snapshots). Every public item has one
+// path: the crate root for what a receiver's code names, a feature module
+// (or `api`, `adapters`) for the rest.
 pub mod adapters;
 pub mod api;
 mod delivery;
@@ -28,7 +29,6 @@ mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-mod tracker;
 
 /// The attribute a struct implementing [`Handler`] (or another of this
 /// crate's async traits) puts on its `impl` block, re-exported so that
@@ -44,11 +44,9 @@ pub use dispatch::{EventContext, Handler, HandlerError, HandlerResultExt, Transi
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Metadata, ModelWarning,
-    Operation, OperationType, Timestamp, Transaction, TransactionId, TransactionStatus,
+    Operation, OperationType, Timestamp, Tracking, Transaction, TransactionId, TransactionStatus,
+    Transition,
 };
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use receiver::TokioRuntime;
 pub use receiver::{
     DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome, Receiver, ReceiverBuilder,
     Runtime,
@@ -60,7 +58,6 @@ pub use store::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
-pub use tracker::{Tracking, TransactionTracker, Transition};
 
 // Paths the crate's own modules use, not part of the public API.
 pub(crate) use receiver::{BodyCollector, BodyError};

@@ -115,7 +115,7 @@ impl ListEvents {
     }
 
     /// The `start_after` cursor, if that is the one set.
-    pub fn start_after_id(&self) -> Option<&EventId> {
+    pub(crate) fn start_after_id(&self) -> Option<&EventId> {
         match &self.cursor {
             Some(PageCursor::StartAfter(id)) => Some(id),
             _ => None,
@@ -123,7 +123,7 @@ impl ListEvents {
     }
 
     /// The `end_before` cursor, if that is the one set.
-    pub fn end_before_id(&self) -> Option<&EventId> {
+    pub(crate) fn end_before_id(&self) -> Option<&EventId> {
         match &self.cursor {
             Some(PageCursor::EndBefore(id)) => Some(id),
             _ => None,
@@ -169,7 +169,7 @@ pub struct RateLimit {
 impl RateLimit {
     /// The rate limit read from `headers`; `None` when neither header is
     /// there (or readable as a number).
-    pub fn from_headers(headers: &http::HeaderMap) -> Option<RateLimit> {
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<RateLimit> {
         let number = |name: &str| {
             headers
                 .get(name)
@@ -272,7 +272,7 @@ impl EventPage {
 
     /// The ID of the first item of the page (an event, or a skipped item
     /// with a readable ID): the `end_before` of the previous page.
-    pub fn first_id(&self) -> Option<&EventId> {
+    pub(crate) fn first_id(&self) -> Option<&EventId> {
         self.bounds.as_ref().map(|(first, _)| first)
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::error::HandlerError;
 use crate::model::{Event, Transaction};
-use crate::tracker::{Tracking, Transition};
+use crate::model::{Tracking, Transition};
 
 /// What a handler is given: the event fetched from the API, what the
 /// transaction tracker made of it, and your application's state.

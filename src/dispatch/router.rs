@@ -7,7 +7,7 @@ use super::error::HandlerError;
 use super::handler::{EventContext, Handler};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventType, TransactionStatus};
-use crate::tracker::{Tracking, Transition};
+use crate::model::{Tracking, Transition};
 
 /// Which status changes a transition handler takes.
 ///

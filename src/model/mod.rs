@@ -18,6 +18,7 @@ mod status;
 mod timestamp;
 pub(crate) mod tolerant;
 mod transaction;
+mod transition;
 mod warning;
 mod webhook;
 
@@ -30,5 +31,6 @@ pub use metadata::Metadata;
 pub use status::{LIFECYCLE, TransactionStatus};
 pub use timestamp::Timestamp;
 pub use transaction::{Operation, OperationType, Transaction};
+pub use transition::{Tracking, Transition};
 pub use warning::ModelWarning;
 pub use webhook::{WebhookDelivery, WebhookStatus};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::report::Observer;
 use super::runtime::Runtime;
+use super::tracker::TransactionTracker;
 use super::{Inner, Receiver};
 use crate::api::EventFetcher;
 use crate::delivery::BasicAuth;
@@ -14,7 +15,6 @@ use crate::error::{Error, ErrorKind};
 use crate::inbox::Inbox;
 use crate::model::EventType;
 use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, TransactionStore};
-use crate::tracker::TransactionTracker;
 
 /// The default largest body accepted: 64 KiB (a payload is under 200
 /// bytes).
@@ -257,8 +257,8 @@ impl ReceiverBuilder {
     }
 
     /// Runs processing apart from the request on `runtime` (default:
-    /// [`TokioRuntime`](super::TokioRuntime) with the `tokio` feature, none
-    /// without). See [`Runtime`] for what a receiver without one cannot do.
+    /// tokio's, the runtime the call is made from, with the `tokio`
+    /// feature; none without). See [`Runtime`] for what a receiver without one cannot do.
     pub fn runtime(mut self, runtime: impl Runtime) -> Self {
         self.runtime = RuntimeConfig::Given(Arc::new(runtime));
         self

@@ -10,6 +10,7 @@ mod owed;
 mod process;
 mod report;
 mod runtime;
+mod tracker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,8 +28,7 @@ pub use report::{DeliveryReport, HandlerRun, Observer, Outcome};
 pub use runtime::Runtime;
 pub(crate) use runtime::Task;
 #[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use runtime::TokioRuntime;
+pub(crate) use runtime::TokioRuntime;
 
 use crate::api::{EventFetcher, FetchErrorKind};
 use crate::delivery::{BasicAuth, WebhookPayload};
@@ -37,9 +37,9 @@ use crate::error::Error;
 use crate::inbox::Inbox;
 use crate::model::{Event, EventId, EventType};
 use crate::store::ClaimStore;
-use crate::tracker::TransactionTracker;
 use runtime::Slot;
 pub(crate) use runtime::{Either, first};
+use tracker::TransactionTracker;
 
 /// Turns webhook deliveries into answers, running your handlers on the way.
 ///
