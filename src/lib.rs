@@ -59,5 +59,6 @@ pub use store::{
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
 
-// Paths the crate's own modules use, not part of the public API.
+// Paths the adapters use, not part of the public API.
+#[cfg(any(feature = "tower", feature = "actix"))]
 pub(crate) use receiver::{BodyCollector, BodyError};

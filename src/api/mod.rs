@@ -28,6 +28,7 @@ mod transport;
 
 // At the crate root: the client, its errors and the trait the receiver
 // fetches through.
+#[allow(unused_imports)] // used by the feature modules (reconcile, testing)
 pub(crate) use client::{ApiClient, ApiClientBuilder};
 pub(crate) use error::{FetchError, FetchErrorKind};
 pub(crate) use fetcher::EventFetcher;

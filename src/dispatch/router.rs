@@ -17,6 +17,25 @@ use crate::model::{Tracking, Transition};
 /// registered with `on`, `on_prefix` and `on_every_event` still run, with
 /// [`EventContext::is_stale`] true. React to status changes here to act
 /// on the latest status only.
+///
+/// ```
+/// use smart_router_webhooks::{
+///     EventContext, HandlerError, ReceiverBuilder, TransactionStatus, TransitionFilter,
+/// };
+///
+/// async fn notify(_ctx: EventContext) -> Result<(), HandlerError> {
+///     Ok(())
+/// }
+///
+/// fn routes(builder: ReceiverBuilder) -> ReceiverBuilder {
+///     use TransactionStatus::{Authorized, Completed};
+///     builder
+///         .on_transition(TransitionFilter::Between(Authorized, Completed), "captured", notify)
+///         .on_transition(TransitionFilter::IntoFinal, "settled", notify)
+///         .on_transition(TransitionFilter::Unexpected, "odd-paths", notify)
+/// }
+/// # let _ = routes;
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransitionFilter {

@@ -262,6 +262,21 @@ static RETIRE: LazyLock<Script> = LazyLock::new(|| {
 /// Redis host, `always` loses none) and `maxmemory-policy noeviction`:
 /// an evicted inbox key loses acknowledged events. Redis 6.2 or newer
 /// (`XAUTOCLAIM`).
+///
+/// ```no_run
+/// # async fn run(builder: smart_router_webhooks::ReceiverBuilder) -> Result<(), smart_router_webhooks::Error> {
+/// use smart_router_webhooks::RedisStoreBuilder;
+/// use smart_router_webhooks::inbox::{RedisInbox, Workers};
+///
+/// let stores = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
+/// let receiver = builder
+///     .claim_store(stores.claim_store())
+///     .transaction_store(stores.transaction_store())
+///     .inbox(RedisInbox::new(&stores, "shop")?)
+///     .build()?;
+/// let workers = Workers::builder(receiver.clone()).count(4).spawn()?;
+/// # let _ = workers; Ok(()) }
+/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisInbox {

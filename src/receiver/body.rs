@@ -31,6 +31,8 @@ impl BodyError {
 /// Gathers a body's chunks, refusing it as soon as it passes the limit.
 ///
 /// A body that arrives in one chunk is kept as is, without a copy.
+/// Only the adapters read bodies in chunks.
+#[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct BodyCollector {
     limit: usize,
@@ -38,6 +40,7 @@ pub(crate) struct BodyCollector {
     rest: BytesMut,
 }
 
+#[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
 impl BodyCollector {
     /// A collector accepting at most `limit` bytes.
     pub(crate) fn new(limit: usize) -> Self {

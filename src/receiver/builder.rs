@@ -64,6 +64,32 @@ enum AuthConfig {
 /// Configures a [`Receiver`]: credentials, fetcher, handlers, stores,
 /// limits. Setters never fail; [`build`](ReceiverBuilder::build) reports
 /// what is wrong.
+///
+/// ```no_run
+/// # #[cfg(feature = "reqwest")]
+/// # fn main() -> Result<(), smart_router_webhooks::Error> {
+/// use std::time::Duration;
+/// use smart_router_webhooks::{
+///     ApiClient, Credentials, DeliveryReport, EventContext, EventType, HandlerError,
+///     NotFoundPolicy, Receiver,
+/// };
+///
+/// let receiver = Receiver::builder()
+///     .credentials(Credentials::new("hooks", "s3cret")?)
+///     .fetcher(ApiClient::builder("proj_…", "key_…").build()?)
+///     .not_found(NotFoundPolicy::Retry)
+///     .lease(Duration::from_secs(60))
+///     .handler_timeout(Duration::from_secs(20))
+///     .observer(|report: &DeliveryReport| eprintln!("{} {:?}", report.status, report.outcome))
+///     .on(EventType::TransactionRefunded, "refund", |ctx: EventContext| async move {
+///         println!("refunded: {}", ctx.event().id);
+///         Ok::<_, HandlerError>(())
+///     })
+///     .build()?;
+/// # let _ = receiver;
+/// # Ok(()) }
+/// # #[cfg(not(feature = "reqwest"))] fn main() {}
+/// ```
 pub struct ReceiverBuilder {
     auth: AuthConfig,
     fetcher: Option<Arc<dyn EventFetcher>>,

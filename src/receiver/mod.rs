@@ -21,6 +21,7 @@ use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICA
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use std::future::Future;
 
+#[cfg(any(feature = "tower", feature = "actix"))]
 pub(crate) use body::BodyCollector;
 pub use body::BodyError;
 pub use builder::{NotFoundPolicy, ReceiverBuilder};

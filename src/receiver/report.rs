@@ -254,6 +254,26 @@ impl DeliveryReport {
 /// hang-up), when the processing ends, with
 /// [`DeliveryReport::detached`] set. Keep it quick (hand heavy work to a
 /// queue). A closure taking `&DeliveryReport` works.
+///
+/// ```
+/// use smart_router_webhooks::{DeliveryReport, Observer, Outcome};
+///
+/// struct Alerts;
+///
+/// impl Observer for Alerts {
+///     fn on_delivery(&self, report: &DeliveryReport) {
+///         if report.outcome == Outcome::ApiCredentialsRefused {
+///             eprintln!("check the API keys: {:?}", report.fetch_error);
+///         }
+///         for (handler, error) in report.failures() {
+///             eprintln!("{handler} failed: {error}");
+///         }
+///     }
+/// }
+/// // Given with `ReceiverBuilder::observer(Alerts)`, or as a closure:
+/// // `.observer(|report: &DeliveryReport| …)`.
+/// # let _ = Alerts;
+/// ```
 pub trait Observer: Send + Sync + 'static {
     /// Called once per delivery.
     fn on_delivery(&self, report: &DeliveryReport);

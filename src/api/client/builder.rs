@@ -17,6 +17,20 @@ use crate::delivery::{basic_authorization, basic_token, is_loopback};
 ///
 /// Setters never fail; [`build`](ApiClientBuilder::build) checks
 /// everything at once.
+///
+/// ```no_run
+/// # #[cfg(feature = "reqwest")]
+/// # fn main() -> Result<(), smart_router_webhooks::Error> {
+/// use std::time::Duration;
+/// use smart_router_webhooks::ApiClient;
+///
+/// let client = ApiClient::builder("proj_…", "key_…")
+///     .base_url("https://proxy.example/processout/")
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// # let _ = client; Ok(()) }
+/// # #[cfg(not(feature = "reqwest"))] fn main() {}
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ApiClientBuilder {
     pub(super) project_id: String,
