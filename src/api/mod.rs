@@ -6,6 +6,12 @@
 //! requests and sends them through a [`Transport`], so any HTTP client can
 //! carry them ([`ReqwestTransport`] with the `reqwest` feature).
 //!
+//! The client, its errors and the fetcher trait are at the crate root;
+//! this module holds the rest, which a receiver's code seldom names: a
+//! transport of your own ([`Transport`], [`transport_fn`] and their
+//! types), and the event list and delivery records
+//! ([`ApiClient::events_since`], [`WebhookDelivery`]).
+//!
 //! ```no_run
 //! # #[cfg(feature = "reqwest")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
