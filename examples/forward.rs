@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
+use smart_router_webhooks::reconcile::Cursor;
 use smart_router_webhooks::reconcile::{EventWalk, Pace, StartFrom};
-use smart_router_webhooks::store::Cursor;
 use smart_router_webhooks::testing::Sender;
 use smart_router_webhooks::{ApiClient, Event, EventId};
 

@@ -48,11 +48,11 @@ use std::time::Duration;
 use serde_json::json;
 use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::inbox::{Decision, InboxRun, MemoryInbox, Workers};
+use smart_router_webhooks::reconcile::{CursorStore, MemoryCursorStore};
 use smart_router_webhooks::reconcile::{Progress, Reconciler};
-use smart_router_webhooks::store::{CursorStore, MemoryCursorStore, MemoryTransactionStore};
 use smart_router_webhooks::{
-    ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, Receiver,
-    TransactionId, TransactionStore, WebhookUrl,
+    ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError,
+    MemoryTransactionStore, Receiver, TransactionId, TransactionStore, WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -336,7 +336,7 @@ async fn with_stores(
         .await
         .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
     eprintln!("claims, transaction statuses and the reconciler's cursor are kept in Redis");
-    let cursors = smart_router_webhooks::store::RedisCursorStore::new(&stores);
+    let cursors = smart_router_webhooks::reconcile::RedisCursorStore::new(&stores);
     let builder = builder
         .claim_store(stores.claim_store())
         .transaction_store(stores.transaction_store());

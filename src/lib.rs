@@ -3,25 +3,32 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The data path of one delivery, module by module: `delivery` (credentials,
+// payload) → `receiver` (the pipeline, the only module that knows it
+// whole) → `api` (the event, fetched) → `model` (what it says, and the
+// `Tracking` of its transaction) → `receiver::tracker` (the status change,
+// against the latest snapshot) → `dispatch` (the handlers, which see the
+// model only) → `store` (claims and snapshots). Every public item has one
+// path: the crate root for what a receiver's code names, a feature module
+// (or `api`, `adapters`) for the rest.
 pub mod adapters;
 pub mod api;
-pub mod delivery;
-pub mod dispatch;
-pub mod error;
+mod delivery;
+mod dispatch;
+mod error;
 pub mod inbox;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
-pub mod model;
-pub mod receiver;
+mod model;
+mod receiver;
 #[cfg(feature = "reconciler")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
 pub mod reconcile;
-pub mod store;
+mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-pub mod tracker;
 
 /// The attribute a struct implementing [`Handler`] (or another of this
 /// crate's async traits) puts on its `impl` block, re-exported so that
@@ -29,27 +36,20 @@ pub mod tracker;
 /// your own.
 pub use async_trait::async_trait;
 
-#[cfg(feature = "reqwest")]
-pub use api::ReqwestTransport;
-pub use api::{
-    ApiClient, ApiClientBuilder, EventFetcher, FetchError, FetchErrorKind, Transport,
-    TransportError,
-};
+pub use api::client::{ApiClient, ApiClientBuilder};
+pub use api::error::{FetchError, FetchErrorKind};
+pub use api::fetcher::EventFetcher;
 pub use delivery::{BasicAuth, Credentials, WebhookPayload, WebhookUrl};
-pub use dispatch::{
-    EventContext, Handler, HandlerError, HandlerResultExt, Router, TransitionFilter,
-};
+pub use dispatch::{EventContext, Handler, HandlerError, HandlerResultExt, TransitionFilter};
 pub use error::{Error, ErrorKind};
 pub use model::{
     Amount, Event, EventData, EventId, EventType, Extra, LIFECYCLE, Metadata, ModelWarning,
-    Operation, OperationType, Timestamp, Transaction, TransactionId, TransactionStatus,
+    Operation, OperationType, Timestamp, Tracking, Transaction, TransactionId, TransactionStatus,
+    Transition,
 };
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use receiver::TokioRuntime;
 pub use receiver::{
-    BodyCollector, BodyError, DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome,
-    Receiver, ReceiverBuilder, Runtime,
+    DeliveryReport, HandlerRun, NotFoundPolicy, Observer, Outcome, Receiver, ReceiverBuilder,
+    Runtime,
 };
 pub use store::{
     Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
@@ -58,4 +58,7 @@ pub use store::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
-pub use tracker::{Tracking, TransactionTracker, Transition};
+
+// Paths the adapters use, not part of the public API.
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) use receiver::{BodyCollector, BodyError};

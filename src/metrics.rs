@@ -120,6 +120,11 @@ enum Kind {
 
 /// Gives every metric of the table its description and unit, with the
 /// recorder installed now: call it once after installing yours.
+///
+/// ```
+/// // Once your recorder (a Prometheus exporter, say) is installed:
+/// smart_router_webhooks::metrics::describe();
+/// ```
 pub fn describe() {
     for &(name, kind, unit, text) in DESCRIPTIONS {
         match kind {
@@ -248,6 +253,14 @@ pub fn record_inbox_depth(depth: &InboxDepth) {
 /// # Errors
 ///
 /// The inbox's, when it cannot answer (the gauges are left as they were).
+///
+/// ```no_run
+/// # async fn scrape(inbox: &dyn smart_router_webhooks::inbox::Inbox) -> Result<(), smart_router_webhooks::Error> {
+/// // At each scrape, or on a timer:
+/// let depth = smart_router_webhooks::metrics::record_inbox(inbox).await?;
+/// println!("{} queued", depth.items);
+/// # Ok(()) }
+/// ```
 pub async fn record_inbox(inbox: &dyn Inbox) -> Result<InboxDepth, Error> {
     let depth = inbox.depth().await?;
     record_inbox_depth(&depth);

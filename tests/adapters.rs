@@ -225,7 +225,7 @@ mod survival {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use smart_router_webhooks::receiver::ReceiverBuilder;
+    use smart_router_webhooks::ReceiverBuilder;
     use smart_router_webhooks::testing::MockApi;
     use smart_router_webhooks::{
         Credentials, DeliveryReport, Event, EventId, EventType, Outcome, Receiver, Transaction,

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::json;
-use smart_router_webhooks::api::{ListEvents, Order, TransportErrorKind};
+use smart_router_webhooks::api::{
+    ListEvents, Order, ReqwestTransport, TransportError, TransportErrorKind,
+};
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
     Amount, ApiClient, Event, EventId, EventType, FetchError, FetchErrorKind, OperationType,
-    ReqwestTransport, TransactionId, TransactionStatus, TransportError,
+    TransactionId, TransactionStatus,
 };
 
 const EVENT_FAILED: &str = include_str!("fixtures/event-transaction-failed.json");

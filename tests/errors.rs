@@ -6,7 +6,9 @@
 
 use std::error::Error as StdError;
 
-use smart_router_webhooks::{BodyError, Error, FetchError, HandlerError, TransportError};
+use smart_router_webhooks::adapters::BodyError;
+use smart_router_webhooks::api::TransportError;
+use smart_router_webhooks::{Error, FetchError, HandlerError};
 
 fn assert_error<E: StdError + Send + Sync + 'static>() {}
 

@@ -430,35 +430,57 @@ fn amounts_as_numbers_exponents_or_empty_strings() {
 #[test]
 fn a_transaction_without_a_status_reaches_its_handlers_and_moves_nothing() {
     // processout-go, transaction.go: `Status *string` (optional).
-    use smart_router_webhooks::{MemoryTransactionStore, TransactionTracker};
-    let tracker = TransactionTracker::new(std::sync::Arc::new(MemoryTransactionStore::new(100)));
+    use smart_router_webhooks::{
+        ApiClient, EventContext, EventId, HandlerError, Receiver, Tracking,
+    };
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<Tracking>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let receiver = Receiver::builder()
+        .allow_unauthenticated()
+        .no_runtime()
+        .fetcher(
+            ApiClient::builder("test-proj_model", "key_sandbox_model")
+                .build()
+                .unwrap(),
+        )
+        .on_every_event("every", move |ctx: EventContext| {
+            sink.lock().unwrap().push(ctx.tracking().clone());
+            async { Ok::<_, HandlerError>(()) }
+        })
+        .build()
+        .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    for status in [
+    for (n, status) in [
         Some(serde_json::Value::Null),
         None,
         Some(serde_json::json!(["x"])),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mut transaction = serde_json::json!({"id": "tr_nostatus"});
         if let Some(status) = status {
             transaction["status"] = status;
         }
-        let event = event_with(transaction);
+        let mut event = event_with(transaction);
+        event.id = EventId::parse(&format!("ev_{n}")).unwrap();
         let t = event.transaction().unwrap();
         assert_eq!((t.id.as_str(), &t.status), ("tr_nostatus", &None));
-        let tracking = runtime.block_on(tracker.track(&event)).unwrap();
+        runtime.block_on(receiver.process_event(event));
+        let tracking = seen.lock().unwrap().pop().expect("the handler ran");
         assert!(tracking.no_status);
         assert_eq!(tracking.transition, None);
         assert!(!tracking.stale);
     }
-    assert_eq!(
-        runtime
-            .block_on(tracker.store().latest(&"tr_nostatus".parse().unwrap()))
-            .unwrap(),
-        None,
-        "nothing was recorded"
-    );
+    // Nothing was recorded: the first status seen is a first sighting.
+    let mut event = event_with(serde_json::json!({"id": "tr_nostatus", "status": "completed"}));
+    event.id = EventId::parse("ev_status").unwrap();
+    runtime.block_on(receiver.process_event(event));
+    let tracking = seen.lock().unwrap().pop().expect("the handler ran");
+    assert_eq!(tracking.transition.map(|t| t.from), Some(None));
 }
 
 #[test]

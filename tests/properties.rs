@@ -12,7 +12,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -21,8 +21,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use smart_router_webhooks::{
-    Amount, Event, EventId, EventType, LIFECYCLE, MemoryTransactionStore, OperationType, Timestamp,
-    Transaction, TransactionId, TransactionStatus, TransactionTracker, WebhookPayload,
+    Amount, ApiClient, Event, EventContext, EventId, EventType, HandlerError, LIFECYCLE,
+    OperationType, Receiver, Timestamp, Transaction, TransactionId, TransactionStatus, Transition,
+    TransitionFilter, WebhookPayload,
 };
 
 use TransactionStatus::*;
@@ -162,21 +163,40 @@ fn deliveries() -> impl Strategy<Value = (Vec<TransactionStatus>, Vec<Event>, Ve
     })
 }
 
-/// Feeds `events` to a new tracker: the transitions it reported and the
-/// status it ends with.
-fn track(events: &[Event]) -> (Vec<smart_router_webhooks::Transition>, TransactionStatus) {
+/// Gives `events`, in order, to a new receiver (whole, as the reconciler
+/// does: no fetch): the status changes its transition handler saw, and the
+/// status the transaction ended in (the last change's). A repeated event is
+/// a duplicate, which changes nothing.
+fn track(events: &[Event]) -> (Vec<Transition>, TransactionStatus) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let tracker = TransactionTracker::new(Arc::new(MemoryTransactionStore::default()));
-        let mut transitions = Vec::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let client = ApiClient::builder("test-proj_props", "key_sandbox_props")
+            .build()
+            .unwrap();
+        let receiver = Receiver::builder()
+            .allow_unauthenticated()
+            .no_runtime()
+            .fetcher(client)
+            .on_transition(
+                TransitionFilter::Any,
+                "changes",
+                move |ctx: EventContext| {
+                    sink.lock().unwrap().extend(ctx.transition().cloned());
+                    async { Ok::<_, HandlerError>(()) }
+                },
+            )
+            .build()
+            .unwrap();
         for event in events {
-            transitions.extend(tracker.track(event).await.unwrap().transition);
+            receiver.process_event(event.clone()).await;
         }
-        let id = TransactionId::parse("tr_1").unwrap();
-        let latest = tracker.store().latest(&id).await.unwrap().unwrap();
-        (transitions, latest.status)
+        let transitions = seen.lock().unwrap().clone();
+        let latest = transitions.last().unwrap().to.clone();
+        (transitions, latest)
     })
 }
 

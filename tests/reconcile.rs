@@ -9,10 +9,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use smart_router_webhooks::reconcile::{Cursor, CursorStore, MemoryCursorStore};
 use smart_router_webhooks::reconcile::{
     EventWalk, Pace, Progress, Reconciler, RunSummary, StartFrom, audit_deliveries,
 };
-use smart_router_webhooks::store::{Cursor, CursorStore, MemoryCursorStore};
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
     ApiClient, Event, EventContext, EventId, EventType, HandlerError, Receiver, Timestamp,
@@ -328,7 +328,7 @@ async fn stuck_events_are_retried_by_later_runs_in_memory() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn stuck_events_are_retried_by_later_runs_on_redis() {
-    use smart_router_webhooks::store::RedisCursorStore;
+    use smart_router_webhooks::reconcile::RedisCursorStore;
     let prefix = unique_prefix();
     let first = RedisCursorStore::new(&redis_stores(&prefix).await);
     let later = RedisCursorStore::new(&redis_stores(&prefix).await);
@@ -467,7 +467,7 @@ async fn one_walk_at_a_time_on_a_shared_store() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn two_instances_sharing_redis_walk_once() {
-    use smart_router_webhooks::store::RedisCursorStore;
+    use smart_router_webhooks::reconcile::RedisCursorStore;
     let prefix = unique_prefix();
     let api = MockApi::start().await;
     add(&api, 1..=20);

@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use smart_router_webhooks::reconcile::{Cursor, CursorStore, MemoryCursorStore};
 use smart_router_webhooks::reconcile::{Pace, Progress, Reconciler, StartFrom};
-use smart_router_webhooks::store::{Cursor, CursorStore, MemoryCursorStore};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
     ClaimStore, Event, EventContext, EventId, EventType, HandlerError, MemoryClaimStore,
@@ -267,7 +267,7 @@ async fn reconcile_soak_with_memory_stores() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_soak_with_redis_stores() {
     use smart_router_webhooks::RedisStoreBuilder;
-    use smart_router_webhooks::store::RedisCursorStore;
+    use smart_router_webhooks::reconcile::RedisCursorStore;
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)

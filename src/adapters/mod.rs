@@ -7,6 +7,12 @@
 
 use std::time::Duration;
 
+/// Why an adapter could not read a delivery's body: what the reading
+/// closure given to [`Receiver::handle_streaming`](crate::Receiver::handle_streaming)
+/// returns when it fails. Here for framework authors writing an adapter of
+/// their own.
+pub use crate::receiver::BodyError;
+
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;

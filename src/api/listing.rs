@@ -8,7 +8,7 @@ use super::error::FetchError;
 use crate::model::{Event, EventId, ModelWarning};
 
 /// The largest page `GET /events` serves.
-pub const MAX_PAGE_SIZE: usize = 100;
+pub(crate) const MAX_PAGE_SIZE: usize = 100;
 
 /// The order of a listing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -71,7 +71,7 @@ impl ListEvents {
         ListEvents::default()
     }
 
-    /// How many events per page, at most [`MAX_PAGE_SIZE`]: a larger value
+    /// How many events per page, at most 100: a larger value
     /// is lowered to it, and 0 is raised to 1.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit.clamp(1, MAX_PAGE_SIZE));
@@ -115,7 +115,7 @@ impl ListEvents {
     }
 
     /// The `start_after` cursor, if that is the one set.
-    pub fn start_after_id(&self) -> Option<&EventId> {
+    pub(crate) fn start_after_id(&self) -> Option<&EventId> {
         match &self.cursor {
             Some(PageCursor::StartAfter(id)) => Some(id),
             _ => None,
@@ -123,7 +123,7 @@ impl ListEvents {
     }
 
     /// The `end_before` cursor, if that is the one set.
-    pub fn end_before_id(&self) -> Option<&EventId> {
+    pub(crate) fn end_before_id(&self) -> Option<&EventId> {
         match &self.cursor {
             Some(PageCursor::EndBefore(id)) => Some(id),
             _ => None,
@@ -169,7 +169,7 @@ pub struct RateLimit {
 impl RateLimit {
     /// The rate limit read from `headers`; `None` when neither header is
     /// there (or readable as a number).
-    pub fn from_headers(headers: &http::HeaderMap) -> Option<RateLimit> {
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<RateLimit> {
         let number = |name: &str| {
             headers
                 .get(name)
@@ -272,7 +272,7 @@ impl EventPage {
 
     /// The ID of the first item of the page (an event, or a skipped item
     /// with a readable ID): the `end_before` of the previous page.
-    pub fn first_id(&self) -> Option<&EventId> {
+    pub(crate) fn first_id(&self) -> Option<&EventId> {
         self.bounds.as_ref().map(|(first, _)| first)
     }
 }

@@ -56,6 +56,29 @@ impl RequestLimits {
 /// never log it or copy it into an error.
 ///
 /// Closures work too, through [`transport_fn`].
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use smart_router_webhooks::api::{RequestLimits, Transport, TransportError};
+///
+/// /// Answers every request with the same body: a test double.
+/// struct Canned(&'static str);
+///
+/// #[smart_router_webhooks::async_trait]
+/// impl Transport for Canned {
+///     async fn send(
+///         &self,
+///         _request: Request<Bytes>,
+///         _limits: RequestLimits,
+///     ) -> Result<Response<Bytes>, TransportError> {
+///         Ok(Response::new(Bytes::from_static(self.0.as_bytes())))
+///     }
+/// }
+/// # let _ = Canned("{}");
+/// ```
+///
+/// A transport over hyper: `examples/custom_transport.rs`.
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {
     /// Sends `request` and reads the response, body included.

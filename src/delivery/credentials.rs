@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind};
 
 /// The longest `Authorization` header value read, in bytes. A longer one is
 /// refused before it is decoded.
-pub const MAX_AUTHORIZATION_LEN: usize = 4096;
+const MAX_AUTHORIZATION_LEN: usize = 4096;
 
 /// Standard base64, with or without padding.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(

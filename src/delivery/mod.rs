@@ -4,7 +4,7 @@ mod credentials;
 mod payload;
 mod webhook_url;
 
-pub use credentials::{BasicAuth, Credentials, MAX_AUTHORIZATION_LEN};
+pub use credentials::{BasicAuth, Credentials};
 pub(crate) use credentials::{basic_authorization, basic_token};
 pub use payload::WebhookPayload;
 pub use webhook_url::WebhookUrl;

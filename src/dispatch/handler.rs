@@ -7,12 +7,34 @@ use async_trait::async_trait;
 
 use super::error::HandlerError;
 use crate::model::{Event, Transaction};
-use crate::tracker::{Tracking, Transition};
+use crate::model::{Tracking, Transition};
 
 /// What a handler is given: the event fetched from the API, what the
 /// transaction tracker made of it, and your application's state.
 ///
 /// Cheap to clone (the event and the state are shared).
+///
+/// ```
+/// use smart_router_webhooks::{EventContext, HandlerError};
+///
+/// /// Your application's state, given once to `ReceiverBuilder::state`.
+/// struct Mailer;
+///
+/// async fn on_refund(ctx: EventContext) -> Result<(), HandlerError> {
+///     let _mailer = ctx.state::<Mailer>()?;
+///     let Some(transaction) = ctx.transaction() else {
+///         return Err(HandlerError::permanent("no transaction"));
+///     };
+///     if ctx.is_stale() {
+///         return Ok(()); // a newer event of this transaction came first
+///     }
+///     if let Some(change) = ctx.transition() {
+///         println!("{}: {:?} -> {}", transaction.id, change.from, change.to);
+///     }
+///     Ok(())
+/// }
+/// # let _ = on_refund;
+/// ```
 #[derive(Clone, Debug)]
 pub struct EventContext {
     event: Arc<Event>,

@@ -8,4 +8,5 @@ mod supervise;
 
 pub use error::{HandlerError, HandlerResultExt};
 pub use handler::{EventContext, Handler};
-pub use router::{Plan, Route, Router, RouterBuilder, TransitionFilter};
+pub use router::TransitionFilter;
+pub(crate) use router::{Route, Router, RouterBuilder};

@@ -7,7 +7,7 @@ use super::error::HandlerError;
 use super::handler::{EventContext, Handler};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventType, TransactionStatus};
-use crate::tracker::{Tracking, Transition};
+use crate::model::{Tracking, Transition};
 
 /// Which status changes a transition handler takes.
 ///
@@ -17,6 +17,25 @@ use crate::tracker::{Tracking, Transition};
 /// registered with `on`, `on_prefix` and `on_every_event` still run, with
 /// [`EventContext::is_stale`] true. React to status changes here to act
 /// on the latest status only.
+///
+/// ```
+/// use smart_router_webhooks::{
+///     EventContext, HandlerError, ReceiverBuilder, TransactionStatus, TransitionFilter,
+/// };
+///
+/// async fn notify(_ctx: EventContext) -> Result<(), HandlerError> {
+///     Ok(())
+/// }
+///
+/// fn routes(builder: ReceiverBuilder) -> ReceiverBuilder {
+///     use TransactionStatus::{Authorized, Completed};
+///     builder
+///         .on_transition(TransitionFilter::Between(Authorized, Completed), "captured", notify)
+///         .on_transition(TransitionFilter::ToFinal, "settled", notify)
+///         .on_transition(TransitionFilter::Unexpected, "odd-paths", notify)
+/// }
+/// # let _ = routes;
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransitionFilter {
@@ -36,14 +55,14 @@ pub enum TransitionFilter {
 
 /// A handler with its name.
 #[derive(Clone)]
-pub struct Route {
+pub(crate) struct Route {
     name: Arc<str>,
     handler: Arc<dyn Handler>,
 }
 
 impl Route {
     /// The handler's name, unique in its router.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
@@ -53,7 +72,7 @@ impl Route {
     /// # Errors
     ///
     /// The handler's error, or its panic.
-    pub async fn run(&self, ctx: &EventContext) -> Result<(), HandlerError> {
+    pub(crate) async fn run(&self, ctx: &EventContext) -> Result<(), HandlerError> {
         super::supervise::catch_panic(self.handler.handle(ctx)).await
     }
 }
@@ -72,7 +91,7 @@ impl std::fmt::Debug for Route {
 /// status change: it grows with the handlers that match, not with how many
 /// are registered.
 #[derive(Clone, Debug, Default)]
-pub struct Router {
+pub(crate) struct Router {
     /// For every known event type and every type registered exactly: its
     /// exact and prefix routes, computed once at build time.
     by_name: HashMap<Box<str>, Vec<Route>>,
@@ -90,17 +109,17 @@ pub struct Router {
 
 /// The handlers one event goes to, in the order they run.
 #[derive(Debug, Default)]
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// The handlers, each once.
-    pub routes: Vec<&'a Route>,
+    pub(crate) routes: Vec<&'a Route>,
     /// Whether no event-type, prefix or transition handler took the event,
     /// so the fallback (if any) is among `routes`.
-    pub fell_back: bool,
+    pub(crate) fell_back: bool,
 }
 
 impl Router {
     /// A builder for a router.
-    pub fn builder() -> RouterBuilder {
+    pub(crate) fn builder() -> RouterBuilder {
         RouterBuilder::default()
     }
 
@@ -108,7 +127,7 @@ impl Router {
     /// handlers (longest prefix first), then transition handlers, then the
     /// fallback if none of those matched, then the every-event handlers;
     /// each group in registration order, each handler once.
-    pub fn plan(&self, ctx: &EventContext) -> Plan<'_> {
+    pub(crate) fn plan(&self, ctx: &EventContext) -> Plan<'_> {
         let name = ctx.event().name.as_str();
         let mut routes: Vec<&Route> = match self.by_name.get(name) {
             Some(found) => found.iter().collect(),
@@ -174,7 +193,7 @@ impl Router {
     }
 
     /// The handler registered under `name`, if any.
-    pub fn route(&self, name: &str) -> Option<&Route> {
+    pub(crate) fn route(&self, name: &str) -> Option<&Route> {
         self.routes().find(|route| route.name() == name)
     }
 
@@ -193,11 +212,6 @@ impl Router {
             .chain(&self.every_event)
             .chain(self.fallback.as_ref())
     }
-
-    /// Every handler name, in no particular order.
-    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
-        self.routes().map(Route::name)
-    }
 }
 
 /// Registers handlers under stable names, then builds a [`Router`].
@@ -206,7 +220,7 @@ impl Router {
 /// completed for an event (so a retry runs only those that failed): keep
 /// them stable across deployments. A name may be registered once.
 #[derive(Default)]
-pub struct RouterBuilder {
+pub(crate) struct RouterBuilder {
     router: Router,
     names: Vec<Arc<str>>,
 }
@@ -230,7 +244,7 @@ impl RouterBuilder {
     /// `event_type` is an [`EventType`] or its name
     /// (`"transaction.captured"`); `build` refuses a name no event can
     /// have (see [`ReceiverBuilder::on`](crate::ReceiverBuilder::on)).
-    pub fn on(
+    pub(crate) fn on(
         mut self,
         event_type: impl Into<EventType>,
         name: impl Into<String>,
@@ -248,7 +262,7 @@ impl RouterBuilder {
     /// Runs `handler` for events whose type starts with `prefix` at a
     /// segment boundary (`"transaction."` or `"transaction"`; see
     /// [`EventType::has_prefix`]).
-    pub fn on_prefix(
+    pub(crate) fn on_prefix(
         mut self,
         prefix: impl Into<String>,
         name: impl Into<String>,
@@ -269,7 +283,7 @@ impl RouterBuilder {
 
     /// Runs `handler` for the events whose transaction changed status as
     /// `filter` says. The handler's [`EventContext::transition`] is set.
-    pub fn on_transition(
+    pub(crate) fn on_transition(
         mut self,
         filter: TransitionFilter,
         name: impl Into<String>,
@@ -292,7 +306,7 @@ impl RouterBuilder {
     /// Runs `handler` for every event, whatever else takes it (for audit
     /// logs, metrics). It does not count as taking the event: the fallback
     /// still runs when nothing else does.
-    pub fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+    pub(crate) fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
         let route = self.route(name, handler);
         self.router.every_event.push(route);
         self
@@ -302,7 +316,7 @@ impl RouterBuilder {
     /// handler takes (event types this crate or you do not know
     /// included). Such events are acknowledged whatever happens: with no
     /// fallback they are acknowledged and reported.
-    pub fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+    pub(crate) fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
         let route = self.route(name, handler);
         self.router.fallback = Some(route);
         self
@@ -313,7 +327,7 @@ impl RouterBuilder {
     /// never cloned; one value per type (a later one replaces it).
     ///
     /// [`EventContext::state::<T>()`]: EventContext::state
-    pub fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+    pub(crate) fn state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
         Arc::make_mut(&mut self.router.states).insert(Arc::new(state));
         self
     }
@@ -325,7 +339,7 @@ impl RouterBuilder {
     /// [`ErrorKind::InvalidConfig`] when a name is empty or registered
     /// twice, or an event type given to [`on`](Self::on) is no event's
     /// name.
-    pub fn build(self) -> Result<Router, Error> {
+    pub(crate) fn build(self) -> Result<Router, Error> {
         for event_type in self.router.exact.keys() {
             check_event_type(event_type.as_str())?;
         }

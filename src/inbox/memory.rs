@@ -168,10 +168,10 @@ impl Default for MemoryInbox {
 
 impl MemoryInbox {
     /// How many events the inbox holds by default.
-    pub const DEFAULT_CAPACITY: usize = 10_000;
+    pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
     /// An inbox holding at most `capacity` events (at least 1), dead
-    /// letters included, with the lease [`DEFAULT_INBOX_LEASE`].
+    /// letters included, with a lease of 120 s.
     pub fn new(capacity: usize) -> Self {
         MemoryInbox {
             state: Mutex::new(State::default()),
@@ -181,7 +181,7 @@ impl MemoryInbox {
     }
 
     /// How long a taken event stays its worker's without renewal (default
-    /// [`DEFAULT_INBOX_LEASE`]; at least a millisecond).
+    /// 120 s; at least a millisecond).
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(1));
         self

@@ -51,9 +51,9 @@ pub use worker::{Decision, InboxRun, WorkerObserver, Workers, WorkersBuilder, Wo
 
 /// The default lease of an item a worker took: how long it may go without
 /// renewal before another worker takes it over. As the claim's
-/// [`DEFAULT_LEASE`](crate::receiver::DEFAULT_LEASE), so that a worker
+/// default lease (120 s), so that a worker
 /// taking an event over usually finds its claim free too.
-pub const DEFAULT_INBOX_LEASE: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_INBOX_LEASE: Duration = Duration::from_secs(120);
 
 /// The answer to [`Inbox::enqueue`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

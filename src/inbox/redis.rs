@@ -262,6 +262,21 @@ static RETIRE: LazyLock<Script> = LazyLock::new(|| {
 /// Redis host, `always` loses none) and `maxmemory-policy noeviction`:
 /// an evicted inbox key loses acknowledged events. Redis 6.2 or newer
 /// (`XAUTOCLAIM`).
+///
+/// ```no_run
+/// # async fn run(builder: smart_router_webhooks::ReceiverBuilder) -> Result<(), smart_router_webhooks::Error> {
+/// use smart_router_webhooks::RedisStoreBuilder;
+/// use smart_router_webhooks::inbox::{RedisInbox, Workers};
+///
+/// let stores = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
+/// let receiver = builder
+///     .claim_store(stores.claim_store())
+///     .transaction_store(stores.transaction_store())
+///     .inbox(RedisInbox::new(&stores, "shop")?)
+///     .build()?;
+/// let workers = Workers::builder(receiver.clone()).count(4).spawn()?;
+/// # let _ = workers; Ok(()) }
+/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisInbox {
@@ -336,7 +351,7 @@ impl RedisInbox {
     }
 
     /// How long a taken event may go without renewal before another
-    /// worker takes it over (default [`DEFAULT_INBOX_LEASE`]; at least a
+    /// worker takes it over (default 120 s; at least a
     /// millisecond). Every instance should use the same.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(1));

@@ -2,7 +2,7 @@
 //!
 //! An identifier ends up in the path of an API request
 //! (`GET /events/{id}`), so it is validated when it is made: 1 to
-//! [`MAX_ID_LEN`] bytes, each one of `[A-Za-z0-9_-]`. Nothing else, no
+//! 128 bytes, each one of `[A-Za-z0-9_-]`. Nothing else, no
 //! `.`, `/`, `%`, `?`, NUL or non-ASCII letter, can ever reach a URL.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, ErrorKind};
 
 /// The longest identifier accepted, in bytes.
-pub const MAX_ID_LEN: usize = 128;
+const MAX_ID_LEN: usize = 128;
 
 /// Checks `s` against the identifier rules; `what` names the ID in errors.
 fn validate(what: &'static str, s: &str) -> Result<(), Error> {
@@ -53,7 +53,7 @@ macro_rules! id_type {
             /// # Errors
             ///
             /// [`ErrorKind::InvalidId`] when `s` is empty, longer than
-            /// [`MAX_ID_LEN`] bytes, or has a character outside
+            /// 128 bytes, or has a character outside
             /// `[A-Za-z0-9_-]`.
             ///
             /// ```

@@ -149,7 +149,7 @@ impl TransactionStatus {
     /// Where the status stands in a payment's life, from 0 (`waiting`) up:
     /// used to order two snapshots fired at the same instant. `None` for an
     /// unknown status.
-    pub fn lifecycle_rank(&self) -> Option<u8> {
+    pub(crate) fn lifecycle_rank(&self) -> Option<u8> {
         Some(match self {
             Waiting => 0,
             Pending | InReview => 1,

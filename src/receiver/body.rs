@@ -45,16 +45,19 @@ impl std::error::Error for BodyError {}
 /// Gathers a body's chunks, refusing it as soon as it passes the limit.
 ///
 /// A body that arrives in one chunk is kept as is, without a copy.
+/// Only the adapters read bodies in chunks.
+#[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
 #[derive(Debug)]
-pub struct BodyCollector {
+pub(crate) struct BodyCollector {
     limit: usize,
     first: Option<Bytes>,
     rest: BytesMut,
 }
 
+#[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
 impl BodyCollector {
     /// A collector accepting at most `limit` bytes.
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         BodyCollector {
             limit,
             first: None,
@@ -72,7 +75,7 @@ impl BodyCollector {
     ///
     /// [`BodyError::TooLarge`] once the body passes the limit; nothing past
     /// the limit is kept.
-    pub fn push(&mut self, chunk: Bytes) -> Result<(), BodyError> {
+    pub(crate) fn push(&mut self, chunk: Bytes) -> Result<(), BodyError> {
         if self.len() + chunk.len() > self.limit {
             return Err(BodyError::TooLarge);
         }
@@ -89,7 +92,7 @@ impl BodyCollector {
     }
 
     /// The whole body.
-    pub fn finish(self) -> Bytes {
+    pub(crate) fn finish(self) -> Bytes {
         match self.first {
             Some(first) => first,
             None => self.rest.freeze(),

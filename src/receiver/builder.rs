@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::report::Observer;
 use super::runtime::Runtime;
+use super::tracker::TransactionTracker;
 use super::{Inner, Receiver};
 use crate::api::EventFetcher;
 use crate::delivery::BasicAuth;
@@ -14,19 +15,18 @@ use crate::error::{Error, ErrorKind};
 use crate::inbox::Inbox;
 use crate::model::EventType;
 use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, TransactionStore};
-use crate::tracker::TransactionTracker;
 
 /// The default largest body accepted: 64 KiB (a payload is under 200
 /// bytes).
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The default lease of a claim: how long a delivery holds an event before
 /// another one may take it over.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 
 /// The default `Retry-After` of 409 and 503 answers, when the API gave
 /// none.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// The default answer deadline: 3 s. A delivery whose processing is not
 /// finished by then is answered 409 with `Retry-After` while processing
@@ -35,12 +35,12 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// after 5 to 30 s. 3 s is under all of those, and far above a healthy
 /// fetch and quick handlers (tens of milliseconds), so only slow handlers
 /// meet it.
-pub const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
+pub(crate) const DEFAULT_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The default handler timeout: 60 s. A handler still running then is
 /// stopped and counts as a retryable failure, so a hung handler cannot
 /// hold its event (whose lease is renewed while it runs) for ever.
-pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to answer when the API does not know the event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,6 +64,32 @@ enum AuthConfig {
 /// Configures a [`Receiver`]: credentials, fetcher, handlers, stores,
 /// limits. Setters never fail; [`build`](ReceiverBuilder::build) reports
 /// what is wrong.
+///
+/// ```no_run
+/// # #[cfg(feature = "reqwest")]
+/// # fn main() -> Result<(), smart_router_webhooks::Error> {
+/// use std::time::Duration;
+/// use smart_router_webhooks::{
+///     ApiClient, Credentials, DeliveryReport, EventContext, EventType, HandlerError,
+///     NotFoundPolicy, Receiver,
+/// };
+///
+/// let receiver = Receiver::builder()
+///     .credentials(Credentials::new("hooks", "s3cret")?)
+///     .fetcher(ApiClient::builder("proj_…", "key_…").build()?)
+///     .not_found(NotFoundPolicy::Retry)
+///     .lease(Duration::from_secs(60))
+///     .handler_timeout(Duration::from_secs(20))
+///     .observer(|report: &DeliveryReport| eprintln!("{} {:?}", report.status, report.outcome))
+///     .on(EventType::TransactionRefunded, "refund", |ctx: EventContext| async move {
+///         println!("refunded: {}", ctx.event().id);
+///         Ok::<_, HandlerError>(())
+///     })
+///     .build()?;
+/// # let _ = receiver;
+/// # Ok(()) }
+/// # #[cfg(not(feature = "reqwest"))] fn main() {}
+/// ```
 pub struct ReceiverBuilder {
     auth: AuthConfig,
     fetcher: Option<Arc<dyn EventFetcher>>,
@@ -264,7 +290,7 @@ impl ReceiverBuilder {
     }
 
     /// The largest body accepted, in bytes (default
-    /// [`DEFAULT_BODY_LIMIT`]).
+    /// 64 KiB).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
@@ -276,7 +302,7 @@ impl ReceiverBuilder {
         self
     }
 
-    /// How long a delivery holds an event (default [`DEFAULT_LEASE`]):
+    /// How long a delivery holds an event (default 120 s):
     /// longer than your handlers take.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
@@ -284,15 +310,15 @@ impl ReceiverBuilder {
     }
 
     /// The `Retry-After` of 409 and 503 answers when the API gave none
-    /// (default [`DEFAULT_RETRY_AFTER`]).
+    /// (default 30 s).
     pub fn retry_after(mut self, retry_after: Duration) -> Self {
         self.retry_after = retry_after;
         self
     }
 
     /// Runs processing apart from the request on `runtime` (default:
-    /// [`TokioRuntime`](super::TokioRuntime) with the `tokio` feature, none
-    /// without). See [`Runtime`] for what a receiver without one cannot do.
+    /// tokio's, the runtime the call is made from, with the `tokio`
+    /// feature; none without). See [`Runtime`] for what a receiver without one cannot do.
     pub fn runtime(mut self, runtime: impl Runtime) -> Self {
         self.runtime = RuntimeConfig::Given(Arc::new(runtime));
         self
@@ -308,7 +334,7 @@ impl ReceiverBuilder {
 
     /// How long a delivery waits for its processing before it is answered
     /// 409 with `Retry-After` while processing goes on (default
-    /// [`DEFAULT_ANSWER_DEADLINE`]): keep it under the sender's timeout.
+    /// 3 s): keep it under the sender's timeout.
     /// Needs a [`Runtime`].
     pub fn answer_deadline(mut self, deadline: Duration) -> Self {
         self.answer_deadline = deadline;
@@ -316,7 +342,7 @@ impl ReceiverBuilder {
     }
 
     /// How long a handler may run before it is stopped, a retryable
-    /// failure (default [`DEFAULT_HANDLER_TIMEOUT`]). Needs a [`Runtime`].
+    /// failure (default 60 s). Needs a [`Runtime`].
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
         self.handler_timeout = timeout;
         self

@@ -10,6 +10,7 @@ mod owed;
 mod process;
 mod report;
 mod runtime;
+mod tracker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,16 +21,15 @@ use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICA
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use std::future::Future;
 
-pub use body::{BodyCollector, BodyError};
-pub use builder::{
-    DEFAULT_ANSWER_DEADLINE, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE,
-    DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
-};
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) use body::BodyCollector;
+pub use body::BodyError;
+pub use builder::{NotFoundPolicy, ReceiverBuilder};
 pub use report::{DeliveryReport, HandlerRun, Observer, Outcome};
+pub use runtime::Runtime;
+pub(crate) use runtime::Task;
 #[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use runtime::TokioRuntime;
-pub use runtime::{Runtime, Task};
+pub(crate) use runtime::TokioRuntime;
 
 use crate::api::{EventFetcher, FetchErrorKind};
 use crate::delivery::{BasicAuth, WebhookPayload};
@@ -38,9 +38,9 @@ use crate::error::Error;
 use crate::inbox::Inbox;
 use crate::model::{Event, EventId, EventType};
 use crate::store::ClaimStore;
-use crate::tracker::TransactionTracker;
 use runtime::Slot;
 pub(crate) use runtime::{Either, first};
+use tracker::TransactionTracker;
 
 /// Turns webhook deliveries into answers, running your handlers on the way.
 ///
@@ -109,16 +109,6 @@ impl Receiver {
         ReceiverBuilder::default()
     }
 
-    /// The largest body accepted, in bytes: adapters stop reading past it.
-    pub fn body_limit(&self) -> usize {
-        self.inner.body_limit
-    }
-
-    /// The routing table.
-    pub fn router(&self) -> &Router {
-        &self.inner.router
-    }
-
     /// The inbox of inbox mode, if one was given
     /// ([`ReceiverBuilder::inbox`]): for workers, dead letters and depth.
     pub fn inbox(&self) -> Option<&Arc<dyn Inbox>> {
@@ -131,9 +121,9 @@ impl Receiver {
         self.inner.auth.as_ref().and_then(BasicAuth::first)
     }
 
-    /// Answers one delivery whose body was read (at most
-    /// [`body_limit`](Self::body_limit) bytes of it: a longer body may be
-    /// cut, and is answered 413).
+    /// Answers one delivery whose body was read (at most the body limit,
+    /// [`ReceiverBuilder::body_limit`]: a longer body may be cut, and is
+    /// answered 413).
     ///
     /// The answer follows the table of the crate docs: 2xx stops the
     /// sender's retries, anything else asks for one. Its body is a short
@@ -337,12 +327,8 @@ impl Receiver {
     }
 
     /// What can be checked before the body is read: the method, then the
-    /// credentials. Adapters call it before reading a byte of the body.
-    ///
-    /// # Errors
-    ///
-    /// The report of a refused delivery (405 or 401).
-    pub fn check_head(
+    /// credentials, before a byte of the body is read.
+    pub(crate) fn check_head(
         &self,
         method: &Method,
         headers: &HeaderMap,

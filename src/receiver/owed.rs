@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::model::TransactionStatus;
-use crate::tracker::{Tracking, Transition};
+use crate::model::{Tracking, Transition};
 
 /// The status change an attempt saw and the handlers it planned.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use crate::api::FetchError;
 use crate::dispatch::HandlerError;
 use crate::error::Error;
 use crate::inbox::Enqueued;
+use crate::model::Tracking;
 use crate::model::{EventId, EventType, ModelWarning, TransactionId};
-use crate::tracker::Tracking;
 
 /// How a delivery ended; each outcome has its HTTP answer (the table "What
 /// the receiver answers" of the crate docs).
@@ -285,6 +285,26 @@ impl std::error::Error for DeliveryReport {
 /// hang-up), when the processing ends, with
 /// [`DeliveryReport::detached`] set. Keep it quick (hand heavy work to a
 /// queue). A closure taking `&DeliveryReport` works.
+///
+/// ```
+/// use smart_router_webhooks::{DeliveryReport, Observer, Outcome};
+///
+/// struct Alerts;
+///
+/// impl Observer for Alerts {
+///     fn on_delivery(&self, report: &DeliveryReport) {
+///         if report.outcome == Outcome::ApiCredentialsRefused {
+///             eprintln!("check the API keys: {:?}", report.fetch_error);
+///         }
+///         for (handler, error) in report.failures() {
+///             eprintln!("{handler} failed: {error}");
+///         }
+///     }
+/// }
+/// // Given with `ReceiverBuilder::observer(Alerts)`, or as a closure:
+/// // `.observer(|report: &DeliveryReport| …)`.
+/// # let _ = Alerts;
+/// ```
 pub trait Observer: Send + Sync + 'static {
     /// Called once per delivery.
     fn on_delivery(&self, report: &DeliveryReport);

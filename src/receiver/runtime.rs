@@ -10,12 +10,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// A future the receiver hands to a [`Runtime`].
-pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// What the receiver needs of an async runtime: to run a task apart from
 /// the request that started it, and to wait.
 ///
-/// With one (the default [`TokioRuntime`] when the `tokio` feature is on,
+/// With one (the default, tokio's, when the `tokio` feature is on,
 /// which the adapters, `redis` and `testing` features turn on), once an
 /// event is claimed its processing runs to completion whatever happens to
 /// the request's future; the delivery is answered by the answer deadline;
@@ -47,9 +47,8 @@ pub trait Runtime: Send + Sync + 'static {
 ///
 /// Requires the `tokio` feature.
 #[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TokioRuntime;
+pub(crate) struct TokioRuntime;
 
 #[cfg(feature = "tokio")]
 impl Runtime for TokioRuntime {

@@ -35,6 +35,19 @@ impl MissedEvent {
 ///
 /// The [`FetchError`] of a listing or record request that failed past the
 /// walk's retries.
+///
+/// ```no_run
+/// # async fn run(client: smart_router_webhooks::ApiClient) -> Result<(), Box<dyn std::error::Error>> {
+/// use smart_router_webhooks::EventId;
+/// use smart_router_webhooks::reconcile::{Cursor, EventWalk, Pace, audit_deliveries};
+///
+/// let mut walk = EventWalk::new(client, Pace::new().requests_per_second(2.0));
+/// let after = Cursor::After(EventId::parse("ev_A")?);
+/// for missed in audit_deliveries(&mut walk, &after, None).await? {
+///     println!("{} missed: {:?}", missed.event.id, missed.status_codes());
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn audit_deliveries(
     walk: &mut EventWalk,
     after: &Cursor,

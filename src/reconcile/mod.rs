@@ -26,12 +26,17 @@ pub use audit::{MissedEvent, audit_deliveries};
 pub use pace::Pace;
 pub use progress::{Progress, ReconcileObserver, RunSummary};
 pub use walk::{EventWalk, Start, StartFrom, WalkPage};
+// The reconciler's cursor and where it is kept: here only.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use crate::store::RedisCursorStore;
+pub use crate::store::{Cursor, CursorStore, MemoryCursorStore};
 
 use crate::api::{ApiClient, FetchError};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventId};
 use crate::receiver::{DeliveryReport, Outcome, Receiver};
-use crate::store::{ClaimToken, Cursor, CursorStore, MemoryCursorStore};
+use crate::store::ClaimToken;
 
 /// Why a reconciler's run stopped before the newest event.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +73,7 @@ pub struct ReconcilerBuilder {
 impl ReconcilerBuilder {
     /// Where the cursor and the walk's lease are kept (default: a
     /// [`MemoryCursorStore`] of its own). Share a
-    /// [`RedisCursorStore`](crate::store::RedisCursorStore) between
+    /// `RedisCursorStore` (feature `redis`) between
     /// instances so that one walks at a time.
     pub fn cursor_store(mut self, store: impl CursorStore) -> Self {
         self.cursors = Arc::new(store);

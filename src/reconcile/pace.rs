@@ -51,7 +51,7 @@ impl Pace {
         self
     }
 
-    /// Events per page, from 1 to [`MAX_PAGE_SIZE`] (brought into that
+    /// Events per page, from 1 to 100, the API's most (brought into that
     /// range).
     pub fn page_size(mut self, events: usize) -> Self {
         self.page_size = events.clamp(1, MAX_PAGE_SIZE);

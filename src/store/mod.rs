@@ -220,13 +220,13 @@ impl TransactionSnapshot {
     /// ([`TransactionStatus::lifecycle_rank`], `None` for an unknown
     /// status, which ranks below every known one). The event ID breaks
     /// the remaining ties: see [`is_newer_than`](Self::is_newer_than).
-    pub fn order_key(&self) -> (Option<i128>, Option<u8>) {
+    pub(crate) fn order_key(&self) -> (Option<i128>, Option<u8>) {
         self.parts().order_key()
     }
 
     /// Whether this snapshot's time could be read: when not, it is ordered
     /// by lifecycle alone.
-    pub fn has_readable_time(&self) -> bool {
+    pub(crate) fn has_readable_time(&self) -> bool {
         self.order_key().0.is_some()
     }
 

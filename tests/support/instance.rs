@@ -2,9 +2,14 @@
 //! dropped without another poll, as in a process that dies.
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use smart_router_webhooks::receiver::{Runtime, Task};
+use smart_router_webhooks::Runtime;
+
+/// What a [`Runtime`] runs.
+type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// The runtime of one instance.
 pub struct Instance {

@@ -17,6 +17,20 @@ use crate::delivery::{basic_authorization, basic_token, is_loopback};
 ///
 /// Setters never fail; [`build`](ApiClientBuilder::build) checks
 /// everything at once.
+///
+/// ```no_run
+/// # #[cfg(feature = "reqwest")]
+/// # fn main() -> Result<(), smart_router_webhooks::Error> {
+/// use std::time::Duration;
+/// use smart_router_webhooks::ApiClient;
+///
+/// let client = ApiClient::builder("proj_…", "key_…")
+///     .base_url("https://proxy.example/processout/")
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// # let _ = client; Ok(()) }
+/// # #[cfg(not(feature = "reqwest"))] fn main() {}
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ApiClientBuilder {
     pub(super) project_id: String,
@@ -46,7 +60,7 @@ impl fmt::Debug for ApiClientBuilder {
 }
 
 impl ApiClientBuilder {
-    /// The API's base URL (default [`ApiClient::DEFAULT_BASE_URL`]): for a
+    /// The API's base URL (default `https://api.processout.com`): for a
     /// proxy in front of the API, or a mock in tests. A path prefix
     /// (`https://proxy.example/processout/`) is kept, with or without a
     /// trailing slash.
@@ -55,21 +69,21 @@ impl ApiClientBuilder {
         self
     }
 
-    /// The `API-Version` header (default [`ApiClient::DEFAULT_API_VERSION`]).
+    /// The `API-Version` header (default `1.4.0.0`).
     pub fn api_version(mut self, api_version: impl Into<String>) -> Self {
         self.api_version = api_version.into();
         self
     }
 
     /// The longest a request may take, from connecting to the end of the
-    /// body (default [`ApiClient::DEFAULT_TIMEOUT`]).
+    /// body (default 10 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// The largest response body accepted, in bytes (default
-    /// [`ApiClient::DEFAULT_MAX_RESPONSE_BYTES`]). A larger body is refused
+    /// 4 MiB). A larger body is refused
     /// while it is read, never held whole in memory.
     pub fn max_response_bytes(mut self, max_response_bytes: usize) -> Self {
         self.max_response_bytes = max_response_bytes;

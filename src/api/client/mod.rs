@@ -84,13 +84,13 @@ impl fmt::Debug for ApiClient {
 
 impl ApiClient {
     /// The API's base URL.
-    pub const DEFAULT_BASE_URL: &'static str = "https://api.processout.com";
+    pub(crate) const DEFAULT_BASE_URL: &'static str = "https://api.processout.com";
     /// The API version sent by default, the one the official SDKs send.
-    pub const DEFAULT_API_VERSION: &'static str = "1.4.0.0";
+    pub(crate) const DEFAULT_API_VERSION: &'static str = "1.4.0.0";
     /// The default limit on the duration of one request.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
     /// The default limit on the size of a response body: 4 MiB.
-    pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+    pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
     /// A builder for a client that authenticates with `project_id`
     /// (`proj_…`, or `test-proj_…` for a sandbox project) and its private

@@ -18,11 +18,11 @@ use bounded_map::BoundedMap;
 
 /// How many events or transactions the in-memory stores remember by
 /// default.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 
 /// How long the in-memory claim store remembers a processed event by
 /// default: longer than the sender's retries (about 3 days).
-pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
+pub(crate) const DEFAULT_DONE_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
 
 /// Locks a mutex, recovering from poisoning: every critical section below
 /// leaves the data consistent before it can panic.
@@ -95,6 +95,18 @@ impl ClaimEntry {
 /// 470 bytes per event in 6 allocations: measured by
 /// `cargo test --test memory_footprint -- --nocapture` with a counting
 /// allocator (see `BENCHMARKS.md`).
+///
+/// ```
+/// use std::time::Duration;
+/// use smart_router_webhooks::{MemoryClaimStore, MemoryTransactionStore, Receiver};
+///
+/// let builder = Receiver::builder()
+///     // 500,000 processed events, each remembered for 4 days (the sender
+///     // retries for about 3).
+///     .claim_store(MemoryClaimStore::new(500_000, Duration::from_secs(4 * 24 * 3600)))
+///     .transaction_store(MemoryTransactionStore::new(200_000));
+/// # let _ = builder;
+/// ```
 pub struct MemoryClaimStore {
     inner: Mutex<BoundedMap<Arc<EventId>, ClaimEntry>>,
     done_ttl: Duration,
@@ -341,6 +353,13 @@ impl TransactionRecord {
 /// 128-byte map slot); the answers of superseded events are allocated from
 /// the second event on. Measured by `tests/memory_footprint.rs` with a
 /// counting allocator.
+///
+/// ```
+/// use smart_router_webhooks::{MemoryTransactionStore, Receiver};
+///
+/// let builder = Receiver::builder().transaction_store(MemoryTransactionStore::new(200_000));
+/// # let _ = builder;
+/// ```
 pub struct MemoryTransactionStore {
     inner: Mutex<BoundedMap<Arc<TransactionId>, TransactionRecord>>,
 }

@@ -94,23 +94,23 @@ impl fmt::Debug for RedisStoreBuilder {
 impl RedisStoreBuilder {
     /// The prefix of every key, unless [`key_prefix`](Self::key_prefix)
     /// says otherwise.
-    pub const DEFAULT_KEY_PREFIX: &'static str = "srw:";
+    pub(crate) const DEFAULT_KEY_PREFIX: &'static str = "srw:";
 
     /// How long an operation may take by default: Redis answers in well
     /// under a millisecond when healthy, and a delivery waiting on an
     /// unreachable Redis must still be answered (503) before the sender
     /// gives up on it.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+    pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
     /// How long a processed event is remembered by default, as in memory:
     /// longer than the sender's retries (about 3 days).
-    pub const DEFAULT_DONE_TTL: Duration = crate::store::memory::DEFAULT_DONE_TTL;
+    pub(crate) const DEFAULT_DONE_TTL: Duration = crate::store::memory::DEFAULT_DONE_TTL;
 
     /// How long the handlers that completed for an unfinished event are
     /// remembered by default after its last claim or record: longer than
     /// the sender's retries (about 3 days), so that the last retry of an
     /// event that failed halfway still skips them.
-    pub const DEFAULT_HANDLERS_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
+    pub(crate) const DEFAULT_HANDLERS_TTL: Duration = Duration::from_secs(4 * 24 * 3600);
 
     /// How long a transaction's latest snapshot is remembered by default
     /// after it last changed: 120 days, the window in which card networks
@@ -119,7 +119,7 @@ impl RedisStoreBuilder {
     /// of Redis memory, so a shop with 10,000 payments a day keeps about
     /// 300 MB: lower it if that is too much (ordering needs only a few
     /// days, the sender's retries).
-    pub const DEFAULT_TRANSACTION_TTL: Duration = Duration::from_secs(120 * 24 * 3600);
+    pub(crate) const DEFAULT_TRANSACTION_TTL: Duration = Duration::from_secs(120 * 24 * 3600);
 
     /// A builder for stores on the Redis at `url`
     /// (`redis://[user][:password@]host[:port][/db]`, or
@@ -172,18 +172,16 @@ impl RedisStoreBuilder {
         }
     }
 
-    /// Puts `prefix` before every key ([`DEFAULT_KEY_PREFIX`] by default),
+    /// Puts `prefix` before every key (`srw:` by default),
     /// so that several applications can share one Redis. It may not
     /// contain `{` or `}`, which would break the keys' hash tags.
-    ///
-    /// [`DEFAULT_KEY_PREFIX`]: Self::DEFAULT_KEY_PREFIX
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
         self
     }
 
     /// The most an operation may take, connecting included
-    /// ([`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT) by default); past it,
+    /// (1 s by default); past it,
     /// the operation fails with [`ErrorKind::Store`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -191,7 +189,7 @@ impl RedisStoreBuilder {
     }
 
     /// How long a processed event is remembered
-    /// ([`DEFAULT_DONE_TTL`](Self::DEFAULT_DONE_TTL) by default).
+    /// (4 days by default).
     pub fn done_ttl(mut self, ttl: Duration) -> Self {
         self.done_ttl = ttl;
         self
@@ -199,7 +197,7 @@ impl RedisStoreBuilder {
 
     /// How long an unfinished event's claim and completed handlers are
     /// remembered after its last claim or record
-    /// ([`DEFAULT_HANDLERS_TTL`](Self::DEFAULT_HANDLERS_TTL) by default);
+    /// (4 days by default);
     /// never less than the claim's lease.
     pub fn handlers_ttl(mut self, ttl: Duration) -> Self {
         self.handlers_ttl = ttl;
@@ -207,8 +205,8 @@ impl RedisStoreBuilder {
     }
 
     /// How long a transaction's latest snapshot is remembered after it last
-    /// changed ([`DEFAULT_TRANSACTION_TTL`](Self::DEFAULT_TRANSACTION_TTL)
-    /// by default). A forgotten transaction seen again is a first sighting.
+    /// changed (120 days by
+    /// default). A forgotten transaction seen again is a first sighting.
     pub fn transaction_ttl(mut self, ttl: Duration) -> Self {
         self.transaction_ttl = ttl;
         self

@@ -125,6 +125,18 @@ impl Connection {
 /// connection.
 ///
 /// Requires the `redis` feature.
+///
+/// ```no_run
+/// # async fn run(builder: smart_router_webhooks::ReceiverBuilder) -> Result<(), smart_router_webhooks::Error> {
+/// use smart_router_webhooks::RedisStoreBuilder;
+///
+/// let stores = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
+/// let receiver = builder
+///     .claim_store(stores.claim_store())
+///     .transaction_store(stores.transaction_store())
+///     .build()?;
+/// # let _ = receiver; Ok(()) }
+/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone, Debug)]
 pub struct RedisStores {

@@ -107,7 +107,7 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
 /// [`apply`](TransactionStore::apply) is one Lua script: it compares the
 /// snapshot with the stored one as
 /// [`is_newer_than`](TransactionSnapshot::is_newer_than) does (the order
-/// the [`TransactionTracker`](crate::TransactionTracker) documents) and
+/// [`Tracking`](crate::Tracking) documents) and
 /// stores it, with the status it replaces as `previous`, only if it is
 /// newer. The same event applied again answers the stored `previous`, and
 /// so does each of the last 16 events that newer ones superseded (their

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use TransactionStatus::*;
-use smart_router_webhooks::{
-    Event, EventId, EventType, MemoryTransactionStore, Timestamp, Transaction, TransactionId,
-    TransactionStatus, TransactionTracker, Transition,
+use super::TransactionTracker;
+use crate::model::{
+    Event, EventId, EventType, Timestamp, Transaction, TransactionId, TransactionStatus, Transition,
 };
+use crate::store::MemoryTransactionStore;
+use TransactionStatus::*;
 
 fn event(n: usize, tx: &str, status: TransactionStatus, minute: i128) -> Event {
     let name = match status {
