@@ -20,6 +20,12 @@ use crate::tracker::TransactionTracker;
 /// bytes).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
+/// The default read timeout: 10 s. How long a delivery's whole body may
+/// take to arrive once its head is in (a payload is under 200 bytes); a
+/// slower client is answered 408 and its connection freed, so that slow
+/// senders cannot hold connections open.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The default lease of a claim: how long a delivery holds an event before
 /// another one may take it over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
@@ -72,6 +78,7 @@ pub struct ReceiverBuilder {
     transactions: Option<Arc<dyn TransactionStore>>,
     observer: Option<Arc<dyn Observer>>,
     body_limit: usize,
+    read_timeout: Duration,
     not_found: NotFoundPolicy,
     lease: Duration,
     retry_after: Duration,
@@ -99,6 +106,7 @@ impl Default for ReceiverBuilder {
             transactions: None,
             observer: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             not_found: NotFoundPolicy::default(),
             lease: DEFAULT_LEASE,
             retry_after: DEFAULT_RETRY_AFTER,
@@ -117,6 +125,7 @@ impl std::fmt::Debug for ReceiverBuilder {
         f.debug_struct("ReceiverBuilder")
             .field("router", &self.router)
             .field("body_limit", &self.body_limit)
+            .field("read_timeout", &self.read_timeout)
             .field("not_found", &self.not_found)
             .field("lease", &self.lease)
             .field("answer_deadline", &self.answer_deadline)
@@ -236,6 +245,36 @@ impl ReceiverBuilder {
         self
     }
 
+    /// How long a delivery's whole body may take to arrive once its head
+    /// is in (default [`DEFAULT_READ_TIMEOUT`]): a slower client is
+    /// answered 408 (`Outcome::BodyTimeout`). Every adapter reads the
+    /// body within it ([`Receiver::handle_streaming`]); timed by the
+    /// [`Runtime`], or by tokio's when the receiver has none.
+    ///
+    /// ```
+    /// # use smart_router_webhooks::{Credentials, Receiver};
+    /// # use smart_router_webhooks::{EventFetcher, Event, EventId, FetchError, Transaction, TransactionId};
+    /// # struct Api;
+    /// # #[async_trait::async_trait]
+    /// # impl EventFetcher for Api {
+    /// #     async fn fetch_event(&self, _: &EventId) -> Result<Event, FetchError> { Err(FetchError::not_found()) }
+    /// #     async fn fetch_transaction(&self, _: &TransactionId) -> Result<Transaction, FetchError> { Err(FetchError::not_found()) }
+    /// # }
+    /// use std::time::Duration;
+    ///
+    /// let receiver = Receiver::builder()
+    ///     .credentials(Credentials::new("hooks", "s3cret")?)
+    ///     .fetcher(Api)
+    ///     .read_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok::<(), smart_router_webhooks::Error>(())
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
     /// What to answer when the API does not know the event.
     pub fn not_found(mut self, policy: NotFoundPolicy) -> Self {
         self.not_found = policy;
@@ -318,8 +357,8 @@ impl ReceiverBuilder {
     ///
     /// [`ErrorKind::InvalidConfig`] when no fetcher was given, neither
     /// credentials nor [`allow_unauthenticated`](Self::allow_unauthenticated)
-    /// was chosen, the body limit, lease, answer deadline or a handler
-    /// timeout is zero, the realm has a character that cannot go in a
+    /// was chosen, the body limit, read timeout, lease, answer deadline or
+    /// a handler timeout is zero, the realm has a character that cannot go in a
     /// header, a handler name is empty or registered twice, or a handler
     /// timeout names no handler.
     pub fn build(self) -> Result<Receiver, Error> {
@@ -338,6 +377,9 @@ impl ReceiverBuilder {
             .ok_or_else(|| config("no fetcher: call fetcher(…) with an ApiClient"))?;
         if self.body_limit == 0 {
             return Err(config("the body limit is zero"));
+        }
+        if self.read_timeout.is_zero() {
+            return Err(config("the read timeout is zero"));
         }
         if self.lease.is_zero() {
             return Err(config("the claim lease is zero"));
@@ -388,6 +430,7 @@ impl ReceiverBuilder {
                 tracker: TransactionTracker::new(transactions),
                 observer: self.observer,
                 body_limit: self.body_limit,
+                read_timeout: self.read_timeout,
                 not_found: self.not_found,
                 lease: self.lease,
                 retry_after: self.retry_after,

@@ -4,7 +4,7 @@
 //! method → credentials → size → payload → claim → fetch → track →
 //! dispatch → record → answer.
 
-mod body;
+pub mod adapter_kit;
 mod builder;
 mod owed;
 mod process;
@@ -18,12 +18,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use std::future::Future;
 
-pub use body::{BodyCollector, BodyError};
+pub use adapter_kit::{BodyCollector, BodyError};
 pub use builder::{
     DEFAULT_ANSWER_DEADLINE, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE,
-    DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
+    DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_AFTER, NotFoundPolicy, ReceiverBuilder,
 };
 pub use report::{DeliveryReport, HandlerRun, Observer, Outcome};
 #[cfg(feature = "tokio")]
@@ -82,6 +81,7 @@ struct Inner {
     tracker: TransactionTracker,
     observer: Option<Arc<dyn Observer>>,
     body_limit: usize,
+    read_timeout: Duration,
     not_found: NotFoundPolicy,
     lease: Duration,
     retry_after: Duration,
@@ -99,6 +99,7 @@ impl std::fmt::Debug for Receiver {
             .field("auth", &self.inner.auth)
             .field("router", &self.inner.router)
             .field("body_limit", &self.inner.body_limit)
+            .field("read_timeout", &self.inner.read_timeout)
             .field("not_found", &self.inner.not_found)
             .field("lease", &self.inner.lease)
             .field("runtime", &self.inner.runtime.is_some())
@@ -370,39 +371,6 @@ impl Receiver {
         WebhookPayload::parse(body).map_err(|e| rejection(Outcome::InvalidPayload, Some(e)))
     }
 
-    /// Answers a delivery whose body is still to be read, for adapters:
-    /// checks the method and credentials first, refuses a `Content-Length`
-    /// over the limit, then reads the body with `read_body` (given the
-    /// limit: it must stop past it and say [`BodyError::TooLarge`]), then
-    /// goes on as [`handle`](Self::handle). Nothing of the body is read
-    /// for a request refused on its head.
-    pub async fn handle_streaming<F, Fut>(
-        &self,
-        parts: http::request::Parts,
-        read_body: F,
-    ) -> Response<Bytes>
-    where
-        F: FnOnce(usize) -> Fut,
-        Fut: Future<Output = Result<Bytes, BodyError>>,
-    {
-        let started = Instant::now();
-        let checked = match self.check_head(&parts.method, &parts.headers) {
-            Err(report) => Err(report),
-            Ok(())
-                if declared_length(&parts.headers)
-                    .is_some_and(|n| n > self.inner.body_limit as u64) =>
-            {
-                Err(rejection(Outcome::PayloadTooLarge, None))
-            }
-            Ok(()) => match read_body(self.inner.body_limit).await {
-                Ok(body) => self.check_body(&body),
-                Err(error) => Err(rejection(error.outcome(), None)),
-            },
-        };
-        let report = self.finish(checked, started).await;
-        self.respond(&report)
-    }
-
     /// The second half of a delivery: claims the event, fetches it, tracks
     /// its transaction, runs the handlers and records what completed. The
     /// report's status is the answer a delivery would get.
@@ -513,17 +481,6 @@ fn rejection(outcome: Outcome, error: Option<Error>) -> Box<DeliveryReport> {
     let mut report = DeliveryReport::new(outcome);
     report.rejection = error;
     Box::new(report)
-}
-
-/// The `Content-Length` of a request, if it has one that reads as a number.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 #[cfg(feature = "tracing")]
