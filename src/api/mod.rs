@@ -29,11 +29,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use client::{ApiClient, ApiClientBuilder};
+pub use client::{ApiClient, ApiClientBuilder, EventPager};
 pub use error::{FetchError, FetchErrorKind};
 pub use listing::{
-    EventPage, EventPager, ListEvents, MAX_PAGE_SIZE, Order, RateLimit, WebhookDelivery,
-    WebhookPage,
+    EventPage, ListEvents, MAX_PAGE_SIZE, Order, RateLimit, WebhookDelivery, WebhookPage,
 };
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

@@ -31,7 +31,7 @@ use crate::api::{ApiClient, FetchError};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventId};
 use crate::receiver::{DeliveryReport, Outcome, Receiver};
-use crate::store::{ClaimToken, Cursor, CursorStore, MemoryCursorStore};
+use crate::store::{ClaimToken, Cursor, CursorStore, MemoryCursorStore, WalkLease};
 
 /// Why a reconciler's run stopped before the newest event.
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +271,10 @@ impl Reconciler {
             Ok(()) => run.walk(stop).await,
             Err(error) => Err(error),
         };
-        let released = inner.cursors.release(&inner.name, &holder).await;
+        let released = inner
+            .cursors
+            .release(WalkLease::new(&inner.name, &holder))
+            .await;
         run.summary.requests = run.walk.requests();
         result?;
         released.map_err(ReconcileError::Store)?;
@@ -332,10 +335,15 @@ impl Run<'_> {
         self.report(&Progress::Finished(&self.summary));
     }
 
+    /// This run's lease on its walk.
+    fn lease(&self) -> WalkLease<'_> {
+        WalkLease::new(&self.reconciler.name, self.holder)
+    }
+
     async fn renew(&self) -> Result<bool, ReconcileError> {
         let r = self.reconciler;
         r.cursors
-            .lease(&r.name, self.holder, r.lease)
+            .lease(self.lease(), r.lease)
             .await
             .map_err(ReconcileError::Store)
     }
@@ -348,7 +356,7 @@ impl Run<'_> {
         let r = self.reconciler;
         let saved = r
             .cursors
-            .save(&r.name, self.holder, &cursor)
+            .save(self.lease(), &cursor)
             .await
             .map_err(ReconcileError::Store)?;
         if !saved {
@@ -460,9 +468,9 @@ impl Run<'_> {
     async fn mark_stuck(&self, id: &EventId, stuck: bool) -> Result<(), ReconcileError> {
         let r = self.reconciler;
         let changed = if stuck {
-            r.cursors.add_stuck(&r.name, self.holder, id).await
+            r.cursors.add_stuck(self.lease(), id).await
         } else {
-            r.cursors.remove_stuck(&r.name, self.holder, id).await
+            r.cursors.remove_stuck(self.lease(), id).await
         };
         match changed.map_err(ReconcileError::Store)? {
             true => Ok(()),
