@@ -151,7 +151,7 @@ impl Receiver {
         Fut: Future<Output = Result<Bytes, BodyError>>,
     {
         let started = Instant::now();
-        let limit = self.inner.body_limit;
+        let limit = self.inner.body.limit;
         let checked = match self.check_head(&parts.method, &parts.headers) {
             Err(report) => Err(report),
             Ok(()) if declared_length(&parts.headers).is_some_and(|n| n > limit as u64) => {
@@ -183,7 +183,7 @@ impl Receiver {
     /// A future ready at the end of the read timeout, if anything can time
     /// it.
     fn timer(&self) -> Option<Task> {
-        let timeout = self.inner.read_timeout;
+        let timeout = self.inner.body.timeout;
         if let Some(runtime) = &self.inner.runtime {
             return Some(runtime.sleep(timeout));
         }
@@ -193,6 +193,14 @@ impl Receiver {
         }
         None
     }
+}
+
+/// How a delivery's body is read: at most `limit` bytes, within `timeout`
+/// of its head.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BodyRead {
+    pub(super) limit: usize,
+    pub(super) timeout: std::time::Duration,
 }
 
 /// The `Content-Length` of a request, if it has one that reads as a number.

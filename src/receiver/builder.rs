@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::adapter_kit::BodyRead;
 use super::report::Observer;
 use super::runtime::Runtime;
 use super::{Inner, Receiver};
@@ -77,8 +78,7 @@ pub struct ReceiverBuilder {
     claims: Option<Arc<dyn ClaimStore>>,
     transactions: Option<Arc<dyn TransactionStore>>,
     observer: Option<Arc<dyn Observer>>,
-    body_limit: usize,
-    read_timeout: Duration,
+    body: BodyRead,
     not_found: NotFoundPolicy,
     lease: Duration,
     retry_after: Duration,
@@ -105,8 +105,10 @@ impl Default for ReceiverBuilder {
             claims: None,
             transactions: None,
             observer: None,
-            body_limit: DEFAULT_BODY_LIMIT,
-            read_timeout: DEFAULT_READ_TIMEOUT,
+            body: BodyRead {
+                limit: DEFAULT_BODY_LIMIT,
+                timeout: DEFAULT_READ_TIMEOUT,
+            },
             not_found: NotFoundPolicy::default(),
             lease: DEFAULT_LEASE,
             retry_after: DEFAULT_RETRY_AFTER,
@@ -124,8 +126,7 @@ impl std::fmt::Debug for ReceiverBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceiverBuilder")
             .field("router", &self.router)
-            .field("body_limit", &self.body_limit)
-            .field("read_timeout", &self.read_timeout)
+            .field("body", &self.body)
             .field("not_found", &self.not_found)
             .field("lease", &self.lease)
             .field("answer_deadline", &self.answer_deadline)
@@ -241,7 +242,7 @@ impl ReceiverBuilder {
     /// The largest body accepted, in bytes (default
     /// [`DEFAULT_BODY_LIMIT`]).
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
+        self.body.limit = bytes;
         self
     }
 
@@ -271,7 +272,7 @@ impl ReceiverBuilder {
     /// # Ok::<(), smart_router_webhooks::Error>(())
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
+        self.body.timeout = timeout;
         self
     }
 
@@ -375,10 +376,10 @@ impl ReceiverBuilder {
         let fetcher = self
             .fetcher
             .ok_or_else(|| config("no fetcher: call fetcher(…) with an ApiClient"))?;
-        if self.body_limit == 0 {
+        if self.body.limit == 0 {
             return Err(config("the body limit is zero"));
         }
-        if self.read_timeout.is_zero() {
+        if self.body.timeout.is_zero() {
             return Err(config("the read timeout is zero"));
         }
         if self.lease.is_zero() {
@@ -429,8 +430,7 @@ impl ReceiverBuilder {
                 claims,
                 tracker: TransactionTracker::new(transactions),
                 observer: self.observer,
-                body_limit: self.body_limit,
-                read_timeout: self.read_timeout,
+                body: self.body,
                 not_found: self.not_found,
                 lease: self.lease,
                 retry_after: self.retry_after,

@@ -80,8 +80,7 @@ struct Inner {
     claims: Arc<dyn ClaimStore>,
     tracker: TransactionTracker,
     observer: Option<Arc<dyn Observer>>,
-    body_limit: usize,
-    read_timeout: Duration,
+    body: adapter_kit::BodyRead,
     not_found: NotFoundPolicy,
     lease: Duration,
     retry_after: Duration,
@@ -98,8 +97,7 @@ impl std::fmt::Debug for Receiver {
         f.debug_struct("Receiver")
             .field("auth", &self.inner.auth)
             .field("router", &self.inner.router)
-            .field("body_limit", &self.inner.body_limit)
-            .field("read_timeout", &self.inner.read_timeout)
+            .field("body", &self.inner.body)
             .field("not_found", &self.inner.not_found)
             .field("lease", &self.inner.lease)
             .field("runtime", &self.inner.runtime.is_some())
@@ -118,7 +116,7 @@ impl Receiver {
 
     /// The largest body accepted, in bytes: adapters stop reading past it.
     pub fn body_limit(&self) -> usize {
-        self.inner.body_limit
+        self.inner.body.limit
     }
 
     /// The routing table.
@@ -365,7 +363,7 @@ impl Receiver {
     }
 
     fn check_body(&self, body: &[u8]) -> Result<WebhookPayload, Box<DeliveryReport>> {
-        if body.len() > self.inner.body_limit {
+        if body.len() > self.inner.body.limit {
             return Err(rejection(Outcome::PayloadTooLarge, None));
         }
         WebhookPayload::parse(body).map_err(|e| rejection(Outcome::InvalidPayload, Some(e)))

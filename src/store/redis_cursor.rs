@@ -117,6 +117,7 @@ impl RedisCursorStore {
         let [lease_key, _] = self.keys(lease.walk);
         let set = format!("{}:stuck", self.base(lease.walk));
         let changed: i64 = self
+            .connection
             .invoke(
                 "change a reconciler's stuck events",
                 &STUCK,
@@ -125,16 +126,6 @@ impl RedisCursorStore {
             )
             .await?;
         Ok(changed == 1)
-    }
-
-    async fn invoke<T: redis::FromRedisValue>(
-        &self,
-        what: &'static str,
-        script: &Script,
-        keys: &[&str],
-        args: &[&str],
-    ) -> Result<T, Error> {
-        self.connection.invoke(what, script, keys, args).await
     }
 }
 
@@ -145,6 +136,7 @@ impl CursorStore for RedisCursorStore {
             LazyLock::new(|| Script::new("return redis.call('GET', KEYS[1])"));
         let [_, cursor] = self.keys(walk);
         let text: Option<String> = self
+            .connection
             .invoke("read a reconciler cursor", &GET, &[&cursor], &[])
             .await?;
         text.as_deref().map(Cursor::from_text).transpose()
@@ -154,6 +146,7 @@ impl CursorStore for RedisCursorStore {
         let (holder, [lease, _]) = (lease.holder, self.keys(lease.walk));
         let millis = ttl.as_millis().clamp(1, u128::from(u32::MAX)).to_string();
         let taken: i64 = self
+            .connection
             .invoke(
                 "take a reconciler lease",
                 &LEASE,
@@ -167,6 +160,7 @@ impl CursorStore for RedisCursorStore {
     async fn save(&self, lease: WalkLease<'_>, cursor: &Cursor) -> Result<bool, Error> {
         let (holder, [lease, key]) = (lease.holder, self.keys(lease.walk));
         let saved: i64 = self
+            .connection
             .invoke(
                 "save a reconciler cursor",
                 &SAVE,
@@ -180,6 +174,7 @@ impl CursorStore for RedisCursorStore {
     async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error> {
         let (holder, [lease, _]) = (lease.holder, self.keys(lease.walk));
         let _: i64 = self
+            .connection
             .invoke(
                 "release a reconciler lease",
                 &RELEASE,
@@ -195,6 +190,7 @@ impl CursorStore for RedisCursorStore {
             LazyLock::new(|| Script::new("return redis.call('SMEMBERS', KEYS[1])"));
         let set = format!("{}:stuck", self.base(walk));
         let members: Vec<String> = self
+            .connection
             .invoke("read a reconciler's stuck events", &MEMBERS, &[&set], &[])
             .await?;
         let mut stuck = members
