@@ -9,7 +9,7 @@ use super::object::api_object;
 use super::open_enum::open_enum;
 use super::timestamp::Timestamp;
 use super::tolerant::{Json, Parsed, Scalar, tolerant_object, tolerant_scalar};
-use crate::delivery::redact_url;
+use crate::error::redact_url;
 
 open_enum! {
     /// Whether a delivery attempt reached the webhook URL, as the API

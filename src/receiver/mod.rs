@@ -164,7 +164,11 @@ impl Receiver {
     ) -> DeliveryReport {
         let report = self.finish_traced(checked, started).await;
         #[cfg(feature = "metrics")]
-        crate::metrics::delivery_answered(&report, started.elapsed());
+        crate::metrics::delivery_answered(
+            report.outcome.as_str(),
+            report.status.as_u16(),
+            started.elapsed(),
+        );
         report
     }
 
@@ -264,7 +268,7 @@ impl Receiver {
             report.detached = true;
             if let Some(started) = started {
                 #[cfg(feature = "metrics")]
-                crate::metrics::detached_ended(&report);
+                crate::metrics::detached_ended(report.outcome.as_str());
                 observer.observe(&report, started);
             }
         });

@@ -325,7 +325,7 @@ impl Run<'_> {
         #[cfg(feature = "tracing")]
         progress::trace(progress);
         #[cfg(feature = "metrics")]
-        crate::metrics::reconcile(progress);
+        progress::measure(progress);
         if let Some(observer) = &self.reconciler.observer {
             observer.on_progress(progress);
         }
