@@ -139,6 +139,23 @@ impl fmt::Debug for Error {
     }
 }
 
+/// `url` with its password and query (which may carry `pass=`) hidden,
+/// for `Debug` output and errors.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "<unreadable URL>".to_owned();
+    };
+    if parsed.password().is_some() {
+        // Cannot fail: a URL with a password has a host.
+        let _ = parsed.set_password(Some("redacted"));
+    }
+    if parsed.query().is_some() {
+        parsed.set_query(Some("redacted"));
+    }
+    parsed.set_fragment(None);
+    parsed.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,3 @@ pub use store::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
-
-// Paths the adapters use, not part of the public API.
-#[cfg(any(feature = "tower", feature = "actix"))]
-pub(crate) use receiver::{BodyCollector, BodyError};

@@ -49,7 +49,6 @@ use ::metrics::{
 use crate::api::{FetchError, FetchErrorKind};
 use crate::error::Error;
 use crate::inbox::{Enqueued, Inbox, InboxDepth};
-use crate::receiver::DeliveryReport;
 
 /// Deliveries answered, by outcome and status.
 pub const DELIVERIES: &str = "smart_router_webhooks_deliveries_total";
@@ -135,20 +134,22 @@ pub fn describe() {
     }
 }
 
-/// A delivery answered `elapsed` after its request came.
-pub(crate) fn delivery_answered(report: &DeliveryReport, elapsed: Duration) {
+/// A delivery answered `status` with `outcome` (its name), `elapsed`
+/// after its request came.
+pub(crate) fn delivery_answered(outcome: &'static str, status: u16, elapsed: Duration) {
     counter!(
         DELIVERIES,
-        "outcome" => report.outcome.as_str(),
-        "status" => status_label(report.status.as_u16()),
+        "outcome" => outcome,
+        "status" => status_label(status),
     )
     .increment(1);
     histogram!(ACK_SECONDS).record(elapsed.as_secs_f64());
 }
 
-/// A processing that outlived its delivery's answer ended.
-pub(crate) fn detached_ended(report: &DeliveryReport) {
-    counter!(DETACHED, "outcome" => report.outcome.as_str()).increment(1);
+/// A processing that outlived its delivery's answer ended with `outcome`
+/// (its name).
+pub(crate) fn detached_ended(outcome: &'static str) {
+    counter!(DETACHED, "outcome" => outcome).increment(1);
 }
 
 /// An event fetch took `elapsed` and ended with `result`.
@@ -183,37 +184,33 @@ pub(crate) fn handler_skipped(name: &str) {
     counter!(HANDLERS_SKIPPED, "handler" => name.to_owned()).increment(1);
 }
 
-/// A step of a reconciler's walk.
+/// A reconciler fetched a page of the event list.
 #[cfg(feature = "reconciler")]
-pub(crate) fn reconcile(progress: &crate::reconcile::Progress<'_>) {
-    use crate::receiver::Outcome;
-    use crate::reconcile::Progress;
-    match progress {
-        Progress::Page { .. } => counter!(RECONCILE_PAGES).increment(1),
-        Progress::Done { report, .. } => {
-            let result = if report.outcome == Outcome::Duplicate {
-                "already_done"
-            } else {
-                "processed"
-            };
-            counter!(RECONCILE_EVENTS, "result" => result).increment(1);
-        }
-        Progress::Retrying { .. } => {
-            counter!(RECONCILE_EVENTS, "result" => "retrying").increment(1);
-        }
-        Progress::Stuck { .. } => counter!(RECONCILE_EVENTS, "result" => "stuck").increment(1),
-        Progress::Cursor { lag, .. } => {
-            if let Some(lag) = lag {
-                gauge!(RECONCILE_LAG_SECONDS).set(lag.as_secs_f64());
-            }
-        }
-        Progress::Finished(summary) => {
-            let walked = if summary.walked { "true" } else { "false" };
-            counter!(RECONCILE_RUNS, "walked" => walked).increment(1);
-            if summary.walked {
-                gauge!(RECONCILE_STUCK).set(summary.stuck.len() as f64);
-            }
-        }
+pub(crate) fn reconcile_page() {
+    counter!(RECONCILE_PAGES).increment(1);
+}
+
+/// A reconciler is done with an event, or not yet: `result` is
+/// `already_done`, `processed`, `retrying` or `stuck`.
+#[cfg(feature = "reconciler")]
+pub(crate) fn reconcile_event(result: &'static str) {
+    counter!(RECONCILE_EVENTS, "result" => result).increment(1);
+}
+
+/// A reconciler saved its cursor, `lag` behind the event's firing.
+#[cfg(feature = "reconciler")]
+pub(crate) fn reconcile_lag(lag: Duration) {
+    gauge!(RECONCILE_LAG_SECONDS).set(lag.as_secs_f64());
+}
+
+/// A reconciler's run ended, having walked the list or not (another
+/// instance had the lease), with `stuck` events left when it walked.
+#[cfg(feature = "reconciler")]
+pub(crate) fn reconcile_run(walked: bool, stuck: usize) {
+    let label = if walked { "true" } else { "false" };
+    counter!(RECONCILE_RUNS, "walked" => label).increment(1);
+    if walked {
+        gauge!(RECONCILE_STUCK).set(stuck as f64);
     }
 }
 

@@ -19,8 +19,7 @@ mod http_target;
 use std::time::Duration;
 
 use answers::{BODY_LIMIT, PATH, Req, Setup, World, in_progress, run_case, spec_cases};
-use http_target::{ADAPTERS, read_answer, request_bytes, send_raw, serve};
-use smart_router_webhooks::adapters::DEFAULT_READ_TIMEOUT;
+use http_target::{ADAPTERS, ENTRY_POINTS, read_answer, request_bytes, send_raw, serve};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,10 +31,7 @@ async fn every_adapter_answers_every_row_of_the_answer_table() {
                 name: Box::leak(name.into_boxed_str()),
                 ..case
             };
-            run_case(&case, |receiver| {
-                serve(adapter, receiver, DEFAULT_READ_TIMEOUT)
-            })
-            .await;
+            run_case(&case, |receiver| serve(adapter, receiver)).await;
         }
     }
 }
@@ -43,7 +39,7 @@ async fn every_adapter_answers_every_row_of_the_answer_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_adapter_answers_409_for_an_event_in_progress() {
     for adapter in ADAPTERS {
-        in_progress(|receiver| serve(adapter, receiver, DEFAULT_READ_TIMEOUT)).await;
+        in_progress(|receiver| serve(adapter, receiver)).await;
     }
 }
 
@@ -51,7 +47,7 @@ async fn every_adapter_answers_409_for_an_event_in_progress() {
 async fn every_adapter_refuses_head_with_405() {
     for adapter in ADAPTERS {
         let world = World::new(Setup::Default).await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let answer = send_raw(
             served.addr,
             &request_bytes(&Req::delivery("ev_ok").method("HEAD")),
@@ -72,7 +68,7 @@ async fn every_adapter_accepts_any_content_type() {
             Some("application/json; charset=utf-8"),
         ] {
             let world = World::new(Setup::Default).await;
-            let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+            let served = serve(adapter, world.receiver.clone());
             let mut req = Req::delivery("ev_ok").without("content-type");
             if let Some(content_type) = content_type {
                 req = req.header("content-type", content_type);
@@ -103,7 +99,7 @@ fn chunked_head(req: &Req) -> Vec<u8> {
 async fn every_adapter_refuses_a_chunked_body_over_the_limit_without_reading_it_all() {
     for adapter in ADAPTERS {
         let world = World::new(Setup::Default).await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
         stream
             .write_all(&chunked_head(&Req::delivery("ev_ok")))
@@ -129,7 +125,7 @@ async fn every_adapter_refuses_a_chunked_body_over_the_limit_without_reading_it_
 async fn every_adapter_accepts_a_chunked_body_within_the_limit() {
     for adapter in ADAPTERS {
         let world = World::new(Setup::Default).await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let req = Req::delivery("ev_ok");
         let mut bytes = chunked_head(&req);
         for part in req.body.chunks(7) {
@@ -148,7 +144,7 @@ async fn every_adapter_accepts_a_chunked_body_within_the_limit() {
 async fn every_adapter_refuses_a_declared_length_over_the_limit_before_the_body() {
     for adapter in ADAPTERS {
         let world = World::new(Setup::Default).await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let mut req = Req::delivery("ev_ok");
         req.body = vec![b' '; BODY_LIMIT * 100];
         let bytes = request_bytes(&req);
@@ -167,7 +163,7 @@ async fn every_adapter_refuses_a_declared_length_over_the_limit_before_the_body(
 async fn every_adapter_answers_two_deliveries_on_one_keep_alive_connection() {
     for adapter in ADAPTERS {
         let world = World::new(Setup::Default).await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
         stream
             .write_all(&request_bytes(&Req::delivery("ev_ok")))
@@ -188,33 +184,109 @@ async fn every_adapter_answers_two_deliveries_on_one_keep_alive_connection() {
     }
 }
 
+/// Sends the head of `req` at once, then its body a byte every 100 ms
+/// until the answer comes, and reads the answer.
+async fn trickle(addr: std::net::SocketAddr, req: &Req) -> answers::Answer {
+    let bytes = request_bytes(req);
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (mut read, mut write) = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap()
+        .into_split();
+    let writer = tokio::spawn(async move {
+        write.write_all(&bytes[..head_end]).await.unwrap();
+        for byte in &bytes[head_end..] {
+            if write.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        write
+    });
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_answer(&mut read, false))
+        .await
+        .expect("the slow client is answered");
+    writer.abort();
+    answer
+}
+
+/// Every entry point of every adapter waits for a body as long as the
+/// receiver's read timeout says, and no longer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_adapter_answers_408_to_a_body_sent_too_slowly_and_stays_responsive() {
-    for adapter in ADAPTERS {
+    for adapter in ENTRY_POINTS {
         let world = World::new(Setup::Default).await;
-        let served = serve(adapter, world.receiver.clone(), Duration::from_millis(300));
-        let bytes = request_bytes(&Req::delivery("ev_slowloris"));
-        let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        let mut slow = tokio::net::TcpStream::connect(served.addr).await.unwrap();
-        slow.write_all(&bytes[..head_end]).await.unwrap();
+        let served = serve(adapter, world.receiver.clone());
+        let addr = served.addr;
         let trickle = tokio::spawn(async move {
-            for byte in &bytes[head_end..] {
-                if slow.write_all(&[*byte]).await.is_err() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            slow
+            let started = std::time::Instant::now();
+            let answer = trickle(addr, &Req::delivery("ev_slowloris")).await;
+            (answer, started.elapsed())
         });
         // Meanwhile another client is answered at once.
         let other = send_raw(served.addr, &request_bytes(&Req::delivery("ev_ok"))).await;
         assert_eq!(other.status, 200, "{adapter}");
-        let mut slow = trickle.await.unwrap();
-        let answer = tokio::time::timeout(Duration::from_secs(10), read_answer(&mut slow, false))
-            .await
-            .expect("the slow client is answered");
+        let (answer, elapsed) = trickle.await.unwrap();
         assert_eq!(answer.status, 408, "{adapter}");
+        // The body takes over 5 s to send; the receiver's timeout is
+        // 500 ms, the adapters' default 10 s.
+        assert!(elapsed >= answers::READ_TIMEOUT, "{adapter}: {elapsed:?}");
+        assert!(elapsed < Duration::from_secs(5), "{adapter}: {elapsed:?}");
         assert_eq!(world.fetches("ev_slowloris"), 0, "{adapter}");
+    }
+}
+
+/// Every request an adapter refuses is refused by the receiver: the
+/// observer (and so tracing and metrics) sees each one, with the answer
+/// the client got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_adapter_reports_every_refusal_to_the_observer() {
+    for adapter in ENTRY_POINTS {
+        let world = world(|b| {
+            b.body_limit(BODY_LIMIT)
+                .read_timeout(Duration::from_millis(300))
+        })
+        .await;
+        let served = serve(adapter, world.receiver.clone());
+        let mut answered = Vec::new();
+        let mut oversized = Req::delivery("ev_1");
+        oversized.body = vec![b' '; BODY_LIMIT * 100];
+        let bytes = request_bytes(&oversized);
+        let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        for wire in [
+            request_bytes(&Req::delivery("ev_1").method("GET")),
+            request_bytes(&Req::delivery("ev_1").without("authorization")),
+            request_bytes(&Req::post("{not json")),
+            bytes[..head_end].to_vec(),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
+            stream.write_all(&wire).await.unwrap();
+            let answer =
+                tokio::time::timeout(Duration::from_secs(10), read_answer(&mut stream, false))
+                    .await
+                    .expect("an answer");
+            answered.push(answer.status.as_u16());
+        }
+        answered.push(
+            trickle(served.addr, &Req::delivery("ev_1"))
+                .await
+                .status
+                .as_u16(),
+        );
+        assert_eq!(answered, [405, 401, 400, 413, 408], "{adapter}");
+        let seen = world.wait_outcomes(answered.len()).await;
+        assert_eq!(
+            seen,
+            [
+                (Outcome::MethodNotAllowed, 405),
+                (Outcome::Unauthorized, 401),
+                (Outcome::InvalidPayload, 400),
+                (Outcome::PayloadTooLarge, 413),
+                (Outcome::BodyTimeout, 408),
+            ],
+            "{adapter}"
+        );
+        assert_eq!(world.api.requests("/events/ev_1"), 0, "{adapter}");
     }
 }
 
@@ -316,6 +388,13 @@ mod survival {
             }
             self.seen()
         }
+
+        /// Waits (up to 10 s) for `count` reports, and gives each one's
+        /// outcome and status.
+        pub async fn wait_outcomes(&self, count: usize) -> Vec<(Outcome, u16)> {
+            let seen = self.wait_seen(count).await;
+            seen.into_iter().map(|s| (s.outcome, s.status)).collect()
+        }
     }
 }
 
@@ -371,7 +450,7 @@ async fn every_adapter_finishes_the_handlers_of_a_sender_that_hung_up() {
             &after,
         )
         .await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
         stream
             .write_all(&request_bytes(&Req::delivery("ev_1")))
@@ -384,12 +463,7 @@ async fn every_adapter_finishes_the_handlers_of_a_sender_that_hung_up() {
 
         // The report reaches the observer (marked detached where the
         // framework dropped the request's future; actix does not).
-        let seen: Vec<_> = world
-            .wait_seen(1)
-            .await
-            .into_iter()
-            .map(|s| (s.outcome, s.status))
-            .collect();
+        let seen = world.wait_outcomes(1).await;
         assert_eq!(seen, [(Outcome::Processed, 200)], "{adapter}");
         assert_eq!((slow.finished(), after.finished()), (1, 1), "{adapter}");
         let answer = send_raw(served.addr, &request_bytes(&Req::delivery("ev_1"))).await;
@@ -412,7 +486,7 @@ async fn every_adapter_delivers_a_slow_handler_to_an_impatient_sender_once() {
             )
         })
         .await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let url = format!(
             "http://{}:{}@{}{}",
             answers::USER,
@@ -436,7 +510,7 @@ async fn every_adapter_survives_a_panicking_handler() {
     for adapter in ADAPTERS {
         let (boom, after) = (Runs::default(), Runs::default());
         let world = world_then_after("boom", timed(&boom, Duration::ZERO, true), &after).await;
-        let served = serve(adapter, world.receiver.clone(), DEFAULT_READ_TIMEOUT);
+        let served = serve(adapter, world.receiver.clone());
         let first = send_raw(served.addr, &request_bytes(&Req::delivery("ev_1"))).await;
         assert_eq!(first.status, 500, "{adapter}: a retryable failure");
         assert_eq!(after.finished(), 1, "{adapter}: the others ran");
@@ -448,4 +522,38 @@ async fn every_adapter_survives_a_panicking_handler() {
         assert_eq!((boom.started(), boom.finished()), (2, 1), "{adapter}");
         assert_eq!(after.started(), 1, "{adapter}: not run again");
     }
+}
+
+/// A request the adapter cannot translate to `http` types byte for byte
+/// (here a header name `http` refuses, which actix's own types accept, as
+/// a middleware may add) is still answered by the receiver: reported to
+/// the observer, never refused by the adapter on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actix_hands_a_request_it_cannot_translate_to_the_receiver() {
+    use actix_web::{App, test};
+    let world = world(|b| {
+        b.on(
+            EventType::TransactionCaptured,
+            "captured",
+            |_: EventContext| async { Ok::<_, HandlerError>(()) },
+        )
+    })
+    .await;
+    let app = test::init_service(App::new().configure(
+        smart_router_webhooks::adapters::actix::configure(answers::PATH, world.receiver.clone()),
+    ))
+    .await;
+    let delivery = Req::delivery("ev_1");
+    let mut request = test::TestRequest::post().uri(answers::PATH);
+    for (name, value) in &delivery.headers {
+        request = request.insert_header((name.as_str(), value.as_slice()));
+    }
+    let request = request
+        .insert_header(("x-\"odd\"", "1"))
+        .set_payload(delivery.body.clone())
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let seen = world.wait_outcomes(1).await;
+    assert_eq!(seen, [(Outcome::Processed, 200)]);
 }

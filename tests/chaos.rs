@@ -62,7 +62,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use smart_router_webhooks::adapters::DEFAULT_READ_TIMEOUT;
 use smart_router_webhooks::testing::{Attempt, Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
     ClaimStore, Credentials, DeliveryReport, Event, EventContext, EventId, EventType, HandlerError,
@@ -867,7 +866,7 @@ async fn start_killable(api: &MockApi, stores: &Stores, record: &Shared, id: usi
     let receiver = receiver(api, pair, record, id, Some(process.runtime()));
     let served = {
         let _inside = handle.enter();
-        serve(ADAPTERS[0], receiver, DEFAULT_READ_TIMEOUT)
+        serve(ADAPTERS[0], receiver)
     };
     Killable {
         process,
@@ -952,7 +951,6 @@ async fn soak(size: Size, stores: &Stores) -> World {
         let s = serve(
             ADAPTERS[i % ADAPTERS.len()],
             receiver(&api, pair, &record, i, None),
-            DEFAULT_READ_TIMEOUT,
         );
         addrs.push(s.addr);
         served.push(s);

@@ -380,7 +380,7 @@ async fn every_hostile_request_is_refused_by_every_adapter_without_a_fetch() {
     for adapter in ADAPTERS {
         for case in &cases {
             let world = World::new(case.setup).await;
-            let served = serve(adapter, world.receiver.clone(), Duration::from_millis(500));
+            let served = serve(adapter, world.receiver.clone());
             let status = send(served.addr, &case.wire).await;
             assert!(
                 case.statuses.contains(&status),

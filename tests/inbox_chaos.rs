@@ -31,7 +31,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use smart_router_webhooks::adapters::DEFAULT_READ_TIMEOUT;
 use smart_router_webhooks::inbox::{Inbox, MemoryInbox, RetryPolicy, Workers};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
@@ -255,7 +254,7 @@ async fn soak(backend: Backend) {
     let served: Vec<_> = ["axum", "hyper"]
         .iter()
         .zip(&receivers)
-        .map(|(adapter, r)| http_target::serve(adapter, r.clone(), DEFAULT_READ_TIMEOUT))
+        .map(|(adapter, r)| http_target::serve(adapter, r.clone()))
         .collect();
     let password = PASSWORD.replace('@', "%40").replace(':', "%3A");
     // A short timeout: a delivery answered late is sent again.

@@ -144,7 +144,7 @@ async fn an_adapter_answers_202_over_http_and_the_worker_processes_it() {
     let (tally, ledger) = (Tally::default(), Behaviour::default());
     *ledger.delay.lock().unwrap() = Duration::from_secs(2);
     let receiver = receiver(&api, &backend, &tally, &ledger, None);
-    let served = http_target::serve("axum", receiver.clone(), Duration::from_secs(5));
+    let served = http_target::serve("axum", receiver.clone());
     let id = captured(&api);
     // The sender gives up after 1 s: the slow handler is not waited for.
     let sender = Sender::new(&format!(

@@ -325,6 +325,48 @@ fn a_receiver_needs_a_fetcher_and_a_decision_on_credentials() {
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    let err = Receiver::builder()
+        .allow_unauthenticated()
+        .fetcher(api_with(&[], Duration::ZERO))
+        .read_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+}
+
+/// The read timeout is the receiver's: a body that never ends is answered
+/// 408 once it passes, with the default runtime and without one (tokio's
+/// timer then), and the observer sees the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_slower_than_the_receivers_read_timeout_is_answered_408() {
+    for no_runtime in [false, true] {
+        let seen: Arc<Mutex<Vec<Outcome>>> = Arc::default();
+        let observed = seen.clone();
+        let mut builder = Receiver::builder()
+            .credentials(credentials())
+            .fetcher(api_with(&[], Duration::ZERO))
+            .read_timeout(Duration::from_millis(100))
+            .observer(move |report: &smart_router_webhooks::DeliveryReport| {
+                observed.lock().unwrap().push(report.outcome);
+            });
+        if no_runtime {
+            builder = builder.no_runtime();
+        }
+        let receiver = builder.build().unwrap();
+        let (parts, _) = delivery("ev_1").into_parts();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            receiver.handle_streaming(parts, |_| std::future::pending()),
+        )
+        .await
+        .expect("answered before the body ends");
+        assert_eq!(answer.status(), StatusCode::REQUEST_TIMEOUT, "{no_runtime}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Outcome::BodyTimeout],
+            "{no_runtime}"
+        );
+    }
 }
 
 #[test]

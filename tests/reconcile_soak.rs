@@ -162,11 +162,7 @@ async fn soak(stores: Stores) {
 
     // Deliveries: 60% of the events reach the endpoint, shuffled, a fifth
     // of them twice; the others meet an endpoint that is down.
-    let served = http_target::serve(
-        "hyper",
-        receiver(&api, &stores, &runs),
-        Duration::from_secs(5),
-    );
+    let served = http_target::serve("hyper", receiver(&api, &stores, &runs));
     let up = Sender::new(&format!("http://u:p@{}/webhooks", served.addr))
         .unwrap()
         .backoff(Duration::from_millis(2), 5);

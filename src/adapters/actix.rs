@@ -15,15 +15,14 @@
 //! ```
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_core::Stream;
 
-use super::{DEFAULT_READ_TIMEOUT, with_read_timeout};
-use crate::{BodyCollector, BodyError, Receiver};
+use crate::Receiver;
+use crate::receiver::adapter_kit::{BodyCollector, BodyError};
 
 /// Registers the webhook on `path` (every method: 405 for all but `POST`),
 /// with the receiver as the resource's data.
@@ -45,23 +44,18 @@ pub async fn webhook(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(&receiver, &request, payload, DEFAULT_READ_TIMEOUT).await
+    answer(&receiver, &request, payload).await
 }
 
-/// Answers one request, waiting at most `read_timeout` for its body.
+/// Answers one request; its limits (body size, read timeout) are the
+/// receiver's, and so is every answer.
 pub async fn answer(
     receiver: &Receiver,
     request: &HttpRequest,
     payload: web::Payload,
-    read_timeout: Duration,
 ) -> HttpResponse {
-    let Some(parts) = request_head(request) else {
-        return HttpResponse::BadRequest().body("invalid_request");
-    };
     let response = receiver
-        .handle_streaming(parts, |limit| {
-            with_read_timeout(read_timeout, read_payload(payload, limit))
-        })
+        .handle_streaming(request_head(request), |limit| read_payload(payload, limit))
         .await;
     let status = StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -72,15 +66,26 @@ pub async fn answer(
     builder.body(response.into_body())
 }
 
-/// The request's method, URI and headers as `http` types.
-fn request_head(request: &HttpRequest) -> Option<http::request::Parts> {
-    let mut builder = http::Request::builder()
-        .method(request.method().as_str())
-        .uri(request.uri().to_string());
+/// The request's method, URI and headers as `http` types, as far as they
+/// translate (actix-web's types are those of `http` 0.2, which accept a
+/// little more): a method that does not is not `POST`, and is answered as
+/// any other (405); a URI that does not is left as `/` (the receiver does
+/// not read it); a header that does not is left out, and the request is
+/// answered as without it.
+fn request_head(request: &HttpRequest) -> http::request::Parts {
+    let (mut head, ()) = http::Request::new(()).into_parts();
+    head.method =
+        http::Method::from_bytes(request.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
+    head.uri = request.uri().to_string().parse().unwrap_or_default();
     for (name, value) in request.headers() {
-        builder = builder.header(name.as_str(), value.as_bytes());
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            head.headers.append(name, value);
+        }
     }
-    builder.body(()).ok().map(|r| r.into_parts().0)
+    head
 }
 
 async fn read_payload(mut payload: web::Payload, limit: usize) -> Result<Bytes, BodyError> {

@@ -1,11 +1,11 @@
 //! Thin adapters for HTTP frameworks, each behind its feature.
 //!
-//! An adapter only translates the framework's request into `http` types,
-//! reads the body within the receiver's limit (stopping as soon as it is
-//! passed, `Content-Length` or not) and a read timeout, and translates the
-//! answer back. Everything else is [`Receiver::handle_streaming`](crate::Receiver::handle_streaming).
-
-use std::time::Duration;
+//! An adapter only translates the framework's request into `http` types
+//! and its body into chunks (stopping as soon as they pass the receiver's
+//! limit), and translates the answer back. Everything else, refusals
+//! included, is [`Receiver::handle_streaming`](crate::Receiver::handle_streaming),
+//! which applies the receiver's limits and read timeout: an adapter for
+//! another framework needs only that method and [`BodyError`].
 
 /// Why an adapter could not read a delivery's body: what the reading
 /// closure given to [`Receiver::handle_streaming`](crate::Receiver::handle_streaming)
@@ -22,10 +22,6 @@ pub mod axum;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
-
-/// How long an adapter waits for a delivery's whole body by default; a
-/// slower client is answered 408 and the connection freed.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The listen backlog of [`bind`]: how many connections the kernel
 /// completes and queues before the server accepts them.
@@ -67,15 +63,4 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListen
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
-}
-
-/// Runs `read` with a deadline, as a body read.
-#[cfg(any(feature = "tower", feature = "actix"))]
-async fn with_read_timeout(
-    timeout: Duration,
-    read: impl std::future::Future<Output = Result<bytes::Bytes, crate::BodyError>>,
-) -> Result<bytes::Bytes, crate::BodyError> {
-    tokio::time::timeout(timeout, read)
-        .await
-        .unwrap_or(Err(crate::BodyError::TimedOut))
 }

@@ -17,40 +17,29 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
-use super::{DEFAULT_READ_TIMEOUT, with_read_timeout};
-use crate::{BodyCollector, BodyError, Receiver};
+use crate::Receiver;
+use crate::receiver::adapter_kit::collect_body;
 
 /// A tower service answering Smart Router deliveries with a [`Receiver`].
 ///
 /// It answers every method (405 for all but `POST`): mount it on the
-/// webhook's path.
+/// webhook's path. Its limits (body size, read timeout) are the
+/// receiver's.
 #[derive(Clone, Debug)]
 pub struct WebhookService {
     receiver: Receiver,
-    read_timeout: Duration,
 }
 
 impl WebhookService {
     /// A service answering with `receiver`.
     pub fn new(receiver: Receiver) -> Self {
-        WebhookService {
-            receiver,
-            read_timeout: DEFAULT_READ_TIMEOUT,
-        }
-    }
-
-    /// How long to wait for the whole body (default
-    /// [`DEFAULT_READ_TIMEOUT`]).
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
-        self
+        WebhookService { receiver }
     }
 
     /// Answers one request.
@@ -59,28 +48,11 @@ impl WebhookService {
         B: Body,
     {
         let (parts, body) = request.into_parts();
-        let timeout = self.read_timeout;
         self.receiver
-            .handle_streaming(parts, |limit| {
-                with_read_timeout(timeout, read_body(body, limit))
-            })
+            .handle_streaming(parts, |limit| collect_body(body, limit))
             .await
             .map(Full::new)
     }
-}
-
-/// Reads a body's data frames, stopping past `limit`.
-async fn read_body<B: Body>(body: B, limit: usize) -> Result<Bytes, BodyError> {
-    let mut body = std::pin::pin!(body);
-    let mut collector = BodyCollector::new(limit);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| BodyError::Failed)?;
-        if let Ok(mut data) = frame.into_data() {
-            let len = data.remaining();
-            collector.push(data.copy_to_bytes(len))?;
-        }
-    }
-    Ok(collector.finish())
 }
 
 impl<B> tower_service::Service<Request<B>> for WebhookService

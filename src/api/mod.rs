@@ -42,9 +42,8 @@ pub(crate) use listing::MAX_PAGE_SIZE;
 // Here only: listing events and their deliveries, and carrying requests
 // with an HTTP client of your own.
 pub use crate::model::WebhookStatus;
-pub use listing::{
-    EventPage, EventPager, ListEvents, Order, RateLimit, WebhookDelivery, WebhookPage,
-};
+pub use client::EventPager;
+pub use listing::{EventPage, ListEvents, Order, RateLimit, WebhookDelivery, WebhookPage};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_transport::ReqwestTransport;

@@ -8,4 +8,4 @@ pub use credentials::{BasicAuth, Credentials};
 pub(crate) use credentials::{basic_authorization, basic_token};
 pub use payload::WebhookPayload;
 pub use webhook_url::WebhookUrl;
-pub(crate) use webhook_url::{is_loopback, redact_url};
+pub(crate) use webhook_url::is_loopback;

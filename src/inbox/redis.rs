@@ -358,19 +358,12 @@ impl RedisInbox {
         self
     }
 
-    /// Runs `script` on the inbox's keys `keys` with the group first
-    /// among `args`.
-    async fn invoke<T: redis::FromRedisValue>(
-        &self,
-        what: &'static str,
-        script: &Script,
-        keys: &[&str],
-        args: &[&str],
-    ) -> Result<T, Error> {
+    /// A script's arguments: the group first, then `args`.
+    fn with_group<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut all = Vec::with_capacity(args.len() + 1);
         all.push(&*self.name);
         all.extend_from_slice(args);
-        self.connection.invoke(what, script, keys, &all).await
+        all
     }
 
     /// Runs a script that answers 1 when the worker held the item.
@@ -388,7 +381,10 @@ impl RedisInbox {
             item.event_id.as_str(),
         ];
         args.extend_from_slice(more);
-        let held: i64 = self.invoke(what, script, keys, &args).await?;
+        let held: i64 = self
+            .connection
+            .invoke(what, script, keys, &self.with_group(&args))
+            .await?;
         Ok(held == 1)
     }
 }
@@ -427,11 +423,12 @@ impl Inbox for RedisInbox {
     async fn enqueue(&self, event: &EventId) -> Result<Enqueued, Error> {
         let k = &self.keys;
         let queued: i64 = self
+            .connection
             .invoke(
                 "queue an event",
                 &ENQUEUE,
                 &[&k.stream, &k.queued],
-                &[event.as_str()],
+                &self.with_group(&[event.as_str()]),
             )
             .await?;
         Ok(if queued == 1 {
@@ -448,11 +445,12 @@ impl Inbox for RedisInbox {
         let k = &self.keys;
         let (count, lease) = (max.to_string(), millis(self.lease));
         let flat: Vec<String> = self
+            .connection
             .invoke(
                 "take events from the inbox",
                 &TAKE,
                 &[&k.stream, &k.queued, &k.delayed],
-                &[consumer, &count, &lease],
+                &self.with_group(&[consumer, &count, &lease]),
             )
             .await?;
         flat.chunks(4)
@@ -473,11 +471,12 @@ impl Inbox for RedisInbox {
 
     async fn renew(&self, item: &InboxItem) -> Result<bool, Error> {
         let held: i64 = self
+            .connection
             .invoke(
                 "renew an inbox lease",
                 &RENEW,
                 &[&self.keys.stream],
-                &[&item.consumer, &item.receipt],
+                &self.with_group(&[&item.consumer, &item.receipt]),
             )
             .await?;
         Ok(held == 1)
@@ -559,11 +558,12 @@ impl Inbox for RedisInbox {
     async fn replay(&self, event: &EventId) -> Result<bool, Error> {
         let k = &self.keys;
         let replayed: i64 = self
+            .connection
             .invoke(
                 "replay a dead letter",
                 &REPLAY,
                 &[&k.stream, &k.queued, &k.dead, &k.dead_index],
-                &[event.as_str()],
+                &self.with_group(&[event.as_str()]),
             )
             .await?;
         Ok(replayed == 1)
@@ -594,11 +594,12 @@ impl Inbox for RedisInbox {
     async fn retire(&self, consumer: &str) -> Result<(), Error> {
         let idle = millis(Duration::from_secs(3600).max(self.lease * 2));
         let _: i64 = self
+            .connection
             .invoke(
                 "retire a worker",
                 &RETIRE,
                 &[&self.keys.stream],
-                &[consumer, &idle],
+                &self.with_group(&[consumer, &idle]),
             )
             .await?;
         Ok(())

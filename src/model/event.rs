@@ -36,21 +36,21 @@ api_object! {
     pub struct Event ("an event with an `id` and a `name`") {
         required {
             /// The event's ID (`ev_…`).
-            id: EventId = "id",
+            id: EventId,
             /// The event type.
-            name: EventType = "name",
+            name: EventType,
         }
         optional {
             /// The project the event belongs to.
-            project_id: Option<String> = "project_id",
+            project_id: Option<String>,
             /// Whether the event comes from a sandbox project.
-            sandbox: bool = "sandbox",
+            sandbox: bool,
             /// When the event was fired; `None` when the API sent none.
-            fired_at: Option<Timestamp> = "fired_at",
+            fired_at: Option<Timestamp>,
             /// The object the event is about.
-            data: EventData = "data",
+            data: EventData,
             /// The webhook deliveries of the event, when the API lists them.
-            webhooks: Vec<WebhookDelivery> = "webhooks",
+            webhooks: Vec<WebhookDelivery>,
         }
     }
 }
@@ -67,11 +67,11 @@ api_object! {
         required {}
         optional {
             /// The event type, repeated.
-            name: Option<EventType> = "name",
+            name: Option<EventType>,
             /// Whether the event comes from a sandbox project, repeated.
-            sandbox: Option<bool> = "sandbox",
+            sandbox: Option<bool>,
             /// The transaction, for transaction events.
-            transaction: Option<Transaction> = "transaction",
+            transaction: Option<Transaction>,
         }
     }
 }

@@ -48,6 +48,9 @@ impl<'de> Deserialize<'de> for Text<'de> {
 /// fields, and serde implementations that read and write the API's field
 /// names.
 ///
+/// A field's API name is the field's own, unless given after it
+/// (`kind: Option<OperationType> = "type",`).
+///
 /// Every field is read through [`Tolerant`](super::tolerant::Tolerant): a
 /// value that does not fit its type leaves the field empty, is kept raw in
 /// `extra` and is listed in the warnings, so only a missing or unreadable
@@ -58,10 +61,10 @@ macro_rules! api_object {
         $(#[$meta:meta])*
         pub struct $name:ident ($expected:literal) {
             required {
-                $( $(#[doc = $rdoc:literal])* $rfield:ident : $rty:ty = $rjson:literal, )*
+                $( $(#[doc = $rdoc:literal])* $rfield:ident : $rty:ty $(= $rjson:literal)?, )*
             }
             optional {
-                $( $(#[doc = $odoc:literal])* $ofield:ident : $oty:ty = $ojson:literal, )*
+                $( $(#[doc = $odoc:literal])* $ofield:ident : $oty:ty $(= $ojson:literal)?, )*
             }
         }
     ) => {
@@ -69,8 +72,8 @@ macro_rules! api_object {
         #[derive(Clone, PartialEq)]
         #[non_exhaustive]
         pub struct $name {
-            $( $(#[doc = $rdoc])* #[doc = concat!("\n\nAPI field `", $rjson, "`.")] pub $rfield: $rty, )*
-            $( $(#[doc = $odoc])* #[doc = concat!("\n\nAPI field `", $ojson, "`.")] pub $ofield: $oty, )*
+            $( $(#[doc = $rdoc])* #[doc = concat!("\n\nAPI field `", $crate::model::object::api_key!($rfield $($rjson)?), "`.")] pub $rfield: $rty, )*
+            $( $(#[doc = $odoc])* #[doc = concat!("\n\nAPI field `", $crate::model::object::api_key!($ofield $($ojson)?), "`.")] pub $ofield: $oty, )*
             /// Every field this crate does not model, and every modelled
             /// field whose value did not fit its type, as the server sent it.
             pub extra: $crate::model::Extra,
@@ -111,25 +114,25 @@ macro_rules! api_object {
                 let mut __warnings: Vec<ModelWarning> = Vec::new();
                 while let Some(__key) = __map.next_key::<$crate::model::object::Text<'de>>()? {
                     match &*__key.0 {
-                        $( $rjson => match next_value::<$rty, A>(&mut __map)? {
+                        $( $crate::model::object::api_key!($rfield $($rjson)?) => match next_value::<$rty, A>(&mut __map)? {
                             Read::Typed(value, inner) => {
                                 $rfield = Some(value);
-                                __warnings.extend(inner.into_iter().map(|w| w.under($rjson)));
+                                __warnings.extend(inner.into_iter().map(|w| w.under($crate::model::object::api_key!($rfield $($rjson)?))));
                             }
                             Read::Mismatch(raw) => {
                                 $rfield = None;
-                                __warnings.push(ModelWarning::new($rjson, <$rty as Tolerant>::EXPECTED, raw.clone()));
+                                __warnings.push(ModelWarning::new($crate::model::object::api_key!($rfield $($rjson)?), <$rty as Tolerant>::EXPECTED, raw.clone()));
                                 __extra.push_raw(__key.0.into_owned(), raw);
                             }
                         }, )*
-                        $( $ojson => match next_value::<$oty, A>(&mut __map)? {
+                        $( $crate::model::object::api_key!($ofield $($ojson)?) => match next_value::<$oty, A>(&mut __map)? {
                             Read::Typed(value, inner) => {
                                 $ofield = value;
-                                __warnings.extend(inner.into_iter().map(|w| w.under($ojson)));
+                                __warnings.extend(inner.into_iter().map(|w| w.under($crate::model::object::api_key!($ofield $($ojson)?))));
                             }
                             Read::Mismatch(raw) => {
                                 $ofield = Default::default();
-                                __warnings.push(ModelWarning::new($ojson, <$oty as Tolerant>::EXPECTED, raw.clone()));
+                                __warnings.push(ModelWarning::new($crate::model::object::api_key!($ofield $($ojson)?), <$oty as Tolerant>::EXPECTED, raw.clone()));
                                 __extra.push_raw(__key.0.into_owned(), raw);
                             }
                         }, )*
@@ -153,11 +156,11 @@ macro_rules! api_object {
                         let mut __out = serde_json::Map::new();
                         $( if let Some(value) = &$rfield {
                             if let Ok(value) = serde_json::to_value(value) {
-                                __out.insert($rjson.to_owned(), value);
+                                __out.insert($crate::model::object::api_key!($rfield $($rjson)?).to_owned(), value);
                             }
                         } )*
                         $( if let Ok(value) = serde_json::to_value(&$ofield) {
-                            __out.insert($ojson.to_owned(), value);
+                            __out.insert($crate::model::object::api_key!($ofield $($ojson)?).to_owned(), value);
                         } )*
                         for (key, value) in __extra.iter() {
                             __out.insert(key.to_owned(), value.clone());
@@ -182,7 +185,7 @@ macro_rules! api_object {
                         <$name as $crate::model::tolerant::ApiObject>::visit_object(map)?.map_err(|_| {
                             <A::Error as serde::de::Error>::custom(concat!(
                                 "not ", $expected, ": a required field (",
-                                $( "`", $rjson, "` ", )*
+                                $( "`", $crate::model::object::api_key!($rfield $($rjson)?), "` ", )*
                                 ") is missing or unreadable"
                             ))
                         })
@@ -196,9 +199,9 @@ macro_rules! api_object {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeMap;
                 let mut map = serializer.serialize_map(None)?;
-                $( map.serialize_entry($rjson, &self.$rfield)?; )*
-                $( if !self.extra.contains_key($ojson) {
-                    map.serialize_entry($ojson, &self.$ofield)?;
+                $( map.serialize_entry($crate::model::object::api_key!($rfield $($rjson)?), &self.$rfield)?; )*
+                $( if !self.extra.contains_key($crate::model::object::api_key!($ofield $($ojson)?)) {
+                    map.serialize_entry($crate::model::object::api_key!($ofield $($ojson)?), &self.$ofield)?;
                 } )*
                 $crate::model::extra::serialize_fields(&self.extra, &mut map)?;
                 map.end()
@@ -208,3 +211,16 @@ macro_rules! api_object {
 }
 
 pub(crate) use api_object;
+
+/// The API's name of a field of [`api_object!`]: the one given, else the
+/// field's own.
+macro_rules! api_key {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident $json:literal) => {
+        $json
+    };
+}
+
+pub(crate) use api_key;

@@ -25,83 +25,83 @@ api_object! {
     pub struct Transaction ("a transaction with an `id`") {
         required {
             /// The transaction's ID (`tr_…`).
-            id: TransactionId = "id",
+            id: TransactionId,
         }
         optional {
             /// The current status; `None` when the API sent none, or one
             /// that is not a string (the Go SDK declares it optional). The
             /// tracker moves nothing for a transaction without a status.
-            status: Option<TransactionStatus> = "status",
+            status: Option<TransactionStatus>,
             /// The project (`proj_…` or `test-proj_…`).
-            project_id: Option<String> = "project_id",
+            project_id: Option<String>,
             /// The invoice the payment was made for (`iv_…`).
-            invoice_id: Option<String> = "invoice_id",
+            invoice_id: Option<String>,
             /// The customer (`cust_…`).
-            customer_id: Option<String> = "customer_id",
+            customer_id: Option<String>,
             /// The subscription, for recurring payments.
-            subscription_id: Option<String> = "subscription_id",
+            subscription_id: Option<String>,
             /// The customer token used, if any.
-            token_id: Option<String> = "token_id",
+            token_id: Option<String>,
             /// The card used (`card_…`), if any.
-            card_id: Option<String> = "card_id",
+            card_id: Option<String>,
             /// The name given to the payment.
-            name: Option<String> = "name",
+            name: Option<String>,
             /// The amount asked.
-            amount: Option<Amount> = "amount",
+            amount: Option<Amount>,
             /// The currency (ISO 4217 code).
-            currency: Option<String> = "currency",
+            currency: Option<String>,
             /// The amount authorized.
-            authorized_amount: Option<Amount> = "authorized_amount",
+            authorized_amount: Option<Amount>,
             /// The amount captured.
-            captured_amount: Option<Amount> = "captured_amount",
+            captured_amount: Option<Amount>,
             /// The amount refunded so far.
-            refunded_amount: Option<Amount> = "refunded_amount",
+            refunded_amount: Option<Amount>,
             /// The amount still available to capture or refund.
-            available_amount: Option<Amount> = "available_amount",
+            available_amount: Option<Amount>,
             /// The amount voided.
-            voided_amount: Option<Amount> = "voided_amount",
+            voided_amount: Option<Amount>,
             /// The error code of a failed payment (`card.failed-cvc`, …).
-            error_code: Option<String> = "error_code",
+            error_code: Option<String>,
             /// The gateway's message for a failed payment.
-            error_message: Option<String> = "error_message",
+            error_message: Option<String>,
             /// Whether the payment was authorized.
-            authorized: bool = "authorized",
+            authorized: bool,
             /// Whether the payment was captured.
-            captured: bool = "captured",
+            captured: bool,
             /// Whether the authorization was voided.
-            voided: bool = "voided",
+            voided: bool,
             /// Whether the payment was refunded, fully or partly.
-            refunded: bool = "refunded",
+            refunded: bool,
             /// Whether a chargeback was received.
-            chargedback: bool = "chargedback",
+            chargedback: bool,
             /// Whether the bank sent a fraud notification.
-            received_fraud_notification: bool = "received_fraud_notification",
+            received_fraud_notification: bool,
             /// Whether the bank sent a retrieval request.
-            received_retrieval_request: bool = "received_retrieval_request",
+            received_retrieval_request: bool,
             /// When the transaction was created.
-            created_at: Option<Timestamp> = "created_at",
+            created_at: Option<Timestamp>,
             /// When it was authorized.
-            authorized_at: Option<Timestamp> = "authorized_at",
+            authorized_at: Option<Timestamp>,
             /// When it was captured.
-            captured_at: Option<Timestamp> = "captured_at",
+            captured_at: Option<Timestamp>,
             /// When it was last refunded.
-            refunded_at: Option<Timestamp> = "refunded_at",
+            refunded_at: Option<Timestamp>,
             /// When it was voided.
-            voided_at: Option<Timestamp> = "voided_at",
+            voided_at: Option<Timestamp>,
             /// When it was charged back.
-            chargedback_at: Option<Timestamp> = "chargedback_at",
+            chargedback_at: Option<Timestamp>,
             /// The merchant's own key-value pairs.
-            metadata: Metadata = "metadata",
+            metadata: Metadata,
             /// Whether this is a sandbox (test) transaction.
-            sandbox: bool = "sandbox",
+            sandbox: bool,
             /// The gateway that processed it (`checkoutcom`, `adyen`, …).
-            gateway_name: Option<String> = "gateway_name",
+            gateway_name: Option<String>,
             /// The payment method (`card`, `paypal`, …).
-            payment_type: Option<String> = "payment_type",
+            payment_type: Option<String>,
             /// The operations made on the payment, when expanded.
-            operations: Vec<Operation> = "operations",
+            operations: Vec<Operation>,
             /// The refunds made on the payment, when expanded.
-            refunds: Vec<serde_json::Value> = "refunds",
+            refunds: Vec<serde_json::Value>,
         }
     }
 }
@@ -174,33 +174,33 @@ api_object! {
         required {}
         optional {
             /// The operation's ID (`tr_op_…`).
-            id: Option<String> = "id",
+            id: Option<String>,
             /// The transaction it belongs to.
-            transaction_id: Option<TransactionId> = "transaction_id",
+            transaction_id: Option<TransactionId>,
             /// What the operation did; `None` when the server sent none.
             kind: Option<OperationType> = "type",
             /// The amount it moved.
-            amount: Option<Amount> = "amount",
+            amount: Option<Amount>,
             /// The currency of `amount`.
-            currency: Option<String> = "currency",
+            currency: Option<String>,
             /// Whether the operation failed.
-            has_failed: bool = "has_failed",
+            has_failed: bool,
             /// Whether it was an attempt at the gateway.
-            is_attempt: bool = "is_attempt",
+            is_attempt: bool,
             /// Whether it counts in the transaction's balances.
-            is_accountable: bool = "is_accountable",
+            is_accountable: bool,
             /// The error code, when it failed.
-            error_code: Option<String> = "error_code",
+            error_code: Option<String>,
             /// The gateway's message, when it failed.
-            error_message: Option<String> = "error_message",
+            error_message: Option<String>,
             /// The gateway's own ID for the operation.
-            gateway_operation_id: Option<String> = "gateway_operation_id",
+            gateway_operation_id: Option<String>,
             /// The payment method.
-            payment_type: Option<String> = "payment_type",
+            payment_type: Option<String>,
             /// The merchant's or gateway's key-value pairs.
-            metadata: Metadata = "metadata",
+            metadata: Metadata,
             /// When it happened.
-            created_at: Option<Timestamp> = "created_at",
+            created_at: Option<Timestamp>,
         }
     }
 }

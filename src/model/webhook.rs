@@ -9,7 +9,7 @@ use super::object::api_object;
 use super::open_enum::open_enum;
 use super::timestamp::Timestamp;
 use super::tolerant::{Json, Parsed, Scalar, tolerant_object, tolerant_scalar};
-use crate::delivery::redact_url;
+use crate::error::redact_url;
 
 open_enum! {
     /// Whether a delivery attempt reached the webhook URL, as the API
@@ -42,29 +42,29 @@ api_object! {
         required {}
         optional {
             /// The record's ID.
-            id: Option<String> = "id",
+            id: Option<String>,
             /// The project.
-            project_id: Option<String> = "project_id",
+            project_id: Option<String>,
             /// The event delivered.
-            event_id: Option<String> = "event_id",
+            event_id: Option<String>,
             /// The URL the event was sent to.
-            request_url: Option<String> = "request_url",
+            request_url: Option<String>,
             /// The method used (`POST`).
-            request_method: Option<String> = "request_method",
+            request_method: Option<String>,
             /// The body the endpoint answered with.
-            response_body: Option<String> = "response_body",
+            response_body: Option<String>,
             /// The status code the endpoint answered with, if it answered.
-            response_code: Option<u16> = "response_code",
+            response_code: Option<u16>,
             /// The headers the endpoint answered with, as one text.
-            response_headers: Option<String> = "response_headers",
+            response_headers: Option<String>,
             /// How long the endpoint took to answer, in milliseconds.
-            response_time_ms: Option<u64> = "response_time_ms",
+            response_time_ms: Option<u64>,
             /// Whether the attempt was delivered or failed.
-            status: Option<WebhookStatus> = "status",
+            status: Option<WebhookStatus>,
             /// When the attempt was made.
-            created_at: Option<Timestamp> = "created_at",
+            created_at: Option<Timestamp>,
             /// When the delivery is (or was) released for its next attempt.
-            release_at: Option<Timestamp> = "release_at",
+            release_at: Option<Timestamp>,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::adapter_kit::BodyRead;
 use super::report::Observer;
 use super::runtime::Runtime;
 use super::tracker::TransactionTracker;
@@ -19,6 +20,12 @@ use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, Transac
 /// The default largest body accepted: 64 KiB (a payload is under 200
 /// bytes).
 pub(crate) const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The default read timeout: 10 s. How long a delivery's whole body may
+/// take to arrive once its head is in (a payload is under 200 bytes); a
+/// slower client is answered 408 and its connection freed, so that slow
+/// senders cannot hold connections open.
+pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default lease of a claim: how long a delivery holds an event before
 /// another one may take it over.
@@ -97,7 +104,7 @@ pub struct ReceiverBuilder {
     claims: Option<Arc<dyn ClaimStore>>,
     transactions: Option<Arc<dyn TransactionStore>>,
     observer: Option<Arc<dyn Observer>>,
-    body_limit: usize,
+    body: BodyRead,
     not_found: NotFoundPolicy,
     lease: Duration,
     retry_after: Duration,
@@ -124,7 +131,10 @@ impl Default for ReceiverBuilder {
             claims: None,
             transactions: None,
             observer: None,
-            body_limit: DEFAULT_BODY_LIMIT,
+            body: BodyRead {
+                limit: DEFAULT_BODY_LIMIT,
+                timeout: DEFAULT_READ_TIMEOUT,
+            },
             not_found: NotFoundPolicy::default(),
             lease: DEFAULT_LEASE,
             retry_after: DEFAULT_RETRY_AFTER,
@@ -142,7 +152,7 @@ impl std::fmt::Debug for ReceiverBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceiverBuilder")
             .field("router", &self.router)
-            .field("body_limit", &self.body_limit)
+            .field("body", &self.body)
             .field("not_found", &self.not_found)
             .field("lease", &self.lease)
             .field("answer_deadline", &self.answer_deadline)
@@ -292,7 +302,31 @@ impl ReceiverBuilder {
     /// The largest body accepted, in bytes (default
     /// 64 KiB).
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
+        self.body.limit = bytes;
+        self
+    }
+
+    /// How long a delivery's whole body may take to arrive once its head
+    /// is in (default 10 s): a slower client is
+    /// answered 408 (`Outcome::BodyTimeout`). Every adapter reads the
+    /// body within it ([`Receiver::handle_streaming`]); timed by the
+    /// [`Runtime`], or by tokio's when the receiver has none.
+    ///
+    /// ```
+    /// # use smart_router_webhooks::{Credentials, Event, EventId, FetchError, Receiver};
+    /// # async fn api(_: &EventId) -> Result<Event, FetchError> { Err(FetchError::not_found()) }
+    /// use std::time::Duration;
+    ///
+    /// let receiver = Receiver::builder()
+    ///     .credentials(Credentials::new("hooks", "s3cret")?)
+    ///     .fetcher(api)
+    ///     .read_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok::<(), smart_router_webhooks::Error>(())
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.body.timeout = timeout;
         self
     }
 
@@ -378,11 +412,11 @@ impl ReceiverBuilder {
     ///
     /// [`ErrorKind::InvalidConfig`] when no fetcher was given, neither
     /// credentials nor [`allow_unauthenticated`](Self::allow_unauthenticated)
-    /// was chosen, the body limit, lease, answer deadline or a handler
-    /// timeout is zero, the realm has a character that cannot go in a
-    /// header, a handler name is empty or registered twice, an event type
-    /// given to [`on`](Self::on) is no event's name, or a handler timeout
-    /// names no handler.
+    /// was chosen, the body limit, read timeout, lease, answer deadline or
+    /// a handler timeout is zero, the realm has a character that cannot go
+    /// in a header, a handler name is empty or registered twice, an event
+    /// type given to [`on`](Self::on) is no event's name, or a handler
+    /// timeout names no handler.
     pub fn build(self) -> Result<Receiver, Error> {
         let config = |message: &'static str| Error::new(ErrorKind::InvalidConfig, message);
         let auth = match self.auth {
@@ -397,8 +431,11 @@ impl ReceiverBuilder {
         let fetcher = self
             .fetcher
             .ok_or_else(|| config("no fetcher: call fetcher(…) with an ApiClient"))?;
-        if self.body_limit == 0 {
+        if self.body.limit == 0 {
             return Err(config("the body limit is zero"));
+        }
+        if self.body.timeout.is_zero() {
+            return Err(config("the read timeout is zero"));
         }
         if self.lease.is_zero() {
             return Err(config("the claim lease is zero"));
@@ -448,7 +485,7 @@ impl ReceiverBuilder {
                 claims,
                 tracker: TransactionTracker::new(transactions),
                 observer: self.observer,
-                body_limit: self.body_limit,
+                body: self.body,
                 not_found: self.not_found,
                 lease: self.lease,
                 retry_after: self.retry_after,

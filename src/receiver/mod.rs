@@ -4,7 +4,7 @@
 //! method → credentials → size → payload → claim → fetch → track →
 //! dispatch → record → answer.
 
-mod body;
+pub(crate) mod adapter_kit;
 mod builder;
 mod owed;
 mod process;
@@ -19,11 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use std::future::Future;
 
-#[cfg(any(feature = "tower", feature = "actix"))]
-pub(crate) use body::BodyCollector;
-pub use body::BodyError;
+pub use adapter_kit::BodyError;
 pub use builder::{NotFoundPolicy, ReceiverBuilder};
 pub use report::{DeliveryReport, HandlerRun, Observer, Outcome};
 pub use runtime::Runtime;
@@ -75,7 +72,7 @@ struct Inner {
     claims: Arc<dyn ClaimStore>,
     tracker: TransactionTracker,
     observer: Option<Arc<dyn Observer>>,
-    body_limit: usize,
+    body: adapter_kit::BodyRead,
     not_found: NotFoundPolicy,
     lease: Duration,
     retry_after: Duration,
@@ -92,7 +89,7 @@ impl std::fmt::Debug for Receiver {
         f.debug_struct("Receiver")
             .field("auth", &self.inner.auth)
             .field("router", &self.inner.router)
-            .field("body_limit", &self.inner.body_limit)
+            .field("body", &self.inner.body)
             .field("not_found", &self.inner.not_found)
             .field("lease", &self.inner.lease)
             .field("runtime", &self.inner.runtime.is_some())
@@ -149,7 +146,11 @@ impl Receiver {
     ) -> DeliveryReport {
         let report = self.finish_traced(checked, started).await;
         #[cfg(feature = "metrics")]
-        crate::metrics::delivery_answered(&report, started.elapsed());
+        crate::metrics::delivery_answered(
+            report.outcome.as_str(),
+            report.status.as_u16(),
+            started.elapsed(),
+        );
         report
     }
 
@@ -249,7 +250,7 @@ impl Receiver {
             report.detached = true;
             if let Some(started) = started {
                 #[cfg(feature = "metrics")]
-                crate::metrics::detached_ended(&report);
+                crate::metrics::detached_ended(report.outcome.as_str());
                 observer.observe(&report, started);
             }
         });
@@ -344,43 +345,10 @@ impl Receiver {
     }
 
     fn check_body(&self, body: &[u8]) -> Result<WebhookPayload, Box<DeliveryReport>> {
-        if body.len() > self.inner.body_limit {
+        if body.len() > self.inner.body.limit {
             return Err(rejection(Outcome::PayloadTooLarge, None));
         }
         WebhookPayload::parse(body).map_err(|e| rejection(Outcome::InvalidPayload, Some(e)))
-    }
-
-    /// Answers a delivery whose body is still to be read, for adapters:
-    /// checks the method and credentials first, refuses a `Content-Length`
-    /// over the limit, then reads the body with `read_body` (given the
-    /// limit: it must stop past it and say [`BodyError::TooLarge`]), then
-    /// goes on as [`handle`](Self::handle). Nothing of the body is read
-    /// for a request refused on its head.
-    pub async fn handle_streaming<F, Fut>(
-        &self,
-        parts: http::request::Parts,
-        read_body: F,
-    ) -> Response<Bytes>
-    where
-        F: FnOnce(usize) -> Fut,
-        Fut: Future<Output = Result<Bytes, BodyError>>,
-    {
-        let started = Instant::now();
-        let checked = match self.check_head(&parts.method, &parts.headers) {
-            Err(report) => Err(report),
-            Ok(())
-                if declared_length(&parts.headers)
-                    .is_some_and(|n| n > self.inner.body_limit as u64) =>
-            {
-                Err(rejection(Outcome::PayloadTooLarge, None))
-            }
-            Ok(()) => match read_body(self.inner.body_limit).await {
-                Ok(body) => self.check_body(&body),
-                Err(error) => Err(rejection(error.outcome(), None)),
-            },
-        };
-        let report = self.finish(checked, started).await;
-        self.respond(&report)
     }
 
     /// The second half of a delivery: claims the event, fetches it, tracks
@@ -493,17 +461,6 @@ fn rejection(outcome: Outcome, error: Option<Error>) -> Box<DeliveryReport> {
     let mut report = DeliveryReport::new(outcome);
     report.rejection = error;
     Box::new(report)
-}
-
-/// The `Content-Length` of a request, if it has one that reads as a number.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 #[cfg(feature = "tracing")]

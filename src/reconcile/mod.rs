@@ -30,7 +30,7 @@ pub use walk::{EventWalk, Start, StartFrom, WalkPage};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::store::RedisCursorStore;
-pub use crate::store::{Cursor, CursorStore, MemoryCursorStore};
+pub use crate::store::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
 
 use crate::api::{ApiClient, FetchError};
 use crate::error::{Error, ErrorKind};
@@ -276,7 +276,10 @@ impl Reconciler {
             Ok(()) => run.walk(stop).await,
             Err(error) => Err(error),
         };
-        let released = inner.cursors.release(&inner.name, &holder).await;
+        let released = inner
+            .cursors
+            .release(WalkLease::new(&inner.name, &holder))
+            .await;
         run.summary.requests = run.walk.requests();
         result?;
         released.map_err(ReconcileError::Store)?;
@@ -327,7 +330,7 @@ impl Run<'_> {
         #[cfg(feature = "tracing")]
         progress::trace(progress);
         #[cfg(feature = "metrics")]
-        crate::metrics::reconcile(progress);
+        progress::measure(progress);
         if let Some(observer) = &self.reconciler.observer {
             observer.on_progress(progress);
         }
@@ -337,10 +340,15 @@ impl Run<'_> {
         self.report(&Progress::Finished(&self.summary));
     }
 
+    /// This run's lease on its walk.
+    fn lease(&self) -> WalkLease<'_> {
+        WalkLease::new(&self.reconciler.name, self.holder)
+    }
+
     async fn renew(&self) -> Result<bool, ReconcileError> {
         let r = self.reconciler;
         r.cursors
-            .lease(&r.name, self.holder, r.lease)
+            .lease(self.lease(), r.lease)
             .await
             .map_err(ReconcileError::Store)
     }
@@ -353,7 +361,7 @@ impl Run<'_> {
         let r = self.reconciler;
         let saved = r
             .cursors
-            .save(&r.name, self.holder, &cursor)
+            .save(self.lease(), &cursor)
             .await
             .map_err(ReconcileError::Store)?;
         if !saved {
@@ -465,9 +473,9 @@ impl Run<'_> {
     async fn mark_stuck(&self, id: &EventId, stuck: bool) -> Result<(), ReconcileError> {
         let r = self.reconciler;
         let changed = if stuck {
-            r.cursors.add_stuck(&r.name, self.holder, id).await
+            r.cursors.add_stuck(self.lease(), id).await
         } else {
-            r.cursors.remove_stuck(&r.name, self.holder, id).await
+            r.cursors.remove_stuck(self.lease(), id).await
         };
         match changed.map_err(ReconcileError::Store)? {
             true => Ok(()),

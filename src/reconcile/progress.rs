@@ -118,6 +118,30 @@ pub struct RunSummary {
     pub interrupted: bool,
 }
 
+/// Records a step of a walk in the crate's metrics.
+#[cfg(feature = "metrics")]
+pub(crate) fn measure(progress: &Progress<'_>) {
+    use crate::metrics;
+    use crate::receiver::Outcome;
+    match progress {
+        Progress::Page { .. } => metrics::reconcile_page(),
+        Progress::Done { report, .. } if report.outcome == Outcome::Duplicate => {
+            metrics::reconcile_event("already_done");
+        }
+        Progress::Done { .. } => metrics::reconcile_event("processed"),
+        Progress::Retrying { .. } => metrics::reconcile_event("retrying"),
+        Progress::Stuck { .. } => metrics::reconcile_event("stuck"),
+        Progress::Cursor { lag, .. } => {
+            if let Some(lag) = lag {
+                metrics::reconcile_lag(*lag);
+            }
+        }
+        Progress::Finished(summary) => {
+            metrics::reconcile_run(summary.walked, summary.stuck.len());
+        }
+    }
+}
+
 /// Emits `progress` as a tracing event.
 #[cfg(feature = "tracing")]
 pub(crate) fn trace(progress: &Progress<'_>) {

@@ -64,6 +64,24 @@ impl fmt::Display for Cursor {
     }
 }
 
+/// The lease on a walk as its holder names it: the walk and the holder's
+/// token, which every change of a walk carries, so that only the lease's
+/// holder changes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkLease<'a> {
+    /// The walk's name.
+    pub walk: &'a str,
+    /// The token of the (would-be) holder of the lease.
+    pub holder: &'a ClaimToken,
+}
+
+impl<'a> WalkLease<'a> {
+    /// The lease on `walk` as `holder` names it.
+    pub fn new(walk: &'a str, holder: &'a ClaimToken) -> Self {
+        WalkLease { walk, holder }
+    }
+}
+
 /// Keeps the cursor of each named walk, and a lease on the walk so that
 /// only one instance walks it at a time.
 ///
@@ -79,28 +97,29 @@ pub trait CursorStore: Send + Sync + 'static {
     /// [`ErrorKind::Store`] when the store cannot answer.
     async fn load(&self, walk: &str) -> Result<Option<Cursor>, Error>;
 
-    /// Takes the lease on `walk` for `ttl`, or extends it when `holder`
-    /// has it already. `false` when another holder's lease has not ended.
+    /// Takes the lease on its walk for `ttl`, or extends it when its
+    /// holder has it already. `false` when another holder's lease has not
+    /// ended.
     ///
     /// # Errors
     ///
     /// As for [`load`](CursorStore::load).
-    async fn lease(&self, walk: &str, holder: &ClaimToken, ttl: Duration) -> Result<bool, Error>;
+    async fn lease(&self, lease: WalkLease<'_>, ttl: Duration) -> Result<bool, Error>;
 
-    /// Saves `cursor` if `holder` has the lease on `walk`; `false` (and
-    /// nothing saved) otherwise.
+    /// Saves `cursor` if the lease's holder has it; `false` (and nothing
+    /// saved) otherwise.
     ///
     /// # Errors
     ///
     /// As for [`load`](CursorStore::load).
-    async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error>;
+    async fn save(&self, lease: WalkLease<'_>, cursor: &Cursor) -> Result<bool, Error>;
 
-    /// Ends `holder`'s lease on `walk`, if it has it.
+    /// Ends the lease, if its holder has it.
     ///
     /// # Errors
     ///
     /// As for [`load`](CursorStore::load).
-    async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error>;
+    async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error>;
 
     /// The events of `walk` reported stuck and not done since, in the
     /// order of their IDs: the reconciler tries each again at the start of
@@ -111,31 +130,21 @@ pub trait CursorStore: Send + Sync + 'static {
     /// As for [`load`](CursorStore::load).
     async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error>;
 
-    /// Adds `event` to the stuck events of `walk` if `holder` has the
-    /// lease; `false` (and nothing added) otherwise.
+    /// Adds `event` to the stuck events of the lease's walk if its holder
+    /// has it; `false` (and nothing added) otherwise.
     ///
     /// # Errors
     ///
     /// As for [`load`](CursorStore::load).
-    async fn add_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error>;
+    async fn add_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error>;
 
-    /// Removes `event` from the stuck events of `walk` if `holder` has the
-    /// lease; `false` (and nothing removed) otherwise.
+    /// Removes `event` from the stuck events of the lease's walk if its
+    /// holder has it; `false` (and nothing removed) otherwise.
     ///
     /// # Errors
     ///
     /// As for [`load`](CursorStore::load).
-    async fn remove_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error>;
+    async fn remove_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error>;
 }
 
 #[async_trait]
@@ -144,38 +153,28 @@ impl<S: CursorStore + ?Sized> CursorStore for std::sync::Arc<S> {
         (**self).load(walk).await
     }
 
-    async fn lease(&self, walk: &str, holder: &ClaimToken, ttl: Duration) -> Result<bool, Error> {
-        (**self).lease(walk, holder, ttl).await
+    async fn lease(&self, lease: WalkLease<'_>, ttl: Duration) -> Result<bool, Error> {
+        (**self).lease(lease, ttl).await
     }
 
-    async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error> {
-        (**self).save(walk, holder, cursor).await
+    async fn save(&self, lease: WalkLease<'_>, cursor: &Cursor) -> Result<bool, Error> {
+        (**self).save(lease, cursor).await
     }
 
-    async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
-        (**self).release(walk, holder).await
+    async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error> {
+        (**self).release(lease).await
     }
 
     async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
         (**self).stuck(walk).await
     }
 
-    async fn add_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error> {
-        (**self).add_stuck(walk, holder, event).await
+    async fn add_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
+        (**self).add_stuck(lease, event).await
     }
 
-    async fn remove_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error> {
-        (**self).remove_stuck(walk, holder, event).await
+    async fn remove_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
+        (**self).remove_stuck(lease, event).await
     }
 }
 
@@ -212,10 +211,10 @@ impl MemoryCursorStore {
         f(walks.entry(walk.to_owned()).or_default())
     }
 
-    /// Runs `change` if `holder` has the lease on `walk`; whether it did.
-    fn if_held(&self, walk: &str, holder: &ClaimToken, change: impl FnOnce(&mut Walk)) -> bool {
-        self.with(walk, |w| {
-            let held = w.held_by(holder);
+    /// Runs `change` if the lease's holder has it; whether it did.
+    fn if_held(&self, lease: WalkLease<'_>, change: impl FnOnce(&mut Walk)) -> bool {
+        self.with(lease.walk, |w| {
+            let held = w.held_by(lease.holder);
             if held {
                 change(w);
             }
@@ -230,8 +229,9 @@ impl CursorStore for MemoryCursorStore {
         Ok(self.with(walk, |w| w.cursor.clone()))
     }
 
-    async fn lease(&self, walk: &str, holder: &ClaimToken, ttl: Duration) -> Result<bool, Error> {
-        Ok(self.with(walk, |w| {
+    async fn lease(&self, lease: WalkLease<'_>, ttl: Duration) -> Result<bool, Error> {
+        let holder = lease.holder;
+        Ok(self.with(lease.walk, |w| {
             let now = Instant::now();
             let free = w
                 .lease
@@ -244,13 +244,16 @@ impl CursorStore for MemoryCursorStore {
         }))
     }
 
-    async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error> {
-        Ok(self.if_held(walk, holder, |w| w.cursor = Some(cursor.clone())))
+    async fn save(&self, lease: WalkLease<'_>, cursor: &Cursor) -> Result<bool, Error> {
+        Ok(self.if_held(lease, |w| w.cursor = Some(cursor.clone())))
     }
 
-    async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
-        self.with(walk, |w| {
-            if w.lease.as_ref().is_some_and(|(token, _)| token == holder) {
+    async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error> {
+        self.with(lease.walk, |w| {
+            if w.lease
+                .as_ref()
+                .is_some_and(|(token, _)| token == lease.holder)
+            {
                 w.lease = None;
             }
         });
@@ -261,24 +264,14 @@ impl CursorStore for MemoryCursorStore {
         Ok(self.with(walk, |w| w.stuck.iter().cloned().collect()))
     }
 
-    async fn add_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error> {
-        Ok(self.if_held(walk, holder, |w| {
+    async fn add_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
+        Ok(self.if_held(lease, |w| {
             w.stuck.insert(event.clone());
         }))
     }
 
-    async fn remove_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error> {
-        Ok(self.if_held(walk, holder, |w| {
+    async fn remove_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
+        Ok(self.if_held(lease, |w| {
             w.stuck.remove(event);
         }))
     }
@@ -303,22 +296,37 @@ mod tests {
         let store = MemoryCursorStore::new();
         let (a, b) = (ClaimToken::unique(), ClaimToken::unique());
         let ttl = Duration::from_millis(50);
-        assert!(store.lease("w", &a, ttl).await.unwrap());
-        assert!(!store.lease("w", &b, ttl).await.unwrap());
-        assert!(store.lease("other", &b, ttl).await.unwrap());
-        assert!(!store.save("w", &b, &Cursor::Beginning).await.unwrap());
-        assert!(store.save("w", &a, &Cursor::Beginning).await.unwrap());
+        assert!(store.lease(WalkLease::new("w", &a), ttl).await.unwrap());
+        assert!(!store.lease(WalkLease::new("w", &b), ttl).await.unwrap());
+        assert!(store.lease(WalkLease::new("other", &b), ttl).await.unwrap());
+        assert!(
+            !store
+                .save(WalkLease::new("w", &b), &Cursor::Beginning)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .save(WalkLease::new("w", &a), &Cursor::Beginning)
+                .await
+                .unwrap()
+        );
         assert_eq!(store.load("w").await.unwrap(), Some(Cursor::Beginning));
         tokio::time::sleep(ttl * 2).await;
-        assert!(!store.save("w", &a, &Cursor::Beginning).await.unwrap());
-        assert!(store.lease("w", &b, ttl).await.unwrap());
-        store.release("w", &a).await.unwrap();
         assert!(
-            !store.lease("w", &a, ttl).await.unwrap(),
+            !store
+                .save(WalkLease::new("w", &a), &Cursor::Beginning)
+                .await
+                .unwrap()
+        );
+        assert!(store.lease(WalkLease::new("w", &b), ttl).await.unwrap());
+        store.release(WalkLease::new("w", &a)).await.unwrap();
+        assert!(
+            !store.lease(WalkLease::new("w", &a), ttl).await.unwrap(),
             "a stranger's release is ignored"
         );
-        store.release("w", &b).await.unwrap();
-        assert!(store.lease("w", &a, ttl).await.unwrap());
+        store.release(WalkLease::new("w", &b)).await.unwrap();
+        assert!(store.lease(WalkLease::new("w", &a), ttl).await.unwrap());
     }
 
     #[tokio::test]
@@ -327,14 +335,44 @@ mod tests {
         let (a, b) = (ClaimToken::unique(), ClaimToken::unique());
         let id = |text| EventId::parse(text).unwrap();
         let (one, two) = (id("ev_1"), id("ev_2"));
-        assert!(store.lease("w", &a, Duration::from_secs(60)).await.unwrap());
-        assert!(store.add_stuck("w", &a, &two).await.unwrap());
-        assert!(store.add_stuck("w", &a, &one).await.unwrap());
-        assert!(!store.add_stuck("w", &b, &two).await.unwrap());
-        assert!(!store.remove_stuck("w", &b, &one).await.unwrap());
+        assert!(
+            store
+                .lease(WalkLease::new("w", &a), Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .add_stuck(WalkLease::new("w", &a), &two)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .add_stuck(WalkLease::new("w", &a), &one)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .add_stuck(WalkLease::new("w", &b), &two)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .remove_stuck(WalkLease::new("w", &b), &one)
+                .await
+                .unwrap()
+        );
         assert_eq!(store.stuck("w").await.unwrap(), [one.clone(), two.clone()]);
         assert!(store.stuck("other").await.unwrap().is_empty());
-        assert!(store.remove_stuck("w", &a, &one).await.unwrap());
+        assert!(
+            store
+                .remove_stuck(WalkLease::new("w", &a), &one)
+                .await
+                .unwrap()
+        );
         assert_eq!(store.stuck("w").await.unwrap(), [two]);
     }
 }

@@ -34,7 +34,7 @@ pub(crate) use self::redis::Connection as RedisConnection;
 pub use self::redis::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
 #[cfg(feature = "reconciler")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
-pub use cursor::{Cursor, CursorStore, MemoryCursorStore};
+pub use cursor::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
 pub use memory::{MemoryClaimStore, MemoryTransactionStore};
 #[cfg(all(feature = "redis", feature = "reconciler"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]

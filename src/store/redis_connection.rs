@@ -9,7 +9,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
-use crate::delivery::redact_url;
+use crate::error::redact_url;
 use crate::error::{Error, ErrorKind};
 
 /// A connection to one Redis server or to a Redis Cluster. Both re-establish

@@ -7,9 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::Script;
 
-use super::ClaimToken;
 use super::RedisStores;
-use super::cursor::{Cursor, CursorStore};
+use super::cursor::{Cursor, CursorStore, WalkLease};
 use super::redis::Connection;
 use crate::error::{Error, ErrorKind};
 use crate::model::EventId;
@@ -108,35 +107,25 @@ impl RedisCursorStore {
         format!("{}walk:{{{walk}}}", self.connection.key_prefix())
     }
 
-    /// Adds or removes `event` in the stuck set of `walk`.
+    /// Adds or removes `event` in the stuck set of the lease's walk.
     async fn change_stuck(
         &self,
-        walk: &str,
-        holder: &ClaimToken,
+        lease: WalkLease<'_>,
         event: &EventId,
         change: &'static str,
     ) -> Result<bool, Error> {
-        let [lease, _] = self.keys(walk);
-        let set = format!("{}:stuck", self.base(walk));
+        let [lease_key, _] = self.keys(lease.walk);
+        let set = format!("{}:stuck", self.base(lease.walk));
         let changed: i64 = self
+            .connection
             .invoke(
                 "change a reconciler's stuck events",
                 &STUCK,
-                &[&lease, &set],
-                &[holder.as_str(), event.as_str(), change],
+                &[&lease_key, &set],
+                &[lease.holder.as_str(), event.as_str(), change],
             )
             .await?;
         Ok(changed == 1)
-    }
-
-    async fn invoke<T: redis::FromRedisValue>(
-        &self,
-        what: &'static str,
-        script: &Script,
-        keys: &[&str],
-        args: &[&str],
-    ) -> Result<T, Error> {
-        self.connection.invoke(what, script, keys, args).await
     }
 }
 
@@ -147,15 +136,17 @@ impl CursorStore for RedisCursorStore {
             LazyLock::new(|| Script::new("return redis.call('GET', KEYS[1])"));
         let [_, cursor] = self.keys(walk);
         let text: Option<String> = self
+            .connection
             .invoke("read a reconciler cursor", &GET, &[&cursor], &[])
             .await?;
         text.as_deref().map(Cursor::from_text).transpose()
     }
 
-    async fn lease(&self, walk: &str, holder: &ClaimToken, ttl: Duration) -> Result<bool, Error> {
-        let [lease, _] = self.keys(walk);
+    async fn lease(&self, lease: WalkLease<'_>, ttl: Duration) -> Result<bool, Error> {
+        let (holder, [lease, _]) = (lease.holder, self.keys(lease.walk));
         let millis = ttl.as_millis().clamp(1, u128::from(u32::MAX)).to_string();
         let taken: i64 = self
+            .connection
             .invoke(
                 "take a reconciler lease",
                 &LEASE,
@@ -166,9 +157,10 @@ impl CursorStore for RedisCursorStore {
         Ok(taken == 1)
     }
 
-    async fn save(&self, walk: &str, holder: &ClaimToken, cursor: &Cursor) -> Result<bool, Error> {
-        let [lease, key] = self.keys(walk);
+    async fn save(&self, lease: WalkLease<'_>, cursor: &Cursor) -> Result<bool, Error> {
+        let (holder, [lease, key]) = (lease.holder, self.keys(lease.walk));
         let saved: i64 = self
+            .connection
             .invoke(
                 "save a reconciler cursor",
                 &SAVE,
@@ -179,9 +171,10 @@ impl CursorStore for RedisCursorStore {
         Ok(saved == 1)
     }
 
-    async fn release(&self, walk: &str, holder: &ClaimToken) -> Result<(), Error> {
-        let [lease, _] = self.keys(walk);
+    async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error> {
+        let (holder, [lease, _]) = (lease.holder, self.keys(lease.walk));
         let _: i64 = self
+            .connection
             .invoke(
                 "release a reconciler lease",
                 &RELEASE,
@@ -197,6 +190,7 @@ impl CursorStore for RedisCursorStore {
             LazyLock::new(|| Script::new("return redis.call('SMEMBERS', KEYS[1])"));
         let set = format!("{}:stuck", self.base(walk));
         let members: Vec<String> = self
+            .connection
             .invoke("read a reconciler's stuck events", &MEMBERS, &[&set], &[])
             .await?;
         let mut stuck = members
@@ -211,21 +205,11 @@ impl CursorStore for RedisCursorStore {
         Ok(stuck)
     }
 
-    async fn add_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error> {
-        self.change_stuck(walk, holder, event, "add").await
+    async fn add_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
+        self.change_stuck(lease, event, "add").await
     }
 
-    async fn remove_stuck(
-        &self,
-        walk: &str,
-        holder: &ClaimToken,
-        event: &EventId,
-    ) -> Result<bool, Error> {
-        self.change_stuck(walk, holder, event, "remove").await
+    async fn remove_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
+        self.change_stuck(lease, event, "remove").await
     }
 }

@@ -27,6 +27,8 @@ pub const PATH: &str = "/webhooks/smart-router";
 pub const USER: &str = "hooks";
 pub const PASSWORD: &str = "p@ss:w0rd";
 pub const BODY_LIMIT: usize = 1024;
+/// How long a world's receiver waits for a whole body.
+pub const READ_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A request, as bytes on the wire would carry it.
 #[derive(Clone, Debug)]
@@ -243,6 +245,9 @@ impl World {
         let mut builder = Receiver::builder()
             .credentials(Credentials::new(USER, PASSWORD).unwrap())
             .fetcher(client.build().unwrap())
+            // Short, so that a client sending its body too slowly is
+            // answered 408 quickly.
+            .read_timeout(READ_TIMEOUT)
             .body_limit(if setup == Setup::DefaultBodyLimit {
                 64 * 1024 // the documented default
             } else {

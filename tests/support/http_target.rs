@@ -154,36 +154,40 @@ impl Target for Served {
 /// The adapters, by name.
 pub const ADAPTERS: [&str; 3] = ["axum", "actix", "hyper"];
 
+/// The adapters and every entry point of each: axum's handler to route
+/// with `State` besides its router.
+pub const ENTRY_POINTS: [&str; 4] = ["axum", "axum-handler", "actix", "hyper"];
+
 fn bound() -> std::net::TcpListener {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     listener
 }
 
-/// Serves `receiver` with `adapter`, waiting `read_timeout` at most for a
-/// body.
-pub fn serve(adapter: &str, receiver: Receiver, read_timeout: Duration) -> Served {
+/// Serves `receiver` with `adapter` (one of [`ENTRY_POINTS`]), through
+/// the adapter's own entry point: every setting is the receiver's.
+pub fn serve(adapter: &str, receiver: Receiver) -> Served {
     match adapter {
-        "axum" => serve_axum(receiver, read_timeout),
-        "actix" => serve_actix(receiver, read_timeout),
-        "hyper" => serve_hyper(receiver, read_timeout),
+        "axum" => serve_axum(smart_router_webhooks::adapters::axum::webhook_router(
+            PATH, receiver,
+        )),
+        "axum-handler" => serve_axum(
+            axum::Router::new()
+                .route(
+                    PATH,
+                    axum::routing::any(smart_router_webhooks::adapters::axum::webhook),
+                )
+                .with_state(receiver),
+        ),
+        "actix" => serve_actix(receiver),
+        "hyper" => serve_hyper(receiver),
         other => panic!("no adapter {other}"),
     }
 }
 
-fn serve_axum(receiver: Receiver, read_timeout: Duration) -> Served {
-    use smart_router_webhooks::adapters::tower::WebhookService;
+fn serve_axum(app: axum::Router) -> Served {
     let listener = bound();
     let addr = listener.local_addr().unwrap();
-    let app: axum::Router = if read_timeout == smart_router_webhooks::adapters::DEFAULT_READ_TIMEOUT
-    {
-        smart_router_webhooks::adapters::axum::webhook_router(PATH, receiver)
-    } else {
-        axum::Router::new().route_service(
-            PATH,
-            WebhookService::new(receiver).read_timeout(read_timeout),
-        )
-    };
     let task = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         axum::serve(listener, app).await.unwrap();
@@ -194,13 +198,13 @@ fn serve_axum(receiver: Receiver, read_timeout: Duration) -> Served {
     }
 }
 
-fn serve_hyper(receiver: Receiver, read_timeout: Duration) -> Served {
+fn serve_hyper(receiver: Receiver) -> Served {
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
     use smart_router_webhooks::adapters::tower::WebhookService;
     let listener = bound();
     let addr = listener.local_addr().unwrap();
-    let service = WebhookService::new(receiver).read_timeout(read_timeout);
+    let service = WebhookService::new(receiver);
     let task = tokio::spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         loop {
@@ -221,35 +225,18 @@ fn serve_hyper(receiver: Receiver, read_timeout: Duration) -> Served {
     }
 }
 
-fn serve_actix(receiver: Receiver, read_timeout: Duration) -> Served {
-    use actix_web::{App, HttpRequest, HttpServer, web};
+fn serve_actix(receiver: Receiver) -> Served {
+    use actix_web::{App, HttpServer};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().unwrap();
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(move || {
-                let receiver = receiver.clone();
-                if read_timeout == smart_router_webhooks::adapters::DEFAULT_READ_TIMEOUT {
-                    return App::new().configure(
-                        smart_router_webhooks::adapters::actix::configure(PATH, receiver),
-                    );
-                }
-                App::new().route(
+                App::new().configure(smart_router_webhooks::adapters::actix::configure(
                     PATH,
-                    web::route().to(move |request: HttpRequest, payload: web::Payload| {
-                        let receiver = receiver.clone();
-                        async move {
-                            smart_router_webhooks::adapters::actix::answer(
-                                &receiver,
-                                &request,
-                                payload,
-                                read_timeout,
-                            )
-                            .await
-                        }
-                    }),
-                )
+                    receiver.clone(),
+                ))
             })
             .workers(1)
             .disable_signals()

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::EventFetcher;
 use super::error::FetchError;
-use super::listing::{EventPage, EventPager, ListEvents, Order, RateLimit, WebhookPage};
+use super::listing::{EventPage, ListEvents, Order, RateLimit, WebhookPage};
 use super::transport::{RequestLimits, Transport};
 use crate::model::{Event, EventId, Transaction, TransactionId};
 
@@ -24,12 +24,14 @@ const MAX_API_MESSAGE: usize = 1024;
 const ECHOED_CREDENTIALS: &str = "[hidden: the answer contained our credentials]";
 
 mod builder;
+mod pager;
 mod rate_limit;
 mod request;
 #[cfg(test)]
 mod tests;
 
 pub use builder::ApiClientBuilder;
+pub use pager::EventPager;
 
 /// A client of the Smart Router API: fetches events and transactions
 /// ([`EventFetcher`]), lists events and their delivery records.

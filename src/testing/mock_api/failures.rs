@@ -12,7 +12,7 @@ use http::{Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt as _, Full};
 
-use super::routes::{MockBody, error, json_response};
+use super::response::{MockBody, error, json_response};
 
 /// What the mock does instead of answering normally.
 ///

@@ -42,6 +42,7 @@ const MAX_LIMIT: usize = 100;
 
 mod builder;
 mod failures;
+mod response;
 mod routes;
 mod state;
 #[cfg(test)]

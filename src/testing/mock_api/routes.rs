@@ -1,15 +1,11 @@
 //! The HTTP side of the mock: the accept loop, the checks every request
 //! goes through, and the answer of each route.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -19,12 +15,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::failures::{ClosedOnPurpose, fail};
+use super::response::{MockBody, error, json_response};
 use super::state::{RecordedRequest, Shared, State};
 use super::{
     AUTHENTICATION_INVALID, DEFAULT_LIMIT, EVENT_NOT_FOUND, MAX_LIMIT, TRANSACTION_NOT_FOUND,
 };
-
-pub(super) type MockBody = BoxBody<Bytes, Infallible>;
 
 pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
@@ -242,18 +237,4 @@ fn invalid_parameter(message: &'static str) -> Response<MockBody> {
 
 fn success(value: Value) -> Response<MockBody> {
     json_response(StatusCode::OK, value.to_string())
-}
-
-pub(super) fn error(status: StatusCode, error_type: &str, message: &str) -> Response<MockBody> {
-    let body = json!({"success": false, "error_type": error_type, "message": message});
-    json_response(status, body.to_string())
-}
-
-pub(super) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<MockBody> {
-    let mut response = Response::new(Full::new(body.into()).boxed());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
