@@ -169,13 +169,14 @@ fn track(events: &[Event]) -> (Vec<smart_router_webhooks::Transition>, Transacti
         .build()
         .unwrap();
     runtime.block_on(async {
-        let tracker = TransactionTracker::new(Arc::new(MemoryTransactionStore::default()));
+        let store = Arc::new(MemoryTransactionStore::default());
+        let tracker = TransactionTracker::new(store.clone());
         let mut transitions = Vec::new();
         for event in events {
             transitions.extend(tracker.track(event).await.unwrap().transition);
         }
         let id = TransactionId::parse("tr_1").unwrap();
-        let latest = tracker.store().latest(&id).await.unwrap().unwrap();
+        let latest = store.latest(&id).unwrap();
         (transitions, latest.status)
     })
 }
