@@ -218,10 +218,13 @@ impl Receiver {
     ) {
         let claims = &self.inner.claims;
         let tally = Tally::read(tally, true);
-        let names = tally.names();
-        let progress = DeliveryProgress::new(&names, tally.owed());
+        let release = async || {
+            let names = tally.names();
+            let progress = DeliveryProgress::new(&names, tally.owed());
+            claims.release(event_id, token, &progress).await
+        };
         let held = if report.will_be_retried() {
-            match claims.release(event_id, token, &progress).await {
+            match release().await {
                 Ok(held) => held,
                 Err(error) => {
                     // The lease expires anyway: keep the first failure's answer.
@@ -237,7 +240,7 @@ impl Receiver {
                     // (the completion may also have been made, its answer
                     // lost: the release then changes nothing).
                     self.store_failed(report, error);
-                    let _ = claims.release(event_id, token, &progress).await;
+                    let _ = release().await;
                     true
                 }
             }
