@@ -52,7 +52,7 @@ use smart_router_webhooks::reconcile::{CursorStore, MemoryCursorStore};
 use smart_router_webhooks::reconcile::{Progress, Reconciler};
 use smart_router_webhooks::{
     ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError,
-    MemoryTransactionStore, Receiver, TransactionId, TransactionStore, WebhookUrl,
+    MemoryTransactionStore, Receiver, TransactionId, WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -310,18 +310,32 @@ fn log_run(run: &InboxRun) {
 }
 
 /// The receiver's builder with the stores of `REDIS_URL`, the reconciler's
-/// cursor store, and the transaction store (for `/health`).
+/// cursor store, and a read of the transaction store (for `/health`).
 type WithStores = (
     smart_router_webhooks::ReceiverBuilder,
     Arc<dyn CursorStore>,
-    Arc<dyn TransactionStore>,
+    StoreProbe,
 );
+
+/// Reads a transaction from the transaction store, for `/health`.
+type StoreProbe = Arc<
+    dyn Fn(
+            TransactionId,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<(), smart_router_webhooks::Error>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 /// The memory stores: the receiver's default, kept here for `/health`.
 fn memory_stores(builder: smart_router_webhooks::ReceiverBuilder) -> WithStores {
     let transactions = Arc::new(MemoryTransactionStore::default());
     let builder = builder.transaction_store(transactions.clone());
-    (builder, Arc::new(MemoryCursorStore::new()), transactions)
+    let probe: StoreProbe = Arc::new(move |id| {
+        let _ = transactions.latest(&id);
+        Box::pin(async { Ok(()) })
+    });
+    (builder, Arc::new(MemoryCursorStore::new()), probe)
 }
 
 #[cfg(feature = "redis")]
@@ -340,11 +354,12 @@ async fn with_stores(
     let builder = builder
         .claim_store(stores.claim_store())
         .transaction_store(stores.transaction_store());
-    Ok((
-        builder,
-        Arc::new(cursors),
-        Arc::new(stores.transaction_store()),
-    ))
+    let transactions = stores.transaction_store();
+    let probe: StoreProbe = Arc::new(move |id| {
+        let transactions = transactions.clone();
+        Box::pin(async move { transactions.latest(&id).await.map(|_| ()) })
+    });
+    Ok((builder, Arc::new(cursors), probe))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -364,7 +379,7 @@ async fn with_stores(
 /// store, and the inbox in inbox mode.
 #[derive(Clone)]
 struct Health {
-    transactions: Arc<dyn TransactionStore>,
+    transactions: StoreProbe,
     inbox: Option<Arc<dyn smart_router_webhooks::inbox::Inbox>>,
 }
 
@@ -396,7 +411,7 @@ async fn health(
     // is reachable.
     let nobody = TransactionId::parse("tr_health_probe").map_err(|e| e.to_string());
     let stores = match nobody {
-        Ok(id) => probe(health.transactions.latest(&id)).await,
+        Ok(id) => probe((health.transactions)(id)).await,
         Err(e) => e,
     };
     let inbox = match &health.inbox {

@@ -52,8 +52,8 @@ pub use receiver::{
     Runtime,
 };
 pub use store::{
-    Applied, Claim, ClaimStore, ClaimToken, MemoryClaimStore, MemoryTransactionStore,
-    TransactionSnapshot, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, MemoryClaimStore,
+    MemoryTransactionStore, TransactionSnapshot, TransactionStore,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

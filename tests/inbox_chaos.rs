@@ -23,20 +23,22 @@
 mod answers;
 #[path = "support/http_target.rs"]
 mod http_target;
-#[allow(dead_code)] // only `unique` is used here
+#[allow(dead_code)] // only `unique` and `ReadBack` are used here
 #[path = "support/store_contract.rs"]
 mod store_contract;
 
 use std::collections::{BTreeMap, HashMap};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store_contract::ReadBack;
 
 use smart_router_webhooks::inbox::{Inbox, MemoryInbox, RetryPolicy, Workers};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
     ClaimStore, Credentials, Event, EventContext, EventId, EventType, HandlerError,
     MemoryClaimStore, MemoryTransactionStore, Receiver, Timestamp, Transaction, TransactionId,
-    TransactionStatus, TransactionStore,
+    TransactionStatus,
 };
 
 use answers::{PASSWORD, PATH, USER};
@@ -174,7 +176,7 @@ struct Backend {
     kind: &'static str,
     inbox: Arc<dyn Inbox>,
     claims: Arc<dyn ClaimStore>,
-    transactions: Arc<dyn TransactionStore>,
+    transactions: Arc<dyn ReadBack>,
 }
 
 fn receiver(api: &MockApi, backend: &Backend, record: &Record) -> Receiver {
@@ -363,12 +365,7 @@ async fn soak(backend: Backend) {
 
     for (transaction, events) in &world.lifecycles {
         let last = events.last().unwrap();
-        let latest = backend
-            .transactions
-            .latest(transaction)
-            .await
-            .unwrap()
-            .unwrap();
+        let latest = backend.transactions.latest(transaction).await.unwrap();
         assert_eq!(latest.event_id, last.id, "{transaction}");
     }
 }

@@ -782,20 +782,6 @@ impl smart_router_webhooks::ClaimStore for SilentRenewals {
     ) -> Result<smart_router_webhooks::Claim, smart_router_webhooks::Error> {
         self.0.claim(event, lease).await
     }
-    async fn record_handler(
-        &self,
-        event: &EventId,
-        handler: &str,
-    ) -> Result<(), smart_router_webhooks::Error> {
-        self.0.record_handler(event, handler).await
-    }
-    async fn record_owed(
-        &self,
-        event: &EventId,
-        owed: &str,
-    ) -> Result<(), smart_router_webhooks::Error> {
-        self.0.record_owed(event, owed).await
-    }
     async fn complete(
         &self,
         event: &EventId,
@@ -807,14 +793,16 @@ impl smart_router_webhooks::ClaimStore for SilentRenewals {
         &self,
         event: &EventId,
         token: &smart_router_webhooks::ClaimToken,
+        progress: &smart_router_webhooks::DeliveryProgress<'_>,
     ) -> Result<bool, smart_router_webhooks::Error> {
-        self.0.release(event, token).await
+        self.0.release(event, token, progress).await
     }
     async fn renew(
         &self,
         _: &EventId,
         _: &smart_router_webhooks::ClaimToken,
         _: Duration,
+        _: &smart_router_webhooks::DeliveryProgress<'_>,
     ) -> Result<bool, smart_router_webhooks::Error> {
         std::future::pending().await
     }

@@ -96,8 +96,8 @@ async fn keys_spread_over_the_masters_and_every_operation_reaches_its_node() {
         let Claim::Acquired { token, .. } = claims.claim(&id, lease).await.unwrap() else {
             panic!("event {n} is new");
         };
-        claims.record_handler(&id, "ledger").await.unwrap();
-        claims.release(&id, &token).await.unwrap();
+        let ledger = smart_router_webhooks::DeliveryProgress::new(&["ledger"], Some("plan"));
+        claims.release(&id, &token, &ledger).await.unwrap();
         let Claim::Acquired {
             token, completed, ..
         } = claims.claim(&id, lease).await.unwrap()

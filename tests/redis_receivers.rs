@@ -44,7 +44,7 @@ use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::testing::{MockApi, Sender};
 use smart_router_webhooks::{
     Event, EventContext, EventId, EventType, Handler, HandlerError, Outcome, Receiver,
-    ReceiverBuilder, RedisStoreBuilder, Transaction, TransactionId, TransactionStatus, Transition,
+    ReceiverBuilder, RedisStoreBuilder, TransactionStatus, Transition,
 };
 use store_contract::unique;
 
@@ -63,13 +63,7 @@ fn redis_url() -> String {
 /// A `transaction.captured` event of a transaction of its own, under an
 /// ID unique to this run.
 fn captured_event() -> Event {
-    let id = unique("ev");
-    let mut event = Event::new(EventId::parse(&id).unwrap(), EventType::TransactionCaptured);
-    event.data.transaction = Some(Transaction::new(
-        TransactionId::parse(&id.replacen("ev_", "tr_", 1)).unwrap(),
-        TransactionStatus::Completed,
-    ));
-    event
+    deliveries::captured_event(&unique("ev"))
 }
 
 /// A handler whose first run never ends (its instance dies in it); later
@@ -252,7 +246,10 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
     .await;
     let second = instance(&api, &redis_url(), &prefix, configure).await;
 
-    // The first instance claims the event, runs `a`, then dies in `b`.
+    // The first instance claims the event, runs `a`, then dies in `b`,
+    // once the lease's renewal (every third of it) recorded `a` while `b`
+    // still runs: a success is recorded with the next renewal, or with
+    // the release at the end.
     let receiver = first.receiver.clone();
     let dying = tokio::spawn({
         let id = id.clone();
@@ -263,6 +260,27 @@ async fn an_event_claimed_by_an_instance_that_died_is_taken_over_after_its_lease
     })
     .await;
     assert_eq!(a.of(&id), 1);
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let handlers_key = format!("{prefix}ev:{{{id}}}:handlers");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let recorded: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&handlers_key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if recorded == ["a"] {
+            break;
+        }
+        assert!(recorded.is_empty(), "{recorded:?}");
+        assert!(Instant::now() < deadline, "`a` never recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.finished.load(Ordering::SeqCst), 0, "`b` still runs");
     process.kill();
     let cut = dying.await.unwrap();
     assert_eq!(

@@ -7,7 +7,9 @@ mod store_contract;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smart_router_webhooks::{Claim, ClaimStore, EventId, MemoryClaimStore, MemoryTransactionStore};
+use smart_router_webhooks::{
+    Claim, ClaimStore, DeliveryProgress, EventId, MemoryClaimStore, MemoryTransactionStore,
+};
 
 #[tokio::test]
 async fn memory_stores_keep_the_store_contract() {
@@ -73,8 +75,8 @@ async fn a_full_store_forgets_processed_events_before_unfinished_ones() {
     let Claim::Acquired { token, .. } = store.claim(&ids[0], lease).await.unwrap() else {
         panic!()
     };
-    store.record_handler(&ids[0], "ledger").await.unwrap();
-    store.release(&ids[0], &token).await.unwrap();
+    let ledger = DeliveryProgress::new(&["ledger"], None);
+    store.release(&ids[0], &token, &ledger).await.unwrap();
     // ev_1: processed.
     let Claim::Acquired { token, .. } = store.claim(&ids[1], lease).await.unwrap() else {
         panic!()
@@ -115,13 +117,13 @@ async fn the_transaction_store_forgets_the_transaction_updated_longest_ago() {
     // Seen first, but updated last: tr_quiet is the one to forget.
     apply("tr_old", TransactionStatus::Completed).await;
     apply("tr_new", TransactionStatus::Authorized).await;
-    let latest = async |tx: &str| {
+    let latest = |tx: &str| {
         let tx = TransactionId::parse(tx).unwrap();
-        store.latest(&tx).await.unwrap().map(|s| s.status)
+        store.latest(&tx).map(|s| s.status)
     };
-    assert_eq!(latest("tr_old").await, Some(TransactionStatus::Completed));
-    assert_eq!(latest("tr_quiet").await, None);
-    assert!(latest("tr_new").await.is_some());
+    assert_eq!(latest("tr_old"), Some(TransactionStatus::Completed));
+    assert_eq!(latest("tr_quiet"), None);
+    assert!(latest("tr_new").is_some());
     assert_eq!(store.len(), 2);
     assert_eq!(
         apply("tr_old", TransactionStatus::Refunded).await,

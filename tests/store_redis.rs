@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use redis_server::{INSTALL_HINT, RedisServer};
 use smart_router_webhooks::{
-    Applied, Claim, ClaimStore, ClaimToken, ErrorKind, EventId, RedisStoreBuilder, RedisStores,
-    Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, ErrorKind, EventId,
+    RedisStoreBuilder, RedisStores, Timestamp, TransactionId, TransactionSnapshot,
+    TransactionStatus, TransactionStore,
 };
 use store_contract::unique;
 
@@ -127,8 +128,8 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
 
     let id = event_id();
     let token = acquired(claims.claim(&id, LEASE).await.unwrap());
-    claims.record_handler(&id, "ledger").await.unwrap();
-    claims.record_owed(&id, "the plan").await.unwrap();
+    let progress = DeliveryProgress::new(&["ledger"], Some("the plan"));
+    assert!(claims.renew(&id, &token, LEASE, &progress).await.unwrap());
     let tx = transaction_id();
     transactions
         .apply(&snapshot(&tx, TransactionStatus::Authorized))
@@ -191,10 +192,18 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
     assert_eq!(pttl(&mut conn, &owed_key).await, -2, "owed work deleted");
 
     // Recording for an event that is not claimed writes nothing.
-    claims.record_handler(&id, "late").await.unwrap();
+    let late = DeliveryProgress::new(&["late"], Some("late plan"));
+    assert!(!claims.release(&id, &token, &late).await.unwrap());
     assert_eq!(pttl(&mut conn, &handlers_key).await, -2, "nothing recorded");
+    assert_eq!(pttl(&mut conn, &owed_key).await, -2, "nothing recorded");
     let unclaimed = event_id();
-    claims.record_handler(&unclaimed, "ledger").await.unwrap();
+    assert!(!claims.release(&unclaimed, &token, &late).await.unwrap());
+    assert!(
+        !claims
+            .renew(&unclaimed, &token, LEASE, &late)
+            .await
+            .unwrap()
+    );
     let stray: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}ev:{{{unclaimed}}}*"))
         .query_async(&mut conn)
@@ -216,12 +225,22 @@ async fn the_claim_of_an_event_never_processed_expires_with_its_lease() {
     let token = acquired(claims.claim(&id, lease).await.unwrap());
     let claim_key = format!("{prefix}ev:{{{id}}}:claim");
     assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, lease);
-    assert!(claims.release(&id, &token).await.unwrap());
+    assert!(
+        claims
+            .release(&id, &token, &DeliveryProgress::NONE)
+            .await
+            .unwrap()
+    );
     assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, lease);
     // A renewal extends the key with the lease.
     let renewed = event_id();
     let token = acquired(claims.claim(&renewed, lease).await.unwrap());
-    assert!(claims.renew(&renewed, &token, lease * 10).await.unwrap());
+    assert!(
+        claims
+            .renew(&renewed, &token, lease * 10, &DeliveryProgress::NONE)
+            .await
+            .unwrap()
+    );
     let renewed_key = format!("{prefix}ev:{{{renewed}}}:claim");
     assert_ttl(
         &renewed_key,
@@ -265,8 +284,10 @@ async fn an_unfinished_event_and_its_handlers_are_forgotten_together() {
     .await;
     let claims = stores.claim_store();
     let id = event_id();
-    acquired(claims.claim(&id, Duration::from_millis(100)).await.unwrap());
-    claims.record_handler(&id, "ledger").await.unwrap();
+    let short = Duration::from_millis(100);
+    let token = acquired(claims.claim(&id, short).await.unwrap());
+    let ledger = DeliveryProgress::new(&["ledger"], None);
+    assert!(claims.renew(&id, &token, short, &ledger).await.unwrap());
     tokio::time::sleep(Duration::from_millis(150)).await;
     // The lease ended, the handlers are still remembered.
     match claims.claim(&id, Duration::from_millis(100)).await.unwrap() {
@@ -327,9 +348,10 @@ async fn every_operation_fails_within(stores: &RedisStores, bound: Duration) {
     let (id, token, tx) = (event_id(), ClaimToken::unique(), transaction_id());
     for _ in 0..3 {
         fails_within(bound, claims.claim(&id, LEASE)).await;
-        fails_within(bound, claims.record_handler(&id, "ledger")).await;
+        let ledger = DeliveryProgress::new(&["ledger"], None);
+        fails_within(bound, claims.renew(&id, &token, LEASE, &ledger)).await;
         fails_within(bound, claims.complete(&id, &token)).await;
-        fails_within(bound, claims.release(&id, &token)).await;
+        fails_within(bound, claims.release(&id, &token, &ledger)).await;
         fails_within(
             bound,
             transactions.apply(&snapshot(&tx, TransactionStatus::Completed)),
@@ -355,7 +377,8 @@ async fn stores_work_again(stores: &RedisStores) {
             Err(e) => panic!("the store did not recover within 10 s: {e}"),
         }
     };
-    claims.record_handler(&id, "ledger").await.unwrap();
+    let ledger = DeliveryProgress::new(&["ledger"], None);
+    assert!(claims.renew(&id, &token, LEASE, &ledger).await.unwrap());
     claims.complete(&id, &token).await.unwrap();
     assert_eq!(claims.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
     let tx = transaction_id();

@@ -66,6 +66,11 @@ impl Route {
         &self.name
     }
 
+    /// The handler's name, shared (no copy).
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        self.name.clone()
+    }
+
     /// Runs the handler; a panic in it is caught and becomes a retryable
     /// [`HandlerError`] whose [`is_panic`](HandlerError::is_panic) is true.
     ///

@@ -1,8 +1,9 @@
 //! [`Owed`]: what the first attempt at an event owed, kept by the claim
 //! store so that a retry runs it even when the tracker's view changed or
-//! was lost.
+//! was lost; and [`Tally`], what a delivery has to record of its work.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Value, json};
 
@@ -73,6 +74,53 @@ impl Owed {
             handlers,
         })
     }
+}
+
+/// What a delivery has to record of the event it holds: the handlers
+/// that completed in it and what it owes. The claim store gets all of it
+/// with each renewal and with the release (see [`DeliveryProgress`]).
+///
+/// [`DeliveryProgress`]: crate::store::DeliveryProgress
+#[derive(Clone, Debug, Default)]
+pub(super) struct Tally {
+    completed: Vec<Arc<str>>,
+    owed: Option<String>,
+}
+
+impl Tally {
+    /// Notes that `handler` completed.
+    pub(super) fn completed(shared: &Mutex<Tally>, handler: Arc<str>) {
+        lock(shared).completed.push(handler);
+    }
+
+    /// Notes what the delivery owes.
+    pub(super) fn owes(shared: &Mutex<Tally>, owed: &Owed) {
+        lock(shared).owed = Some(owed.to_text());
+    }
+
+    /// A copy of what is noted so far (taken out when `take`).
+    pub(super) fn read(shared: &Mutex<Tally>, take: bool) -> Tally {
+        let mut tally = lock(shared);
+        if take {
+            std::mem::take(&mut *tally)
+        } else {
+            tally.clone()
+        }
+    }
+
+    /// The handlers' names, for [`DeliveryProgress::new`](crate::store::DeliveryProgress::new).
+    pub(super) fn names(&self) -> Vec<&str> {
+        self.completed.iter().map(|name| &**name).collect()
+    }
+
+    /// What the delivery owes, if it recorded it.
+    pub(super) fn owed(&self) -> Option<&str> {
+        self.owed.as_deref()
+    }
+}
+
+fn lock(shared: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

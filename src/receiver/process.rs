@@ -1,33 +1,52 @@
 //! The processing of one claimed event, apart from the request: claim →
-//! fetch → track → dispatch (supervised) → record → settle, with the
-//! claim's lease renewed meanwhile and a guard that gives the claim up if
-//! the processing is dropped halfway.
+//! fetch → track → dispatch (supervised) → settle, with the claim's lease
+//! renewed meanwhile and a guard that gives the claim up if the
+//! processing is dropped halfway.
+//!
+//! With the Redis stores a delivery costs three round trips whatever its
+//! number of handlers: the claim, the tracker's apply, and the settlement
+//! (complete, or release carrying the handlers that completed and what
+//! the delivery owes). Handlers that complete while a sibling still runs
+//! are recorded by the next renewal of the lease, every third of it.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Instant;
 
-use super::owed::Owed;
+use super::owed::{Owed, Tally};
 use super::runtime::{Either, Runtime, Task, first, run_apart};
 use super::{DeliveryReport, HandlerRun, Outcome, Receiver};
 use crate::api::{FetchError, FetchErrorKind};
 use crate::dispatch::{EventContext, HandlerError, Route};
 use crate::error::Error;
 use crate::model::{Event, EventId};
-use crate::store::{Claim, ClaimStore, ClaimToken};
+use crate::store::{Claim, ClaimStore, ClaimToken, DeliveryProgress};
+
+/// What a delivery holding a claim works with: what earlier deliveries
+/// completed and owed, whether the claim is lost, and the tally of what
+/// this one completes.
+#[derive(Clone, Copy)]
+struct Claimed<'a> {
+    completed: &'a BTreeSet<String>,
+    owed: Option<&'a str>,
+    lost: &'a AtomicBool,
+    tally: &'a Mutex<Tally>,
+}
 
 /// A renewal of a claim under way.
 type Renewal = Pin<Box<dyn Future<Output = Result<bool, Error>> + Send>>;
 
-/// Gives a claim up if dropped before [`disarm`](Self::disarm): the
-/// processing was cut short (a dropped future, an aborted task).
+/// Gives a claim up, with what the delivery completed, if dropped before
+/// [`disarm`](Self::disarm): the processing was cut short (a dropped
+/// future, an aborted task).
 struct ClaimGuard {
     armed: Option<(Arc<dyn ClaimStore>, EventId, ClaimToken)>,
     runtime: Option<Arc<dyn Runtime>>,
+    tally: Mutex<Tally>,
 }
 
 impl ClaimGuard {
@@ -39,8 +58,11 @@ impl ClaimGuard {
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
         if let Some((claims, event, token)) = self.armed.take() {
+            let tally = Tally::read(&self.tally, true);
             let release: Task = Box::pin(async move {
-                let _ = claims.release(&event, &token).await;
+                let names = tally.names();
+                let progress = DeliveryProgress::new(&names, tally.owed());
+                let _ = claims.release(&event, &token, &progress).await;
             });
             run_apart(self.runtime.as_ref(), release);
         }
@@ -66,14 +88,22 @@ impl Receiver {
                 let guard = ClaimGuard {
                     armed: Some((inner.claims.clone(), event_id.clone(), token.clone())),
                     runtime: inner.runtime.clone(),
+                    tally: Mutex::default(),
                 };
                 let lost = AtomicBool::new(false);
-                let run = self.run(event_id, fetched, &completed, owed.as_deref(), &lost);
+                let claimed = Claimed {
+                    completed: &completed,
+                    owed: owed.as_deref(),
+                    lost: &lost,
+                    tally: &guard.tally,
+                };
+                let run = self.run(event_id, fetched, &claimed);
                 let mut report = self
-                    .renewing(event_id, &token, claimed_at, &lost, run)
+                    .renewing(event_id, &token, claimed_at, &claimed, run)
                     .await;
                 report.claim_lost = lost.load(Ordering::SeqCst);
-                self.settle(event_id, &token, &mut report).await;
+                self.settle(event_id, &token, &guard.tally, &mut report)
+                    .await;
                 guard.disarm();
                 report
             }
@@ -94,7 +124,8 @@ impl Receiver {
     }
 
     /// Runs `work`, renewing the claim every third of the lease meanwhile
-    /// (with a runtime to wait on). `lost` is set when a renewal finds the
+    /// (with a runtime to wait on), each renewal carrying what the tally
+    /// holds then. `lost` is set when a renewal finds the
     /// claim taken, and also when no renewal has been confirmed for two
     /// thirds of the lease (the store is slow or unreachable, or the
     /// process was starved): the claim may lapse soon, so the handler
@@ -106,9 +137,10 @@ impl Receiver {
         event_id: &EventId,
         token: &ClaimToken,
         claimed_at: Instant,
-        lost: &AtomicBool,
+        claimed: &Claimed<'_>,
         work: F,
     ) -> F::Output {
+        let lost = claimed.lost;
         let inner = &*self.inner;
         let Some(runtime) = &inner.runtime else {
             return work.await;
@@ -155,8 +187,12 @@ impl Receiver {
                         token.clone(),
                         inner.lease,
                     );
-                    let renew: Renewal =
-                        Box::pin(async move { claims.renew(&event, &token, lease).await });
+                    let tally = Tally::read(claimed.tally, false);
+                    let renew: Renewal = Box::pin(async move {
+                        let names = tally.names();
+                        let progress = DeliveryProgress::new(&names, tally.owed());
+                        claims.renew(&event, &token, lease, &progress).await
+                    });
                     renewal = Some((Instant::now(), renew));
                     continue;
                 }
@@ -170,12 +206,25 @@ impl Receiver {
     }
 
     /// Completes the claim when the event needs no retry, releases it
-    /// otherwise. A claim found taken over is answered 409: the event is
-    /// another delivery's now, and not known to be done.
-    async fn settle(&self, event_id: &EventId, token: &ClaimToken, report: &mut DeliveryReport) {
+    /// otherwise, recording the tally: one round trip. A claim found taken
+    /// over is answered 409: the event is another delivery's now, and not
+    /// known to be done.
+    async fn settle(
+        &self,
+        event_id: &EventId,
+        token: &ClaimToken,
+        tally: &Mutex<Tally>,
+        report: &mut DeliveryReport,
+    ) {
         let claims = &self.inner.claims;
+        let tally = Tally::read(tally, true);
+        let release = async || {
+            let names = tally.names();
+            let progress = DeliveryProgress::new(&names, tally.owed());
+            claims.release(event_id, token, &progress).await
+        };
         let held = if report.will_be_retried() {
-            match claims.release(event_id, token).await {
+            match release().await {
                 Ok(held) => held,
                 Err(error) => {
                     // The lease expires anyway: keep the first failure's answer.
@@ -187,9 +236,11 @@ impl Receiver {
             match claims.complete(event_id, token).await {
                 Ok(held) => held,
                 Err(error) => {
-                    // Every handler's completion is recorded: the retry will
-                    // run none of them again, and complete the claim.
+                    // The retry must know what completed: try to record it
+                    // (the completion may also have been made, its answer
+                    // lost: the release then changes nothing).
                     self.store_failed(report, error);
+                    let _ = release().await;
                     true
                 }
             }
@@ -204,16 +255,21 @@ impl Receiver {
         }
     }
 
-    /// Fetch (unless given), track, dispatch and record.
+    /// Fetch (unless given), track, dispatch, and note in the tally what
+    /// completed and what the delivery owes.
     async fn run(
         &self,
         event_id: &EventId,
         fetched: Option<Event>,
-        completed: &BTreeSet<String>,
-        owed: Option<&str>,
-        lost: &AtomicBool,
+        claimed: &Claimed<'_>,
     ) -> DeliveryReport {
         let inner = &*self.inner;
+        let Claimed {
+            completed,
+            owed,
+            lost,
+            tally,
+        } = *claimed;
         let mut fetch_duration = None;
         let event = match fetched {
             Some(event) => event,
@@ -265,10 +321,7 @@ impl Receiver {
             }
         } else if has_transaction {
             let owed = Owed::new(ctx.tracking().clone(), routes.iter().map(|r| r.name()));
-            if let Err(error) = inner.claims.record_owed(event_id, &owed.to_text()).await {
-                self.store_failed(&mut report, error);
-                return report;
-            }
+            Tally::owes(tally, &owed);
         }
 
         let started = Instant::now();
@@ -301,12 +354,8 @@ impl Receiver {
                 error: result.err(),
                 duration,
             });
-            if !done {
-                continue;
-            }
-            if let Err(error) = inner.claims.record_handler(event_id, route.name()).await {
-                self.store_failed(&mut report, error);
-                return report;
+            if done {
+                Tally::completed(tally, route.shared_name());
             }
         }
         report.handlers_duration = Some(started.elapsed());

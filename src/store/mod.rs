@@ -84,9 +84,8 @@ pub enum Claim {
         token: ClaimToken,
         /// The handlers that already completed for this event.
         completed: BTreeSet<String>,
-        /// What an earlier attempt recorded with
-        /// [`ClaimStore::record_owed`], if any: opaque text written by the
-        /// receiver.
+        /// What an earlier attempt recorded as [`DeliveryProgress::owed`], if
+        /// any: opaque text written by the receiver.
         owed: Option<String>,
     },
     /// The event was processed: the delivery is a duplicate.
@@ -95,11 +94,71 @@ pub enum Claim {
     InProgress,
 }
 
+/// What a delivery records of its work on the event it holds, with
+/// [`ClaimStore::renew`] and [`ClaimStore::release`]: the handlers that
+/// completed so far (each a fact, whoever holds the claim now) and what
+/// its processing owes.
+///
+/// Each renewal and the release carry everything recorded so far in the
+/// delivery, not only what is new: recording is idempotent (a set of
+/// handlers; the first owed text wins), so a store that missed one
+/// renewal, or ignores renewals, loses nothing the release carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryProgress<'a> {
+    completed: &'a [&'a str],
+    owed: Option<&'a str>,
+}
+
+impl<'a> DeliveryProgress<'a> {
+    /// Nothing to record.
+    pub const NONE: DeliveryProgress<'static> = DeliveryProgress {
+        completed: &[],
+        owed: None,
+    };
+
+    /// The handlers in `completed` completed (succeeded, or failed for
+    /// good) and the processing owes `owed`.
+    pub fn new(completed: &'a [&'a str], owed: Option<&'a str>) -> Self {
+        DeliveryProgress { completed, owed }
+    }
+
+    /// The handlers that completed for the event: a later claim returns
+    /// them in [`Claim::Acquired::completed`] and they are not run again.
+    /// Record them while the event is claimed and not done, whoever holds
+    /// the claim (they are facts about the handlers), and keep them until
+    /// the event is done. A store may forget a claim that recorded nothing
+    /// once its lease ended (so the claims of events never processed do
+    /// not linger): nothing is then recorded.
+    pub fn completed(&self) -> &'a [&'a str] {
+        self.completed
+    }
+
+    /// What the processing owes (the status change it saw, the handlers it
+    /// planned: opaque text written by the receiver). Record it under the
+    /// same conditions as [`completed`](Self::completed), unless something
+    /// is recorded already: the first attempt's record wins. Later claims
+    /// return it in [`Claim::Acquired::owed`], so a retry runs what the
+    /// first attempt owed even when the transaction store forgot the
+    /// transaction.
+    pub fn owed(&self) -> Option<&'a str> {
+        self.owed
+    }
+
+    /// Whether there is nothing to record.
+    pub fn is_empty(&self) -> bool {
+        self.completed.is_empty() && self.owed.is_none()
+    }
+}
+
 /// Remembers which events were processed, so that a redelivered event runs
 /// no handler twice.
 ///
 /// A claim is a lease: if its holder dies, the claim expires and a later
-/// delivery can take the event over.
+/// delivery can take the event over. A delivery costs the store one
+/// [`claim`](Self::claim), then one [`complete`](Self::complete) or
+/// [`release`](Self::release) (which records the delivery's
+/// [`DeliveryProgress`]), and one [`renew`](Self::renew) per third of the lease
+/// its handlers run past the first: make each one command or script.
 #[async_trait]
 pub trait ClaimStore: Send + Sync + 'static {
     /// Tries to claim `event` for `lease`, atomically.
@@ -111,43 +170,18 @@ pub trait ClaimStore: Send + Sync + 'static {
     /// retry.
     async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error>;
 
-    /// Records that `handler` completed for `event`, so a later claim skips
-    /// it. Recorded whoever holds the claim: it is a fact about the handler.
-    /// A store may forget a claim that recorded nothing once its lease
-    /// ended (so the claims of events never processed do not linger):
-    /// nothing is then recorded.
+    /// Records `progress` (see [`DeliveryProgress`]), then extends the claim of
+    /// `event` to `lease` from now if `token` still holds it; answers
+    /// whether it did. The receiver renews the claims of the events it
+    /// processes every third of the lease, so a handler longer than the
+    /// lease is never run twice at once, and the handlers that completed
+    /// while a sibling still runs are recorded within a third of the
+    /// lease.
     ///
-    /// # Errors
-    ///
-    /// As for [`claim`](ClaimStore::claim).
-    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error>;
-
-    /// Records what the processing of `event` owes (the status change it
-    /// saw, the handlers it planned: opaque text written by the receiver),
-    /// unless something is recorded already: the first attempt's record
-    /// wins. Recorded only while the event is claimed and not done, and
-    /// kept for as long as its completed handlers are; later claims return
-    /// it in [`Claim::Acquired::owed`], so a retry runs what the first
-    /// attempt owed even when the transaction store forgot the
-    /// transaction.
-    ///
-    /// The default records nothing: a retry then plans anew.
-    ///
-    /// # Errors
-    ///
-    /// As for [`claim`](ClaimStore::claim).
-    async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
-        let _ = (event, owed);
-        Ok(())
-    }
-
-    /// Extends the claim of `event` to `lease` from now, if `token` still
-    /// holds it; answers whether it did. The receiver renews the claims
-    /// of the events it processes, so a handler longer than the lease is
-    /// never run twice at once.
-    ///
-    /// The default renews nothing and answers `true`: with such a store,
-    /// give the receiver a lease longer than your handlers take.
+    /// The default renews and records nothing, and answers `true`: with
+    /// such a store, give the receiver a lease longer than your handlers
+    /// take; the progress is then recorded by
+    /// [`release`](ClaimStore::release) alone.
     ///
     /// # Errors
     ///
@@ -157,13 +191,14 @@ pub trait ClaimStore: Send + Sync + 'static {
         event: &EventId,
         token: &ClaimToken,
         lease: Duration,
+        progress: &DeliveryProgress<'_>,
     ) -> Result<bool, Error> {
-        let _ = (event, token, lease);
+        let _ = (event, token, lease, progress);
         Ok(true)
     }
 
     /// Marks `event` processed, if `token` still holds its claim, and
-    /// forgets its per-handler records. Later claims answer
+    /// forgets its per-handler and owed records. Later claims answer
     /// [`Claim::AlreadyDone`] for as long as the store remembers it.
     /// Answers whether the claim was still `token`'s (if not, nothing
     /// changed).
@@ -173,14 +208,20 @@ pub trait ClaimStore: Send + Sync + 'static {
     /// As for [`claim`](ClaimStore::claim).
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error>;
 
-    /// Gives the claim up without completing it, if `token` still holds
-    /// it, so that the next delivery can claim the event at once. Answers
-    /// whether the claim was still `token`'s.
+    /// Records `progress` (see [`DeliveryProgress`]), then gives the claim up
+    /// without completing it, if `token` still holds it, so that the next
+    /// delivery can claim the event at once and skip what completed.
+    /// Answers whether the claim was still `token`'s.
     ///
     /// # Errors
     ///
     /// As for [`claim`](ClaimStore::claim).
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error>;
+    async fn release(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        progress: &DeliveryProgress<'_>,
+    ) -> Result<bool, Error>;
 }
 
 /// What the receiver knows of a transaction: its status as of one event.
@@ -351,16 +392,6 @@ pub trait TransactionStore: Send + Sync + 'static {
     /// [`ErrorKind::Store`](crate::ErrorKind::Store) when the store cannot
     /// answer.
     async fn apply(&self, snapshot: &TransactionSnapshot) -> Result<Applied, Error>;
-
-    /// The latest snapshot of `transaction`, if one is known.
-    ///
-    /// # Errors
-    ///
-    /// As for [`apply`](TransactionStore::apply).
-    async fn latest(
-        &self,
-        transaction: &TransactionId,
-    ) -> Result<Option<TransactionSnapshot>, Error>;
 }
 
 /// A shared store is a store: give several receivers one `Arc` of it.
@@ -370,29 +401,27 @@ impl<S: ClaimStore + ?Sized> ClaimStore for std::sync::Arc<S> {
         (**self).claim(event, lease).await
     }
 
-    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
-        (**self).record_handler(event, handler).await
-    }
-
-    async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
-        (**self).record_owed(event, owed).await
-    }
-
     async fn renew(
         &self,
         event: &EventId,
         token: &ClaimToken,
         lease: Duration,
+        progress: &DeliveryProgress<'_>,
     ) -> Result<bool, Error> {
-        (**self).renew(event, token, lease).await
+        (**self).renew(event, token, lease, progress).await
     }
 
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
         (**self).complete(event, token).await
     }
 
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
-        (**self).release(event, token).await
+    async fn release(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        progress: &DeliveryProgress<'_>,
+    ) -> Result<bool, Error> {
+        (**self).release(event, token, progress).await
     }
 }
 
@@ -401,12 +430,5 @@ impl<S: ClaimStore + ?Sized> ClaimStore for std::sync::Arc<S> {
 impl<S: TransactionStore + ?Sized> TransactionStore for std::sync::Arc<S> {
     async fn apply(&self, snapshot: &TransactionSnapshot) -> Result<Applied, Error> {
         (**self).apply(snapshot).await
-    }
-
-    async fn latest(
-        &self,
-        transaction: &TransactionId,
-    ) -> Result<Option<TransactionSnapshot>, Error> {
-        (**self).latest(transaction).await
     }
 }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use http::Request;
 use smart_router_webhooks::{
-    Credentials, DeliveryReport, EventContext, EventId, Handler, HandlerError, Observer, Outcome,
+    Credentials, DeliveryReport, Event, EventContext, EventId, EventType, Handler, HandlerError,
+    Observer, Outcome, Transaction, TransactionId, TransactionStatus,
 };
 
 /// The credentials of the tests' webhook URL.
@@ -29,6 +30,17 @@ pub fn delivery(event: &EventId) -> Request<Vec<u8>> {
             format!(r#"{{"event_id":"{event}","event_type":"transaction.captured"}}"#).into_bytes(),
         )
         .unwrap()
+}
+
+/// A `transaction.captured` event `id` (`ev_…`) of a transaction of its
+/// own (`tr_…`, the same suffix).
+pub fn captured_event(id: &str) -> Event {
+    let mut event = Event::new(EventId::parse(id).unwrap(), EventType::TransactionCaptured);
+    event.data.transaction = Some(Transaction::new(
+        TransactionId::parse(&id.replacen("ev_", "tr_", 1)).unwrap(),
+        TransactionStatus::Completed,
+    ));
+    event
 }
 
 /// Counts a handler's runs, per event.

@@ -9,9 +9,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smart_router_webhooks::{
-    Applied, Claim, ClaimStore, EventId, Timestamp, TransactionId, TransactionSnapshot,
-    TransactionStatus, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, EventId, MemoryTransactionStore,
+    Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
 };
+
+/// A transaction store the contract can read back, with the store's own
+/// `latest` (the pipeline never reads one back, so the trait has none).
+#[async_trait::async_trait]
+pub trait ReadBack: TransactionStore {
+    async fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot>;
+}
+
+#[async_trait::async_trait]
+impl ReadBack for MemoryTransactionStore {
+    async fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot> {
+        MemoryTransactionStore::latest(self, transaction)
+    }
+}
+
+#[cfg(feature = "redis")]
+#[async_trait::async_trait]
+impl ReadBack for smart_router_webhooks::RedisTransactionStore {
+    async fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot> {
+        smart_router_webhooks::RedisTransactionStore::latest(self, transaction)
+            .await
+            .unwrap()
+    }
+}
+
+/// A progress of completed handlers and nothing owed.
+fn handlers<'a>(names: &'a [&'a str]) -> DeliveryProgress<'a> {
+    DeliveryProgress::new(names, None)
+}
 
 /// A prefix unique to this run, so cases sharing a backend never collide.
 pub fn unique(prefix: &str) -> String {
@@ -34,7 +63,7 @@ fn event_id() -> EventId {
 
 const LEASE: Duration = Duration::from_secs(30);
 
-fn acquired(claim: Claim) -> (smart_router_webhooks::ClaimToken, BTreeSet<String>) {
+fn acquired(claim: Claim) -> (ClaimToken, BTreeSet<String>) {
     match claim {
         Claim::Acquired {
             token, completed, ..
@@ -58,9 +87,10 @@ pub async fn a_released_claim_can_be_taken_again_with_its_completed_handlers(
 ) {
     let id = event_id();
     let (token, _) = acquired(store.claim(&id, LEASE).await.unwrap());
-    store.record_handler(&id, "ledger").await.unwrap();
-    store.record_handler(&id, "email").await.unwrap();
-    store.release(&id, &token).await.unwrap();
+    store
+        .release(&id, &token, &handlers(&["ledger", "email"]))
+        .await
+        .unwrap();
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
     assert_ne!(second, token);
     assert_eq!(
@@ -73,20 +103,37 @@ pub async fn a_released_claim_can_be_taken_again_with_its_completed_handlers(
 
 pub async fn an_expired_lease_lets_another_delivery_take_over(store: &dyn ClaimStore) {
     let id = event_id();
-    let (first, _) = acquired(store.claim(&id, Duration::from_millis(100)).await.unwrap());
-    store.record_handler(&id, "ledger").await.unwrap();
+    let short = Duration::from_millis(100);
+    let (first, _) = acquired(store.claim(&id, short).await.unwrap());
+    // A renewal records what completed.
+    let ledger = handlers(&["ledger"]);
+    assert!(store.renew(&id, &first, short, &ledger).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
     tokio::time::sleep(Duration::from_millis(250)).await;
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
     assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]));
-    // The first holder comes back late: it can neither release nor
-    // complete the claim it lost.
-    assert!(!store.release(&id, &first).await.unwrap());
+    // The first holder comes back late: it can neither release, renew
+    // nor complete the claim it lost, but what it completed is recorded.
+    let email = handlers(&["email"]);
+    assert!(!store.release(&id, &first, &email).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
     assert!(!store.complete(&id, &first).await.unwrap());
-    assert!(!store.renew(&id, &first, LEASE).await.unwrap());
+    let audit = handlers(&["audit"]);
+    assert!(!store.renew(&id, &first, LEASE, &audit).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
-    assert!(store.complete(&id, &second).await.unwrap());
+    assert!(
+        store
+            .release(&id, &second, &DeliveryProgress::NONE)
+            .await
+            .unwrap()
+    );
+    let (third, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
+    assert_eq!(
+        completed,
+        BTreeSet::from(["audit".to_owned(), "email".to_owned(), "ledger".to_owned()])
+    );
+    assert!(!store.complete(&id, &second).await.unwrap());
+    assert!(store.complete(&id, &third).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
 
@@ -95,17 +142,24 @@ pub async fn a_lapsed_lease_not_taken_over_still_records_and_completes(store: &d
     let (token, _) = acquired(store.claim(&id, Duration::from_millis(100)).await.unwrap());
     // Something recorded: the event is remembered past its lease (a claim
     // that recorded nothing may be forgotten with its lease).
-    store.record_handler(&id, "ledger").await.unwrap();
+    let ledger = handlers(&["ledger"]);
+    let short = Duration::from_millis(100);
+    assert!(store.renew(&id, &token, short, &ledger).await.unwrap());
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Nobody took the event over: what the late holder did still counts.
-    store.record_handler(&id, "email").await.unwrap();
-    assert!(store.release(&id, &token).await.unwrap());
+    let both = handlers(&["ledger", "email"]);
+    assert!(store.release(&id, &token, &both).await.unwrap());
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
     assert_eq!(
         completed,
         BTreeSet::from(["email".to_owned(), "ledger".to_owned()])
     );
-    assert!(store.release(&id, &second).await.unwrap());
+    assert!(
+        store
+            .release(&id, &second, &DeliveryProgress::NONE)
+            .await
+            .unwrap()
+    );
     // A released claim's holder may still complete it, until it is taken.
     assert!(store.complete(&id, &second).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
@@ -117,23 +171,35 @@ pub async fn a_renewed_claim_outlives_its_first_lease(store: &dyn ClaimStore) {
     let (token, _) = acquired(store.claim(&id, short).await.unwrap());
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(store.renew(&id, &token, short).await.unwrap());
+        assert!(
+            store
+                .renew(&id, &token, short, &DeliveryProgress::NONE)
+                .await
+                .unwrap()
+        );
     }
     // 400 ms after the claim, twice its first lease: still held.
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
     assert!(store.complete(&id, &token).await.unwrap());
-    assert!(!store.renew(&id, &token, short).await.unwrap(), "done");
+    let late = handlers(&["late"]);
+    assert!(
+        !store.renew(&id, &token, short, &late).await.unwrap(),
+        "done"
+    );
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
 
 pub async fn the_first_attempts_owed_work_is_kept_until_the_event_is_done(store: &dyn ClaimStore) {
     let id = event_id();
     // Nothing is recorded for an event that is not claimed.
-    store.record_owed(&id, "stray").await.unwrap();
+    let stray = ClaimToken::new("stray");
+    let progress = DeliveryProgress::new(&[], Some("stray"));
+    assert!(!store.release(&id, &stray, &progress).await.unwrap());
     let (first, _) = acquired_owing(store.claim(&id, LEASE).await.unwrap(), None);
-    store.record_owed(&id, "first plan").await.unwrap();
-    store.record_owed(&id, "second plan").await.unwrap();
-    assert!(store.release(&id, &first).await.unwrap());
+    let progress = DeliveryProgress::new(&[], Some("first plan"));
+    assert!(store.renew(&id, &first, LEASE, &progress).await.unwrap());
+    let progress = DeliveryProgress::new(&["ledger"], Some("second plan"));
+    assert!(store.release(&id, &first, &progress).await.unwrap());
     // A retry, and a takeover after a lapsed lease, both get the first plan.
     let (second, _) = acquired_owing(
         store.claim(&id, Duration::from_millis(100)).await.unwrap(),
@@ -141,7 +207,9 @@ pub async fn the_first_attempts_owed_work_is_kept_until_the_event_is_done(store:
     );
     let _ = second;
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let (third, _) = acquired_owing(store.claim(&id, LEASE).await.unwrap(), Some("first plan"));
+    let (third, completed) =
+        acquired_owing(store.claim(&id, LEASE).await.unwrap(), Some("first plan"));
+    assert_eq!(completed, BTreeSet::from(["ledger".to_owned()]));
     assert!(store.complete(&id, &third).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
@@ -167,11 +235,15 @@ fn acquired_owing(
 
 pub async fn handlers_are_recorded_only_for_a_claimed_event(store: &dyn ClaimStore) {
     let id = event_id();
-    store.record_handler(&id, "ledger").await.unwrap();
+    let stray = ClaimToken::new("stray");
+    let ledger = handlers(&["ledger"]);
+    assert!(!store.release(&id, &stray, &ledger).await.unwrap());
+    assert!(!store.renew(&id, &stray, LEASE, &ledger).await.unwrap());
     let (token, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
     assert!(completed.is_empty(), "{completed:?}");
     store.complete(&id, &token).await.unwrap();
-    store.record_handler(&id, "email").await.unwrap();
+    let email = handlers(&["email"]);
+    assert!(!store.release(&id, &token, &email).await.unwrap());
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
 
@@ -199,7 +271,8 @@ pub async fn concurrent_claims_have_exactly_one_winner(store: Arc<dyn ClaimStore
 pub async fn events_are_independent(store: &dyn ClaimStore) {
     let (a, b) = (event_id(), event_id());
     let (token_a, _) = acquired(store.claim(&a, LEASE).await.unwrap());
-    store.record_handler(&a, "ledger").await.unwrap();
+    let ledger = handlers(&["ledger"]);
+    assert!(store.renew(&a, &token_a, LEASE, &ledger).await.unwrap());
     let (_, completed_b) = acquired(store.claim(&b, LEASE).await.unwrap());
     assert!(completed_b.is_empty());
     store.complete(&a, &token_a).await.unwrap();
@@ -215,10 +288,10 @@ fn snapshot(tx: &TransactionId, status: TransactionStatus, fired_at: &str) -> Tr
     )
 }
 
-pub async fn snapshots_apply_in_order_and_stale_ones_change_nothing(store: &dyn TransactionStore) {
+pub async fn snapshots_apply_in_order_and_stale_ones_change_nothing(store: &dyn ReadBack) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
-    assert_eq!(store.latest(&tx).await.unwrap(), None);
+    assert_eq!(store.latest(&tx).await, None);
 
     let authorized = snapshot(&tx, Authorized, "2024-01-01T10:00:00Z");
     assert_eq!(
@@ -241,7 +314,7 @@ pub async fn snapshots_apply_in_order_and_stale_ones_change_nothing(store: &dyn 
             latest: refunded.clone()
         }
     );
-    assert_eq!(store.latest(&tx).await.unwrap(), Some(refunded.clone()));
+    assert_eq!(store.latest(&tx).await, Some(refunded.clone()));
     // The same event applied again answers as the first time.
     assert_eq!(
         store.apply(&refunded).await.unwrap(),
@@ -251,9 +324,7 @@ pub async fn snapshots_apply_in_order_and_stale_ones_change_nothing(store: &dyn 
     );
 }
 
-pub async fn a_superseded_event_applied_again_answers_as_the_first_time(
-    store: &dyn TransactionStore,
-) {
+pub async fn a_superseded_event_applied_again_answers_as_the_first_time(store: &dyn ReadBack) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
     let authorized = snapshot(&tx, Authorized, "2024-01-01T10:00:00Z");
@@ -276,7 +347,7 @@ pub async fn a_superseded_event_applied_again_answers_as_the_first_time(
         }
     );
     // Without moving the transaction back.
-    assert_eq!(store.latest(&tx).await.unwrap(), Some(refunded.clone()));
+    assert_eq!(store.latest(&tx).await, Some(refunded.clone()));
     assert_eq!(
         store.apply(&refunded).await.unwrap(),
         Applied::Newer {
@@ -312,7 +383,7 @@ pub async fn a_superseded_event_applied_again_answers_as_the_first_time(
 /// The crate's stores keep the answers of the last 16 superseded events
 /// of a transaction; returns the transaction, to inspect the store.
 pub async fn the_answers_of_the_last_sixteen_superseded_events_are_kept(
-    store: &dyn TransactionStore,
+    store: &dyn ReadBack,
 ) -> TransactionId {
     let tx = TransactionId::parse(&unique("tr")).unwrap();
     let snapshots: Vec<TransactionSnapshot> = (0..20)
@@ -336,7 +407,7 @@ pub async fn the_answers_of_the_last_sixteen_superseded_events_are_kept(
     tx
 }
 
-pub async fn equal_times_are_ordered_by_lifecycle(store: &dyn TransactionStore) {
+pub async fn equal_times_are_ordered_by_lifecycle(store: &dyn ReadBack) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
     let at = "2024-01-01T10:00:00Z";
@@ -359,7 +430,7 @@ pub async fn equal_times_are_ordered_by_lifecycle(store: &dyn TransactionStore) 
 /// reads) is ordered by lifecycle alone: never assumed older than the
 /// latest, never assumed newer either.
 pub async fn a_snapshot_without_a_readable_time_is_ordered_by_lifecycle_alone(
-    store: &dyn TransactionStore,
+    store: &dyn ReadBack,
 ) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
@@ -413,7 +484,7 @@ pub async fn a_snapshot_without_a_readable_time_is_ordered_by_lifecycle_alone(
             previous: Some(Refunded)
         }
     );
-    assert_eq!(store.latest(&tx).await.unwrap(), Some(dispute));
+    assert_eq!(store.latest(&tx).await, Some(dispute));
 }
 
 /// Two events of one transaction: their snapshots, from events with IDs
@@ -439,9 +510,7 @@ fn twins(
 /// whatever their arrival order: the greater event ID (by bytes) is the
 /// newer. The same status that may follow itself (a further partial
 /// refund) is a change in either order.
-pub async fn equal_times_give_one_final_status_whatever_the_arrival_order(
-    store: &dyn TransactionStore,
-) {
+pub async fn equal_times_give_one_final_status_whatever_the_arrival_order(store: &dyn ReadBack) {
     use TransactionStatus::*;
     let at = Some("2024-01-01T10:00:00.5Z");
     let pairs = [
@@ -466,7 +535,7 @@ pub async fn equal_times_give_one_final_status_whatever_the_arrival_order(
             for snapshot in order {
                 store.apply(snapshot).await.unwrap();
             }
-            let latest = store.latest(&tx).await.unwrap().unwrap();
+            let latest = store.latest(&tx).await.unwrap();
             assert_eq!(latest, second, "{a:?} {b:?}, reversed: {reversed}");
             finals.push(latest.status);
         }
@@ -507,11 +576,11 @@ pub async fn equal_times_give_one_final_status_whatever_the_arrival_order(
                 previous: Some(Completed)
             }
         );
-        assert_eq!(store.latest(&tx).await.unwrap().unwrap().status, Refunded);
+        assert_eq!(store.latest(&tx).await.unwrap().status, Refunded);
     }
 }
 
-pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
+pub async fn snapshots_read_back_exactly(store: &dyn ReadBack) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
     let odd = TransactionSnapshot::new(
@@ -524,7 +593,7 @@ pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
         store.apply(&odd).await.unwrap(),
         Applied::Newer { previous: None }
     );
-    assert_eq!(store.latest(&tx).await.unwrap(), Some(odd.clone()));
+    assert_eq!(store.latest(&tx).await, Some(odd.clone()));
     // Both without a readable time: the lifecycle decides.
     let untimed = TransactionSnapshot::new(tx.clone(), Waiting, None, event_id());
     assert_eq!(
@@ -554,7 +623,7 @@ pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
             latest: precise.clone()
         }
     );
-    let latest = store.latest(&tx).await.unwrap().unwrap();
+    let latest = store.latest(&tx).await.unwrap();
     assert_eq!(latest, precise);
     assert_eq!(
         latest.fired_at.unwrap().as_str(),
@@ -562,7 +631,7 @@ pub async fn snapshots_read_back_exactly(store: &dyn TransactionStore) {
     );
 }
 
-pub async fn concurrent_applies_keep_the_newest(store: Arc<dyn TransactionStore>) {
+pub async fn concurrent_applies_keep_the_newest(store: Arc<dyn ReadBack>) {
     use TransactionStatus::*;
     let tx = TransactionId::parse(&unique("tr")).unwrap();
     let statuses = [
@@ -586,7 +655,7 @@ pub async fn concurrent_applies_keep_the_newest(store: Arc<dyn TransactionStore>
     for task in tasks {
         task.await.unwrap();
     }
-    let latest = store.latest(&tx).await.unwrap().unwrap();
+    let latest = store.latest(&tx).await.unwrap();
     assert_eq!(latest.status, Solved);
     assert_eq!(latest.fired_at.unwrap().as_str(), "2024-01-01T10:00:05Z");
 }
@@ -595,7 +664,7 @@ pub async fn concurrent_applies_keep_the_newest(store: Arc<dyn TransactionStore>
 /// factories.
 pub async fn run_all(
     claims: impl Fn() -> Arc<dyn ClaimStore>,
-    transactions: impl Fn() -> Arc<dyn TransactionStore>,
+    transactions: impl Fn() -> Arc<dyn ReadBack>,
 ) {
     a_new_event_is_acquired_then_in_progress_then_done(&*claims()).await;
     a_released_claim_can_be_taken_again_with_its_completed_handlers(&*claims()).await;

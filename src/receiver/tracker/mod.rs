@@ -31,12 +31,6 @@ impl TransactionTracker {
         TransactionTracker { store }
     }
 
-    /// The store the tracker keeps its snapshots in.
-    #[cfg(test)]
-    pub(crate) fn store(&self) -> &Arc<dyn TransactionStore> {
-        &self.store
-    }
-
     /// Applies the event's transaction snapshot. Events without a
     /// transaction change nothing.
     ///

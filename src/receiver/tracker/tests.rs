@@ -47,8 +47,26 @@ async fn feed(tracker: &TransactionTracker, events: &[Event]) -> Vec<Transition>
     transitions
 }
 
-fn tracker() -> TransactionTracker {
-    TransactionTracker::new(Arc::new(MemoryTransactionStore::default()))
+/// A tracker and its store, to read the latest snapshots back.
+struct Tracked {
+    tracker: TransactionTracker,
+    store: Arc<MemoryTransactionStore>,
+}
+
+impl std::ops::Deref for Tracked {
+    type Target = TransactionTracker;
+
+    fn deref(&self) -> &TransactionTracker {
+        &self.tracker
+    }
+}
+
+fn tracker() -> Tracked {
+    let store = Arc::new(MemoryTransactionStore::default());
+    Tracked {
+        tracker: TransactionTracker::new(store.clone()),
+        store,
+    }
 }
 
 #[tokio::test]
@@ -126,10 +144,8 @@ async fn shuffled_lifecycles_never_go_backwards_and_end_in_the_same_state() {
                 }
             }
             let latest = tracker
-                .store()
+                .store
                 .latest(&TransactionId::parse(tx).unwrap())
-                .await
-                .unwrap()
                 .unwrap();
             assert_eq!(&latest.status, statuses.last().unwrap(), "{tx}");
         }
@@ -182,9 +198,9 @@ fn event_at(id: &str, tx: &str, status: TransactionStatus, fired_at: Option<&str
 }
 
 /// The status the tracker holds for `tx` now.
-async fn final_status(tracker: &TransactionTracker, tx: &str) -> TransactionStatus {
+async fn final_status(tracker: &Tracked, tx: &str) -> TransactionStatus {
     let tx = TransactionId::parse(tx).unwrap();
-    tracker.store().latest(&tx).await.unwrap().unwrap().status
+    tracker.store.latest(&tx).unwrap().status
 }
 
 #[tokio::test]

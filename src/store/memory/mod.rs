@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    Applied, Claim, ClaimStore, ClaimToken, SnapshotParts, TransactionSnapshot, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, SnapshotParts, TransactionSnapshot,
+    TransactionStore,
 };
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
@@ -154,18 +155,33 @@ impl MemoryClaimStore {
         lock(&self.inner).capacity
     }
 
-    /// Applies `change` to the entry of `event` if `token` holds its claim;
-    /// answers whether it did.
-    fn with_held(
+    /// Records `progress` while `event` is claimed (whoever holds it: the
+    /// records are facts), then applies `change` to the claim if `token`
+    /// holds it; answers whether it did. A processed event keeps no
+    /// records: they are forgotten when it completes, and a later claim
+    /// answers `AlreadyDone`.
+    fn with_progress(
         &self,
         event: &EventId,
         token: &ClaimToken,
+        progress: &DeliveryProgress<'_>,
         change: impl FnOnce(&mut LiveClaim),
     ) -> bool {
-        match lock(&self.inner)
-            .get_mut(event)
-            .and_then(|e| e.held_by(token))
-        {
+        let mut inner = lock(&self.inner);
+        let Some(entry) = inner.get_mut(event) else {
+            return false;
+        };
+        if let ClaimEntry::Claimed(live) = entry {
+            for handler in progress.completed() {
+                if !live.completed.contains(*handler) {
+                    live.completed.insert((*handler).to_owned());
+                }
+            }
+            if let (None, Some(owed)) = (&live.owed, progress.owed()) {
+                live.owed = Some(owed.to_owned());
+            }
+        }
+        match entry.held_by(token) {
             Some(live) => {
                 change(live);
                 true
@@ -215,32 +231,15 @@ impl ClaimStore for MemoryClaimStore {
         })
     }
 
-    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
-        // A processed event keeps no handler records: they are forgotten
-        // when it completes, and a later claim answers `AlreadyDone`.
-        if let Some(ClaimEntry::Claimed(live)) = lock(&self.inner).get_mut(event) {
-            live.completed.insert(handler.to_owned());
-        }
-        Ok(())
-    }
-
-    async fn record_owed(&self, event: &EventId, owed: &str) -> Result<(), Error> {
-        if let Some(ClaimEntry::Claimed(live)) = lock(&self.inner).get_mut(event) {
-            if live.owed.is_none() {
-                live.owed = Some(owed.to_owned());
-            }
-        }
-        Ok(())
-    }
-
     async fn renew(
         &self,
         event: &EventId,
         token: &ClaimToken,
         lease: Duration,
+        progress: &DeliveryProgress<'_>,
     ) -> Result<bool, Error> {
         let now = Instant::now();
-        Ok(self.with_held(event, token, |live| live.until = now + lease))
+        Ok(self.with_progress(event, token, progress, |live| live.until = now + lease))
     }
 
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
@@ -258,9 +257,14 @@ impl ClaimStore for MemoryClaimStore {
         Ok(true)
     }
 
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
+    async fn release(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        progress: &DeliveryProgress<'_>,
+    ) -> Result<bool, Error> {
         let now = Instant::now();
-        Ok(self.with_held(event, token, |live| live.until = now))
+        Ok(self.with_progress(event, token, progress, |live| live.until = now))
     }
 }
 
@@ -397,6 +401,13 @@ impl MemoryTransactionStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The latest snapshot of `transaction`, if the store remembers it.
+    pub fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot> {
+        lock(&self.inner)
+            .get(transaction)
+            .map(|r| r.snapshot(transaction))
+    }
 }
 
 #[async_trait]
@@ -423,14 +434,5 @@ impl TransactionStore for MemoryTransactionStore {
         let record = TransactionRecord::new(snapshot);
         let _ = inner.insert(Arc::new(transaction.clone()), record, |_| true);
         Ok(Applied::Newer { previous: None })
-    }
-
-    async fn latest(
-        &self,
-        transaction: &TransactionId,
-    ) -> Result<Option<TransactionSnapshot>, Error> {
-        Ok(lock(&self.inner)
-            .get(transaction)
-            .map(|r| r.snapshot(transaction)))
     }
 }

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::model::EventId;
 
 use super::{Connection, MAX_DURATION, RedisStoreBuilder, millis, unexpected_reply};
-use crate::store::{Claim, ClaimStore, ClaimToken};
+use crate::store::{Claim, ClaimStore, ClaimToken, DeliveryProgress};
 
 /// The Lua function the claim scripts share: whether `state`, the claim
 /// key's value, is a claim held by `token`.
@@ -72,36 +72,46 @@ macro_rules! lua_keep {
     };
 }
 
-/// KEYS: claim, handlers, owed. ARGV: handler, handlers' time to live (ms).
-static RECORD_HANDLER: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        lua_keep!(),
-        "local state = redis.call('GET', KEYS[1])
-        if not state or state == 'done' then return 0 end
-        redis.call('SADD', KEYS[2], ARGV[1])
-        keep(tonumber(ARGV[2]))
-        return 1"
-    ))
-});
+/// The Lua function the scripts that carry a delivery's progress share:
+/// while the event is claimed (`state`, the claim key's value, is neither
+/// absent nor `done`), whoever holds the claim, records the owed work if
+/// `ARGV[at]` is `'1'` (text in `ARGV[at + 1]`, unless some is recorded
+/// already) and adds the handlers in `ARGV[at + 2]…` to the set; if it
+/// recorded anything, keeps the event's keys for at least `ttl` ms.
+/// KEYS: claim, handlers, owed.
+macro_rules! lua_record {
+    () => {
+        concat!(
+            lua_keep!(),
+            "local function record(state, ttl, at)
+                if not state or state == 'done' then return end
+                local any = false
+                if ARGV[at] == '1' then
+                    redis.call('SET', KEYS[3], ARGV[at + 1], 'NX')
+                    any = true
+                end
+                if #ARGV > at + 1 then
+                    redis.call('SADD', KEYS[2], unpack(ARGV, at + 2))
+                    any = true
+                end
+                if any then keep(tonumber(ttl)) end
+            end
+            "
+        )
+    };
+}
 
-/// KEYS: claim, owed, handlers. ARGV: owed, handlers' time to live (ms).
-static RECORD_OWED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        lua_keep!(),
-        "local state = redis.call('GET', KEYS[1])
-        if not state or state == 'done' then return 0 end
-        redis.call('SET', KEYS[2], ARGV[1], 'NX')
-        keep(tonumber(ARGV[2]))
-        return 1"
-    ))
-});
-
-/// KEYS: claim. ARGV: token, lease (µs), lease (ms). Returns 1 if the
-/// token held the claim (now extended), 0 otherwise.
+/// KEYS: claim, handlers, owed. ARGV: token, lease (µs), lease (ms),
+/// handlers' time to live (ms), then the progress from `ARGV[5]` (see
+/// `lua_record`). Records the progress, then returns 1 if the token held
+/// the claim (now extended), 0 otherwise.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         lua_holds!(),
-        "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+        lua_record!(),
+        "local state = redis.call('GET', KEYS[1])
+        record(state, ARGV[4], 5)
+        if not holds(state, ARGV[1]) then return 0 end
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
         local lease_end = string.format('%.0f', now + tonumber(ARGV[2]))
@@ -124,11 +134,17 @@ static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: claim. ARGV: token.
+/// KEYS: claim, handlers, owed. ARGV: token, handlers' time to live (ms),
+/// then the progress from `ARGV[3]` (see `lua_record`). Records the
+/// progress, then returns 1 if the token held the claim (now ended), 0
+/// otherwise.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         lua_holds!(),
-        "if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+        lua_record!(),
+        "local state = redis.call('GET', KEYS[1])
+        record(state, ARGV[2], 3)
+        if not holds(state, ARGV[1]) then return 0 end
         redis.call('SET', KEYS[1], '0:' .. ARGV[1], 'KEEPTTL')
         return 1"
     ))
@@ -146,17 +162,21 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 ///   ended lease is taken over with its handler set and owed work; a claim
 ///   of an event the store does not remember starts from nothing, and its
 ///   key lives only as long as the lease until something is recorded.
-/// - **record_handler** and **record_owed**: add the handler to the set,
-///   or the owed work if none is recorded, while the event is claimed
-///   (lease ended or not), and keep the event's keys for at least
-///   `handlers_ttl`.
-/// - **renew**: if the token still holds the claim, its lease ends
-///   `lease` from now.
+/// - **renew**: records the delivery's [`DeliveryProgress`] (below), then, if the
+///   token still holds the claim, its lease ends `lease` from now.
 /// - **complete**: if the token still holds the claim, the claim key
 ///   becomes `done` for `done_ttl`; the handler set and owed work are
 ///   deleted.
-/// - **release**: if the token still holds the claim, its lease ends now;
-///   the handler set and owed work stay.
+/// - **release**: records the delivery's [`DeliveryProgress`], then, if the token
+///   still holds the claim, its lease ends now; the handler set and owed
+///   work stay.
+///
+/// Recording the progress adds the completed handlers to the set, and the
+/// owed work if none is recorded, while the event is claimed (lease ended
+/// or not, whoever holds it), and keeps the event's keys for at least
+/// `handlers_ttl`. So a delivery costs two scripts, claim then complete
+/// or release, plus a renewal per third of the lease its handlers run
+/// past the first, whatever its number of handlers.
 ///
 /// Clones share the connection.
 ///
@@ -198,6 +218,14 @@ impl RedisClaimStore {
     }
 }
 
+/// Appends `progress` to a script's arguments as `lua_record` reads them:
+/// whether owed work is given, its text, then the completed handlers.
+fn push_progress<'a>(args: &mut Vec<&'a str>, progress: &DeliveryProgress<'a>) {
+    args.push(if progress.owed().is_some() { "1" } else { "0" });
+    args.push(progress.owed().unwrap_or(""));
+    args.extend_from_slice(progress.completed());
+}
+
 /// The answer of a script that says 1 when the token held the claim.
 fn held(reply: i64) -> bool {
     reply == 1
@@ -231,53 +259,22 @@ impl ClaimStore for RedisClaimStore {
         }
     }
 
-    async fn record_handler(&self, event: &EventId, handler: &str) -> Result<(), Error> {
-        let [claim, handlers, owed] = self.connection.event_keys(event);
-        let ttl = millis(self.handlers_ttl).to_string();
-        let _: i64 = self
-            .connection
-            .invoke(
-                "record a completed handler",
-                &RECORD_HANDLER,
-                &[&claim, &handlers, &owed],
-                &[handler, &ttl],
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn record_owed(&self, event: &EventId, text: &str) -> Result<(), Error> {
-        let [claim, handlers, owed] = self.connection.event_keys(event);
-        let ttl = millis(self.handlers_ttl).to_string();
-        let _: i64 = self
-            .connection
-            .invoke(
-                "record what an event owes",
-                &RECORD_OWED,
-                &[&claim, &owed, &handlers],
-                &[text, &ttl],
-            )
-            .await?;
-        Ok(())
-    }
-
     async fn renew(
         &self,
         event: &EventId,
         token: &ClaimToken,
         lease: Duration,
+        progress: &DeliveryProgress<'_>,
     ) -> Result<bool, Error> {
-        let [claim, ..] = self.connection.event_keys(event);
+        let [claim, handlers, owed] = self.connection.event_keys(event);
         let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
         let lease_millis = millis(lease).to_string();
+        let ttl = millis(self.handlers_ttl).to_string();
+        let mut args = vec![token.as_str(), &lease_micros, &lease_millis, &ttl];
+        push_progress(&mut args, progress);
         let reply: i64 = self
             .connection
-            .invoke(
-                "renew a claim",
-                &RENEW,
-                &[&claim],
-                &[token.as_str(), &lease_micros, &lease_millis],
-            )
+            .invoke("renew a claim", &RENEW, &[&claim, &handlers, &owed], &args)
             .await?;
         Ok(held(reply))
     }
@@ -297,11 +294,24 @@ impl ClaimStore for RedisClaimStore {
         Ok(held(reply))
     }
 
-    async fn release(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
-        let [claim, ..] = self.connection.event_keys(event);
+    async fn release(
+        &self,
+        event: &EventId,
+        token: &ClaimToken,
+        progress: &DeliveryProgress<'_>,
+    ) -> Result<bool, Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(event);
+        let ttl = millis(self.handlers_ttl).to_string();
+        let mut args = vec![token.as_str(), &ttl];
+        push_progress(&mut args, progress);
         let reply: i64 = self
             .connection
-            .invoke("release a claim", &RELEASE, &[&claim], &[token.as_str()])
+            .invoke(
+                "release a claim",
+                &RELEASE,
+                &[&claim, &handlers, &owed],
+                &args,
+            )
             .await?;
         Ok(held(reply))
     }

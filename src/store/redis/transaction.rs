@@ -112,7 +112,7 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
 /// newer. The same event applied again answers the stored `previous`, and
 /// so does each of the last 16 events that newer ones superseded (their
 /// answers are kept in the transaction's hash).
-/// [`latest`](TransactionStore::latest) is one `HMGET`.
+/// [`latest`](RedisTransactionStore::latest) is one `HMGET`.
 ///
 /// Clones share the connection.
 ///
@@ -150,6 +150,33 @@ impl RedisTransactionStore {
     /// As for [`RedisStoreBuilder::build`].
     pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
         Ok(RedisStoreBuilder::new(url).build().await?.transactions)
+    }
+
+    /// The latest snapshot of `transaction`, if one is known: one
+    /// `HMGET`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Store`](crate::ErrorKind::Store) when Redis does not
+    /// answer within the timeout.
+    pub async fn latest(
+        &self,
+        transaction: &TransactionId,
+    ) -> Result<Option<TransactionSnapshot>, Error> {
+        let key = self.connection.transaction_key(transaction);
+        let (event, status, fired_at): (Option<String>, Option<String>, Option<String>) = self
+            .connection
+            .query(
+                "read a transaction snapshot",
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg(&["event", "status", "fired_at"][..]),
+            )
+            .await?;
+        if event.is_none() {
+            return Ok(None);
+        }
+        Self::snapshot(transaction, event, status, fired_at).map(Some)
     }
 
     /// The snapshot of `transaction` read back from its stored fields.
@@ -220,25 +247,5 @@ impl TransactionStore for RedisTransactionStore {
             }
             _ => Err(unexpected_reply()),
         }
-    }
-
-    async fn latest(
-        &self,
-        transaction: &TransactionId,
-    ) -> Result<Option<TransactionSnapshot>, Error> {
-        let key = self.connection.transaction_key(transaction);
-        let (event, status, fired_at): (Option<String>, Option<String>, Option<String>) = self
-            .connection
-            .query(
-                "read a transaction snapshot",
-                redis::cmd("HMGET")
-                    .arg(&key)
-                    .arg(&["event", "status", "fired_at"][..]),
-            )
-            .await?;
-        if event.is_none() {
-            return Ok(None);
-        }
-        Self::snapshot(transaction, event, status, fired_at).map(Some)
     }
 }

@@ -1,0 +1,45 @@
+//! The receiver's CPU time per delivery with the Redis stores against the
+//! in-memory stores, in the same run (target: ratio <= 1.15), and the
+//! round trips to Redis per delivery with 1 and with 10 handlers.
+//!
+//! What is measured: the CPU time of the one thread that runs the
+//! receiver, as in production, for each delivery: `Receiver::handle` on a
+//! request built beforehand (the `Authorization` check, the body, the
+//! claim, the fetch of the event from the mock API over HTTP on loopback
+//! through `ApiClient` and its parse, the tracker, one handler, the
+//! settlement), with every task it spawns (the processing apart from the
+//! request, the Redis connection's driver, the HTTP client's connection).
+//! The receiver runs on a current-thread tokio runtime on the bench's
+//! main thread, whose CPU time is read from `/proc/thread-self/schedstat`
+//! (Linux) around each batch of deliveries. Not measured: building the
+//! requests (the sender's work), the mock API and the counting proxy
+//! (each on a runtime of their own, on other threads), and Redis itself
+//! (another process). The event is the vendor's 16 KB
+//! `transaction.failed` (`tests/fixtures/event-transaction-failed.json`),
+//! served under each new ID asked.
+//!
+//! The round trips are counted from outside, by a TCP proxy between the
+//! receiver and Redis: a round trip starts each time the receiver sends
+//! after Redis answered it, so a pipeline would count once. Deliveries
+//! are made one at a time, after one that loads the scripts.
+//!
+//! Needs the features `redis`, `testing` and `reqwest`, and a Redis at
+//! `REDIS_URL` (keys under a prefix of their own, expiring after 10
+//! minutes); without them it prints why and measures nothing.
+//!
+//! REDIS_URL=redis://127.0.0.1:6379 cargo bench --all-features --bench redis_roundtrips
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench panics on a broken fixture
+
+#[cfg(all(feature = "redis", feature = "testing", feature = "reqwest"))]
+#[path = "support/redis_roundtrips.rs"]
+mod measured;
+
+fn main() {
+    #[cfg(all(feature = "redis", feature = "testing", feature = "reqwest"))]
+    measured::main();
+    #[cfg(not(all(feature = "redis", feature = "testing", feature = "reqwest")))]
+    println!(
+        "redis_roundtrips: skipped, it needs the features redis, testing and reqwest \
+         (cargo bench --all-features --bench redis_roundtrips)"
+    );
+}

@@ -1,0 +1,271 @@
+//! The measurements of `benches/redis_roundtrips.rs` (see there), built
+//! only with the features they need.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::Criterion;
+use http::{Request, StatusCode, header::AUTHORIZATION};
+use serde::Deserialize;
+use smart_router_webhooks::testing::MockApi;
+use smart_router_webhooks::{
+    Credentials, Event, EventContext, HandlerError, Receiver, RedisStoreBuilder, RedisStores,
+};
+use tokio::runtime::Runtime;
+
+#[path = "../../tests/support/counting_proxy.rs"]
+mod counting_proxy;
+#[path = "ratio.rs"]
+mod ratio;
+
+use counting_proxy::CountingProxy;
+
+const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/event-transaction-failed.json");
+
+/// How long the bench's keys live in the shared Redis.
+const KEY_TTL: Duration = Duration::from_secs(600);
+
+/// Deliveries counted per case of the round-trip count.
+const COUNTED: u64 = 50;
+
+#[derive(Deserialize)]
+struct Envelope {
+    event: Event,
+}
+
+async fn succeed(_: EventContext) -> Result<(), HandlerError> {
+    Ok(())
+}
+
+/// The CPU time this thread has used (Linux), to the nanosecond.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// Everything a receiver needs from outside: the mock API and, for the
+/// round-trip count, the proxy, on a runtime of their own.
+struct Services {
+    runtime: Runtime,
+    api: MockApi,
+    credentials: Credentials,
+    run: String,
+    next: AtomicU64,
+}
+
+impl Services {
+    /// A delivery of a new event, as the sender makes it.
+    fn delivery(&self) -> Request<Vec<u8>> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let body = format!(
+            r#"{{"event_id":"ev_{}_{n}","event_type":"transaction.failed"}}"#,
+            self.run
+        );
+        Request::post("/webhooks")
+            .header(AUTHORIZATION, self.credentials.authorization_header())
+            .body(body.into_bytes())
+            .expect("request")
+    }
+
+    /// A receiver with `handlers` handlers on `stores` (the memory
+    /// stores when `None`), fetching from the mock API.
+    fn receiver(&self, handlers: usize, stores: Option<&RedisStores>) -> Receiver {
+        let mut builder = Receiver::builder()
+            .credentials(self.credentials.clone())
+            .fetcher(self.api.client_builder().build().expect("client"));
+        if let Some(stores) = stores {
+            builder = builder
+                .claim_store(stores.claim_store())
+                .transaction_store(stores.transaction_store());
+        }
+        for n in 0..handlers {
+            builder = builder.on_every_event(format!("handler-{n}"), succeed);
+        }
+        builder.build().expect("receiver")
+    }
+}
+
+/// Redis stores on `url` under a prefix of this run.
+async fn stores(url: &str, run: &str) -> RedisStores {
+    RedisStoreBuilder::new(url)
+        .key_prefix(format!("srw-bench:{run}:"))
+        .done_ttl(KEY_TTL)
+        .handlers_ttl(KEY_TTL)
+        .transaction_ttl(KEY_TTL)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("no Redis answers at REDIS_URL ({e})"))
+}
+
+pub fn main() {
+    let Ok(redis_url) = std::env::var("REDIS_URL") else {
+        println!("redis_roundtrips: skipped, REDIS_URL is not set");
+        return;
+    };
+    if thread_cpu().is_none() {
+        println!("redis_roundtrips: skipped, no /proc/thread-self/schedstat to read CPU time");
+        return;
+    }
+    let template: Envelope = serde_json::from_slice(FIXTURE).expect("fixture");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("services runtime");
+    let api = runtime.block_on(MockApi::builder().serve_any_event(template.event).start());
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let services = Services {
+        runtime,
+        api,
+        credentials: Credentials::new("smart-router", "4f3c9b1e8d7a6c5b4a39281706f5e4d3")
+            .expect("credentials"),
+        run,
+        next: AtomicU64::new(0),
+    };
+    // The receiver's runtime: this thread only.
+    let receiver_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("receiver runtime");
+
+    cpu_per_delivery(&services, &receiver_runtime, &redis_url);
+    for handlers in [1, 10] {
+        let per_delivery = round_trips(&services, &receiver_runtime, &redis_url, handlers);
+        println!(
+            "ROUNDTRIPS redis per delivery, {handlers} handler(s): {per_delivery:.2} \
+             ({COUNTED} deliveries counted by a proxy)"
+        );
+    }
+}
+
+/// Criterion measures the receiver's CPU time per delivery with one
+/// handler, on the memory stores then on the Redis stores; prints the
+/// ratio.
+fn cpu_per_delivery(services: &Services, runtime: &Runtime, redis_url: &str) {
+    let mut c = Criterion::default().configure_from_args();
+    let redis = runtime.block_on(stores(redis_url, &services.run));
+    let receivers = runtime.block_on(async {
+        [
+            ("memory", services.receiver(1, None)),
+            ("redis", services.receiver(1, Some(&redis))),
+        ]
+    });
+    let mut group = c.benchmark_group("redis_roundtrips_cpu");
+    for (id, receiver) in &receivers {
+        group.bench_function(*id, |b| {
+            b.iter_custom(|iters| {
+                let requests: Vec<_> = (0..iters).map(|_| services.delivery()).collect();
+                let before = thread_cpu().expect("cpu time");
+                runtime.block_on(async {
+                    for request in requests {
+                        let response = receiver.handle(request).await;
+                        assert_eq!(response.status(), StatusCode::OK);
+                    }
+                });
+                let cpu = thread_cpu().expect("cpu time") - before;
+                ratio::record(id, cpu, iters);
+                cpu
+            })
+        });
+    }
+    // The floor: three bare round trips (`PING`) on a connection like the
+    // stores' own, what any client pays the kernel for three round trips.
+    let mut ping = runtime.block_on(async {
+        redis::Client::open(redis_url)
+            .expect("REDIS_URL")
+            .get_connection_manager()
+            .await
+            .expect("a connection")
+    });
+    group.bench_function("three-pings", |b| {
+        b.iter_custom(|iters| {
+            let before = thread_cpu().expect("cpu time");
+            runtime.block_on(async {
+                for _ in 0..iters * 3 {
+                    let pong: String = redis::cmd("PING")
+                        .query_async(&mut ping)
+                        .await
+                        .expect("PING");
+                    assert_eq!(pong, "PONG");
+                }
+            });
+            let cpu = thread_cpu().expect("cpu time") - before;
+            ratio::record("three-pings", cpu, iters);
+            cpu
+        })
+    });
+    group.finish();
+    c.final_summary();
+    ratio::ratio(
+        "receiver CPU per delivery, Redis stores / memory stores, 1 handler (every iteration, warm-up included)",
+        "redis",
+        "memory",
+        1.15,
+    );
+    let estimate = |id: &str| criterion_estimate("redis_roundtrips_cpu", id);
+    if let (Some(redis), Some(memory), Some(pings)) = (
+        estimate("redis"),
+        estimate("memory"),
+        estimate("three-pings"),
+    ) {
+        let ratio = redis / memory;
+        let verdict = if ratio <= 1.15 { "meets" } else { "MISSES" };
+        println!(
+            "RATIO receiver CPU per delivery, Redis stores / memory stores, 1 handler \
+             (criterion's estimates): {redis:.0} ns / {memory:.0} ns = {ratio:.3} \
+             ({verdict} target <= 1.15); the difference, {:.0} ns, against three bare \
+             PING round trips: {pings:.0} ns",
+            redis - memory
+        );
+    }
+}
+
+/// Criterion's estimate of the time per iteration of `group/id` in this
+/// run (the slope of its regression, or its mean), in nanoseconds.
+fn criterion_estimate(group: &str, id: &str) -> Option<f64> {
+    let path = format!("target/criterion/{group}/{id}/new/estimates.json");
+    let estimates: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    ["slope", "mean"]
+        .iter()
+        .find_map(|kind| estimates[kind]["point_estimate"].as_f64())
+}
+
+/// The round trips to Redis per delivery with `handlers` handlers,
+/// counted by a proxy between the receiver and Redis.
+fn round_trips(services: &Services, runtime: &Runtime, redis_url: &str, handlers: usize) -> f64 {
+    let mut url = url::Url::parse(redis_url).expect("REDIS_URL");
+    let upstream: SocketAddr = (
+        url.host_str().expect("REDIS_URL's host"),
+        url.port().unwrap_or(6379),
+    )
+        .to_socket_addrs()
+        .expect("REDIS_URL's address")
+        .next()
+        .expect("REDIS_URL's address");
+    let proxy = services.runtime.block_on(CountingProxy::start(upstream));
+    url.set_host(Some("127.0.0.1")).expect("host");
+    url.set_port(Some(proxy.addr().port())).expect("port");
+    runtime.block_on(async {
+        let stores = stores(url.as_str(), &services.run).await;
+        let receiver = services.receiver(handlers, Some(&stores));
+        let deliver = async || {
+            let response = receiver.handle(services.delivery()).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        };
+        // The first delivery loads the scripts.
+        deliver().await;
+        let before = proxy.round_trips();
+        for _ in 0..COUNTED {
+            deliver().await;
+        }
+        (proxy.round_trips() - before) as f64 / COUNTED as f64
+    })
+}
