@@ -10,8 +10,9 @@ one full line at its shortest path (then the first in byte order), where its
 members (fields, variants, methods, associated items, trait impls) are
 listed, and one `(same as …)` line per other path. Only what a user can name
 is listed: private modules, `#[doc(hidden)]` items, blanket and auto-trait
-impls are not. Types are written with the last segment of their path
-(`Request<Bytes>`), so moving code between modules without changing what is
+impls, and impls of compiler markers a user cannot name
+(`StructuralPartialEq`) are not. Types are written with the last segment
+of their path (`Request<Bytes>`), so moving code between modules without changing what is
 exported changes nothing here.
 """
 
@@ -23,6 +24,9 @@ ASYNC_TRAIT_LIFETIMES = ("'life", "'async_trait")
 # A constant's value is shown when it is a literal: an expression is source
 # text, which may name private paths.
 LITERAL = re.compile(r'^(-?[0-9][0-9_]*(\.[0-9_]+)?[a-z0-9]*|"[^"]*"|true|false)$')
+# Traits a user cannot name (unstable compiler markers, implemented by a
+# derive alongside the trait that matters, which is listed).
+UNNAMEABLE_TRAITS = {"StructuralPartialEq"}
 SHORT_KIND = {
     "function": "fn",
     "type_alias": "type",
@@ -388,6 +392,8 @@ class Api:
                         continue
                     lines.append("%s::%s %s" % (name, child["name"], self.describe(child)))
                     counted.add(str(child_id))
+            elif self.path_name(i["trait"]) in UNNAMEABLE_TRAITS:
+                continue
             else:
                 negative = "!" if i.get("is_negative") else ""
                 lines.append("%s impl%s %s%s%s" % (name, self.generics(i["generics"]), negative, self.path_name(i["trait"]), self.where(i["generics"])))
