@@ -18,6 +18,15 @@
 //! `transaction.failed` (`tests/fixtures/event-transaction-failed.json`),
 //! served under each new ID asked.
 //!
+//! Three cases run the receiver, each warmed by 20 deliveries before it is
+//! measured (connections open, scripts loaded): on the memory stores, on
+//! the Redis stores, and on the memory stores with three bare `PING`
+//! round trips to Redis made within each delivery (in its fetch), which
+//! tells what three round trips cost in the receiver's flow rather than in
+//! a tight loop. Two more run in tight loops, the receiver aside:
+//! `three-pings`, three bare `PING`s, and `stores-alone`, a delivery's
+//! three store operations (claim, apply, complete) on the Redis stores.
+//!
 //! The round trips are counted from outside, by a TCP proxy between the
 //! receiver and Redis: a round trip starts each time the receiver sends
 //! after Redis answered it, so a pipeline would count once. Deliveries
