@@ -183,7 +183,7 @@ impl Router {
             );
         }
         routes.extend(&self.any_transition);
-        if transition.is_into_final() {
+        if transition.is_to_final() {
             routes.extend(&self.into_final);
         }
         if !transition.expected {

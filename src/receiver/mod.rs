@@ -329,7 +329,7 @@ impl Receiver {
 
     /// What can be checked before the body is read: the method, then the
     /// credentials, before a byte of the body is read.
-    pub(crate) fn check_head(
+    fn check_head(
         &self,
         method: &Method,
         headers: &HeaderMap,
