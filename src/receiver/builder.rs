@@ -13,8 +13,8 @@ use crate::api::EventFetcher;
 use crate::delivery::BasicAuth;
 use crate::dispatch::{Handler, Router, RouterBuilder, TransitionFilter};
 use crate::error::{Error, ErrorKind};
-use crate::inbox::Inbox;
 use crate::model::EventType;
+use crate::queue::Inbox;
 use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, TransactionStore};
 
 /// The default largest body accepted: 64 KiB (a payload is under 200
