@@ -84,8 +84,8 @@ pub struct DeadLetter {
     pub event_id: EventId,
     /// The attempts made at it.
     pub attempts: u32,
-    /// The last attempt's error.
-    pub error: String,
+    /// The last attempt's error, with its chain of causes.
+    pub error: RecordedError,
     /// When the event was first queued.
     pub enqueued_at: SystemTime,
     /// When it was set aside.
@@ -97,17 +97,122 @@ impl DeadLetter {
     pub fn new(
         event_id: EventId,
         attempts: u32,
-        error: impl Into<String>,
+        error: RecordedError,
         enqueued_at: SystemTime,
         dead_at: SystemTime,
     ) -> Self {
         DeadLetter {
             event_id,
             attempts,
-            error: error.into(),
+            error,
             enqueued_at,
             dead_at,
         }
+    }
+}
+
+/// Why an item goes to the dead-letter list: the failed attempts made at
+/// it, and the last one's error, with its chain of causes (its
+/// [`source`](std::error::Error::source)s).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Failure<'a> {
+    /// The failed attempts.
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub error: &'a (dyn std::error::Error + Send + Sync),
+}
+
+impl<'a> Failure<'a> {
+    /// `attempts` failed attempts, the last with `error`.
+    pub fn new(attempts: u32, error: &'a (dyn std::error::Error + Send + Sync)) -> Self {
+        Failure { attempts, error }
+    }
+}
+
+/// An error as an inbox keeps it: its message and each of its causes', as
+/// text (a dead letter outlives the process, in a store). It is a
+/// `std::error::Error` whose [`source`](std::error::Error::source) is the
+/// next cause, so the chain reads as the original's did. `Display` writes
+/// the message; `{:#}` adds each cause (`message: cause: cause`).
+///
+/// ```
+/// use smart_router_webhooks::inbox::RecordedError;
+///
+/// let cause = std::io::Error::other("connection refused");
+/// let error = smart_router_webhooks::Error::new(
+///     smart_router_webhooks::ErrorKind::Store,
+///     "the ledger did not answer",
+/// )
+/// .with_source(cause);
+/// let recorded = RecordedError::new(&error);
+/// assert_eq!(
+///     format!("{recorded:#}"),
+///     "store unavailable: the ledger did not answer: connection refused"
+/// );
+/// assert_eq!(
+///     recorded.messages().collect::<Vec<_>>(),
+///     ["store unavailable: the ledger did not answer", "connection refused"]
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedError {
+    message: String,
+    source: Option<Box<RecordedError>>,
+}
+
+impl RecordedError {
+    /// Records `error` and each of its causes.
+    pub fn new(error: &(dyn std::error::Error + '_)) -> Self {
+        let mut messages = vec![error.to_string()];
+        let mut cause = error.source();
+        while let Some(error) = cause {
+            messages.push(error.to_string());
+            cause = error.source();
+        }
+        Self::from_messages(messages)
+    }
+
+    /// An error of `messages`: its own, then each cause's, as
+    /// [`messages`](Self::messages) gave them (for a backend reading a
+    /// stored one back). No message makes an empty one.
+    pub fn from_messages<S: Into<String>>(messages: impl IntoIterator<Item = S>) -> Self {
+        let mut messages: Vec<String> = messages.into_iter().map(Into::into).collect();
+        let mut error = RecordedError {
+            message: messages.pop().unwrap_or_default(),
+            source: None,
+        };
+        while let Some(message) = messages.pop() {
+            error = RecordedError {
+                message,
+                source: Some(Box::new(error)),
+            };
+        }
+        error
+    }
+
+    /// The error's message, then each cause's, outermost first.
+    pub fn messages(&self) -> impl Iterator<Item = &str> {
+        std::iter::successors(Some(self), |e| e.source.as_deref()).map(|e| e.message.as_str())
+    }
+}
+
+impl std::fmt::Display for RecordedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if f.alternate() {
+            let messages: Vec<&str> = self.messages().collect();
+            f.write_str(&messages.join(": "))
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for RecordedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -191,20 +296,17 @@ pub trait Inbox: Send + Sync + 'static {
     /// As for [`enqueue`](Inbox::enqueue).
     async fn retry(&self, item: &InboxItem, delay: Duration, attempts: u32) -> Result<bool, Error>;
 
-    /// Moves `item` to the dead-letter list with `error`, counting
-    /// `attempts`, if its worker still holds it; answers whether it did.
+    /// Moves `item` to the dead-letter list with `failure` (its attempts
+    /// and the last one's error, kept with its chain of causes as a
+    /// [`RecordedError`]), if its worker still holds it; answers whether
+    /// it did.
     /// The event is no longer in the inbox: a new enqueue queues it
     /// again.
     ///
     /// # Errors
     ///
     /// As for [`enqueue`](Inbox::enqueue).
-    async fn dead_letter(
-        &self,
-        item: &InboxItem,
-        attempts: u32,
-        error: &str,
-    ) -> Result<bool, Error>;
+    async fn dead_letter(&self, item: &InboxItem, failure: Failure<'_>) -> Result<bool, Error>;
 
     /// The oldest `max` dead letters, oldest first.
     ///
@@ -265,13 +367,8 @@ impl<I: Inbox + ?Sized> Inbox for std::sync::Arc<I> {
     async fn retry(&self, item: &InboxItem, delay: Duration, attempts: u32) -> Result<bool, Error> {
         (**self).retry(item, delay, attempts).await
     }
-    async fn dead_letter(
-        &self,
-        item: &InboxItem,
-        attempts: u32,
-        error: &str,
-    ) -> Result<bool, Error> {
-        (**self).dead_letter(item, attempts, error).await
+    async fn dead_letter(&self, item: &InboxItem, failure: Failure<'_>) -> Result<bool, Error> {
+        (**self).dead_letter(item, failure).await
     }
     async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, Error> {
         (**self).dead_letters(max).await

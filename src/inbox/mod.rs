@@ -32,7 +32,9 @@ mod retry;
 mod worker;
 
 pub(crate) use crate::queue::DEFAULT_INBOX_LEASE;
-pub use crate::queue::{DeadLetter, Enqueued, Inbox, InboxDepth, InboxItem};
+pub use crate::queue::{
+    DeadLetter, Enqueued, Failure, Inbox, InboxDepth, InboxItem, RecordedError,
+};
 pub use memory::MemoryInbox;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
