@@ -71,7 +71,7 @@ pub use receiver::{
     Runtime,
 };
 pub use store::{
-    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, MemoryClaimStore,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, MemoryClaimStore,
     MemoryTransactionStore, TransactionSnapshot, TransactionStore,
 };
 #[cfg(feature = "redis")]
