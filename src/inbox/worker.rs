@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{Failure, Inbox, InboxItem, RecordedError, RetryPolicy};
+use super::{Failure, Inbox, InboxItem, RetryPolicy};
 use crate::error::{Error, ErrorKind};
 use crate::receiver::{DeliveryReport, Either, Outcome, Receiver, first};
 use crate::store::ClaimToken;
@@ -538,7 +538,7 @@ fn trace_run(
     let outcome = report.outcome.as_str();
     match decision {
         Decision::DeadLettered { attempts } => {
-            let error = RecordedError::new(&Failed(report));
+            let error = super::RecordedError::new(&Failed(report));
             tracing::error!(event_id, outcome, attempts, error = %format_args!("{error:#}"), "inbox event dead-lettered");
         }
         Decision::Retry { delay, attempts } => {
@@ -561,6 +561,7 @@ fn trace_run(
 mod tests {
     use super::*;
     use crate::api::{FetchError, TransportError};
+    use crate::inbox::RecordedError;
     use crate::receiver::Outcome;
 
     #[test]
