@@ -11,6 +11,24 @@
 // model only) → `store` (claims and snapshots). Every public item has one
 // path: the crate root for what a receiver's code names, a feature module
 // (or `api`, `adapters`) for the rest.
+//
+// The modules in layers; a module uses (`use crate::…`) only modules of
+// the layers below its own, so no two import each other (`.ci/import-cycles`
+// checks it):
+//
+//   1. `error`                      the crate's error, shared helpers
+//   2. `model`                      what the API says
+//   3. `delivery`                   credentials, payload
+//   4. `api`                        the event fetched
+//   5. `dispatch`, `store`, `queue` handlers; claims and snapshots; the
+//                                   `Inbox` contract (public in `inbox`)
+//   6. `metrics`                    told numbers and labels by the layers above
+//   7. `receiver`                   the pipeline, inbox mode enqueuing to a
+//                                   `dyn Inbox`
+//   8. `inbox`, `reconcile`, `adapters`  what drives a receiver: the
+//                                   inbox's backends and `Workers`, the
+//                                   reconciler, the framework adapters
+//   9. `testing`                    the test kit, over all of them
 pub mod adapters;
 pub mod api;
 mod delivery;
@@ -21,6 +39,7 @@ pub mod inbox;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 mod model;
+mod queue;
 mod receiver;
 #[cfg(feature = "reconciler")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
@@ -52,7 +71,7 @@ pub use receiver::{
     Runtime,
 };
 pub use store::{
-    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, MemoryClaimStore,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, MemoryClaimStore,
     MemoryTransactionStore, TransactionSnapshot, TransactionStore,
 };
 #[cfg(feature = "redis")]

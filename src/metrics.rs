@@ -48,7 +48,7 @@ use ::metrics::{
 
 use crate::api::{FetchError, FetchErrorKind};
 use crate::error::Error;
-use crate::inbox::{Enqueued, Inbox, InboxDepth};
+use crate::queue::{Enqueued, Inbox, InboxDepth};
 
 /// Deliveries answered, by outcome and status.
 pub const DELIVERIES: &str = "smart_router_webhooks_deliveries_total";

@@ -112,7 +112,7 @@ async fn the_inbox_chapter_acknowledges_at_once_and_replays_a_dead_letter() {
     for line in [
         "ev_parcel_capture: answered 202 at once",
         "ev_parcel_refund: attempt 3 failed, dead-lettered",
-        "dead letter: ev_parcel_refund after 3 attempts: handler_failed; handler erp-sync",
+        "dead letter: ev_parcel_refund after 3 attempts: handler_failed in handler erp-sync: retryable handler failure: ",
         "the ERP is back: ev_parcel_refund replayed",
     ] {
         assert!(timeline.contains(line), "{line}\n{timeline}");

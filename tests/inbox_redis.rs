@@ -151,7 +151,11 @@ async fn the_stream_holds_exactly_the_unsettled_work_under_one_hash_tag() {
         .unwrap();
     assert_eq!(xlen(&mut conn).await, 1, "settled entries are deleted");
     let left = inbox.take("w", 1).await.unwrap().remove(0);
-    inbox.dead_letter(&left, 1, "boom").await.unwrap();
+    let boom = std::io::Error::other("boom");
+    inbox
+        .dead_letter(&left, smart_router_webhooks::inbox::Failure::new(1, &boom))
+        .await
+        .unwrap();
     assert_eq!(xlen(&mut conn).await, 0);
 
     let keys: Vec<String> = redis::cmd("KEYS")

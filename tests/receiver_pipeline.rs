@@ -791,18 +791,14 @@ impl smart_router_webhooks::ClaimStore for SilentRenewals {
     }
     async fn release(
         &self,
-        event: &EventId,
-        token: &smart_router_webhooks::ClaimToken,
-        progress: &smart_router_webhooks::DeliveryProgress<'_>,
+        update: smart_router_webhooks::ClaimUpdate<'_>,
     ) -> Result<bool, smart_router_webhooks::Error> {
-        self.0.release(event, token, progress).await
+        self.0.release(update).await
     }
     async fn renew(
         &self,
-        _: &EventId,
-        _: &smart_router_webhooks::ClaimToken,
+        _: smart_router_webhooks::ClaimUpdate<'_>,
         _: Duration,
-        _: &smart_router_webhooks::DeliveryProgress<'_>,
     ) -> Result<bool, smart_router_webhooks::Error> {
         std::future::pending().await
     }

@@ -86,7 +86,7 @@ async fn node(url: &str) -> redis::aio::MultiplexedConnection {
 
 #[tokio::test]
 async fn keys_spread_over_the_masters_and_every_operation_reaches_its_node() {
-    use smart_router_webhooks::{Applied, Claim, ClaimStore, TransactionStore};
+    use smart_router_webhooks::{Applied, Claim, ClaimStore, ClaimUpdate, TransactionStore};
     let prefix = format!("{}:", unique("srw-cluster-keys"));
     let stores = cluster_stores(&prefix).await;
     let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
@@ -97,7 +97,10 @@ async fn keys_spread_over_the_masters_and_every_operation_reaches_its_node() {
             panic!("event {n} is new");
         };
         let ledger = smart_router_webhooks::DeliveryProgress::new(&["ledger"], Some("plan"));
-        claims.release(&id, &token, &ledger).await.unwrap();
+        claims
+            .release(ClaimUpdate::new(&id, &token, ledger))
+            .await
+            .unwrap();
         let Claim::Acquired {
             token, completed, ..
         } = claims.claim(&id, lease).await.unwrap()

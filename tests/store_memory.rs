@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smart_router_webhooks::{
-    Claim, ClaimStore, DeliveryProgress, EventId, MemoryClaimStore, MemoryTransactionStore,
+    Claim, ClaimStore, ClaimUpdate, DeliveryProgress, EventId, MemoryClaimStore,
+    MemoryTransactionStore,
 };
 
 #[tokio::test]
@@ -76,7 +77,10 @@ async fn a_full_store_forgets_processed_events_before_unfinished_ones() {
         panic!()
     };
     let ledger = DeliveryProgress::new(&["ledger"], None);
-    store.release(&ids[0], &token, &ledger).await.unwrap();
+    store
+        .release(ClaimUpdate::new(&ids[0], &token, ledger))
+        .await
+        .unwrap();
     // ev_1: processed.
     let Claim::Acquired { token, .. } = store.claim(&ids[1], lease).await.unwrap() else {
         panic!()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use redis_server::{INSTALL_HINT, RedisServer};
 use smart_router_webhooks::{
-    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, ErrorKind, EventId,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, ErrorKind, EventId,
     RedisStoreBuilder, RedisStores, Timestamp, TransactionId, TransactionSnapshot,
     TransactionStatus, TransactionStore,
 };
@@ -129,7 +129,12 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
     let id = event_id();
     let token = acquired(claims.claim(&id, LEASE).await.unwrap());
     let progress = DeliveryProgress::new(&["ledger"], Some("the plan"));
-    assert!(claims.renew(&id, &token, LEASE, &progress).await.unwrap());
+    assert!(
+        claims
+            .renew(ClaimUpdate::new(&id, &token, progress), LEASE)
+            .await
+            .unwrap()
+    );
     let tx = transaction_id();
     transactions
         .apply(&snapshot(&tx, TransactionStatus::Authorized))
@@ -193,14 +198,24 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
 
     // Recording for an event that is not claimed writes nothing.
     let late = DeliveryProgress::new(&["late"], Some("late plan"));
-    assert!(!claims.release(&id, &token, &late).await.unwrap());
+    assert!(
+        !claims
+            .release(ClaimUpdate::new(&id, &token, late))
+            .await
+            .unwrap()
+    );
     assert_eq!(pttl(&mut conn, &handlers_key).await, -2, "nothing recorded");
     assert_eq!(pttl(&mut conn, &owed_key).await, -2, "nothing recorded");
     let unclaimed = event_id();
-    assert!(!claims.release(&unclaimed, &token, &late).await.unwrap());
     assert!(
         !claims
-            .renew(&unclaimed, &token, LEASE, &late)
+            .release(ClaimUpdate::new(&unclaimed, &token, late))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !claims
+            .renew(ClaimUpdate::new(&unclaimed, &token, late), LEASE)
             .await
             .unwrap()
     );
@@ -227,7 +242,7 @@ async fn the_claim_of_an_event_never_processed_expires_with_its_lease() {
     assert_ttl(&claim_key, pttl(&mut conn, &claim_key).await, lease);
     assert!(
         claims
-            .release(&id, &token, &DeliveryProgress::NONE)
+            .release(ClaimUpdate::new(&id, &token, DeliveryProgress::NONE))
             .await
             .unwrap()
     );
@@ -237,7 +252,10 @@ async fn the_claim_of_an_event_never_processed_expires_with_its_lease() {
     let token = acquired(claims.claim(&renewed, lease).await.unwrap());
     assert!(
         claims
-            .renew(&renewed, &token, lease * 10, &DeliveryProgress::NONE)
+            .renew(
+                ClaimUpdate::new(&renewed, &token, DeliveryProgress::NONE),
+                lease * 10
+            )
             .await
             .unwrap()
     );
@@ -287,7 +305,12 @@ async fn an_unfinished_event_and_its_handlers_are_forgotten_together() {
     let short = Duration::from_millis(100);
     let token = acquired(claims.claim(&id, short).await.unwrap());
     let ledger = DeliveryProgress::new(&["ledger"], None);
-    assert!(claims.renew(&id, &token, short, &ledger).await.unwrap());
+    assert!(
+        claims
+            .renew(ClaimUpdate::new(&id, &token, ledger), short)
+            .await
+            .unwrap()
+    );
     tokio::time::sleep(Duration::from_millis(150)).await;
     // The lease ended, the handlers are still remembered.
     match claims.claim(&id, Duration::from_millis(100)).await.unwrap() {
@@ -349,9 +372,13 @@ async fn every_operation_fails_within(stores: &RedisStores, bound: Duration) {
     for _ in 0..3 {
         fails_within(bound, claims.claim(&id, LEASE)).await;
         let ledger = DeliveryProgress::new(&["ledger"], None);
-        fails_within(bound, claims.renew(&id, &token, LEASE, &ledger)).await;
+        fails_within(
+            bound,
+            claims.renew(ClaimUpdate::new(&id, &token, ledger), LEASE),
+        )
+        .await;
         fails_within(bound, claims.complete(&id, &token)).await;
-        fails_within(bound, claims.release(&id, &token, &ledger)).await;
+        fails_within(bound, claims.release(ClaimUpdate::new(&id, &token, ledger))).await;
         fails_within(
             bound,
             transactions.apply(&snapshot(&tx, TransactionStatus::Completed)),
@@ -378,7 +405,12 @@ async fn stores_work_again(stores: &RedisStores) {
         }
     };
     let ledger = DeliveryProgress::new(&["ledger"], None);
-    assert!(claims.renew(&id, &token, LEASE, &ledger).await.unwrap());
+    assert!(
+        claims
+            .renew(ClaimUpdate::new(&id, &token, ledger), LEASE)
+            .await
+            .unwrap()
+    );
     claims.complete(&id, &token).await.unwrap();
     assert_eq!(claims.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
     let tx = transaction_id();

@@ -168,7 +168,7 @@ pub async fn run(
         summary.dead_letter_attempts = letter.attempts;
         writeln!(
             out,
-            "dead letter: {} after {} attempts: {}",
+            "dead letter: {} after {} attempts: {:#}",
             letter.event_id, letter.attempts, letter.error
         )?;
     }

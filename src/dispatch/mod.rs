@@ -9,4 +9,4 @@ mod supervise;
 pub use error::{HandlerError, HandlerResultExt};
 pub use handler::{EventContext, Handler};
 pub use router::TransitionFilter;
-pub(crate) use router::{Route, Router, RouterBuilder};
+pub(crate) use router::{At, Route, Router, RouterBuilder};

@@ -183,7 +183,7 @@ impl Router {
             );
         }
         routes.extend(&self.any_transition);
-        if transition.is_into_final() {
+        if transition.is_to_final() {
             routes.extend(&self.into_final);
         }
         if !transition.expected {
@@ -224,6 +224,17 @@ impl Router {
 /// Names identify handlers in reports and in the record of which handlers
 /// completed for an event (so a retry runs only those that failed): keep
 /// them stable across deployments. A name may be registered once.
+/// Where a handler is registered: for an event type, a prefix of event
+/// types, a transition, every event, or as the fallback.
+#[derive(Debug)]
+pub(crate) enum At {
+    Type(EventType),
+    Prefix(String),
+    Transition(TransitionFilter),
+    EveryEvent,
+    Fallback,
+}
+
 #[derive(Default)]
 pub(crate) struct RouterBuilder {
     router: Router,
@@ -240,90 +251,33 @@ impl RouterBuilder {
         }
     }
 
-    /// Runs `handler` for events of type `event_type`, stale ones
-    /// included (an event older than one already seen for its
-    /// transaction: [`EventContext::is_stale`] is then true). To act only
-    /// on a transaction's latest status, register on a transition
-    /// ([`on_transition`](Self::on_transition)): a stale event brings none.
-    ///
-    /// `event_type` is an [`EventType`] or its name
-    /// (`"transaction.captured"`); `build` refuses a name no event can
-    /// have (see [`ReceiverBuilder::on`](crate::ReceiverBuilder::on)).
-    pub(crate) fn on(
-        mut self,
-        event_type: impl Into<EventType>,
-        name: impl Into<String>,
-        handler: impl Handler,
-    ) -> Self {
-        let route = self.route(name, handler);
-        self.router
-            .exact
-            .entry(event_type.into())
-            .or_default()
-            .push(route);
-        self
-    }
-
-    /// Runs `handler` for events whose type starts with `prefix` at a
-    /// segment boundary (`"transaction."` or `"transaction"`; see
-    /// [`EventType::has_prefix`]).
-    pub(crate) fn on_prefix(
-        mut self,
-        prefix: impl Into<String>,
-        name: impl Into<String>,
-        handler: impl Handler,
-    ) -> Self {
-        let mut prefix = prefix.into();
-        if prefix.ends_with('.') {
-            prefix.pop();
-        }
-        let route = self.route(name, handler);
-        self.router
-            .prefixes
-            .entry(prefix.into_boxed_str())
-            .or_default()
-            .push(route);
-        self
-    }
-
-    /// Runs `handler` for the events whose transaction changed status as
-    /// `filter` says. The handler's [`EventContext::transition`] is set.
-    pub(crate) fn on_transition(
-        mut self,
-        filter: TransitionFilter,
-        name: impl Into<String>,
-        handler: impl Handler,
-    ) -> Self {
+    /// Registers `handler` as `name` where `at` says (what each place
+    /// means is in the docs of `ReceiverBuilder::on`, `on_prefix`,
+    /// `on_transition`, `on_every_event` and `fallback`, which call this).
+    pub(crate) fn add(mut self, at: At, name: impl Into<String>, handler: impl Handler) -> Self {
         let route = self.route(name, handler);
         let router = &mut self.router;
-        match filter {
-            TransitionFilter::Any => router.any_transition.push(route),
-            TransitionFilter::To(to) => router.into.entry(to).or_default().push((None, route)),
-            TransitionFilter::Between(from, to) => {
-                router.into.entry(to).or_default().push((Some(from), route));
+        match at {
+            At::Type(event_type) => router.exact.entry(event_type).or_default().push(route),
+            At::Prefix(mut prefix) => {
+                if prefix.ends_with('.') {
+                    prefix.pop();
+                }
+                let prefix = prefix.into_boxed_str();
+                router.prefixes.entry(prefix).or_default().push(route);
             }
-            TransitionFilter::ToFinal => router.into_final.push(route),
-            TransitionFilter::Unexpected => router.unexpected.push(route),
+            At::Transition(filter) => match filter {
+                TransitionFilter::Any => router.any_transition.push(route),
+                TransitionFilter::To(to) => router.into.entry(to).or_default().push((None, route)),
+                TransitionFilter::Between(from, to) => {
+                    router.into.entry(to).or_default().push((Some(from), route));
+                }
+                TransitionFilter::ToFinal => router.into_final.push(route),
+                TransitionFilter::Unexpected => router.unexpected.push(route),
+            },
+            At::EveryEvent => router.every_event.push(route),
+            At::Fallback => router.fallback = Some(route),
         }
-        self
-    }
-
-    /// Runs `handler` for every event, whatever else takes it (for audit
-    /// logs, metrics). It does not count as taking the event: the fallback
-    /// still runs when nothing else does.
-    pub(crate) fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
-        let route = self.route(name, handler);
-        self.router.every_event.push(route);
-        self
-    }
-
-    /// Runs `handler` for the events no event-type, prefix or transition
-    /// handler takes (event types this crate or you do not know
-    /// included). Such events are acknowledged whatever happens: with no
-    /// fallback they are acknowledged and reported.
-    pub(crate) fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
-        let route = self.route(name, handler);
-        self.router.fallback = Some(route);
         self
     }
 
@@ -342,7 +296,7 @@ impl RouterBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidConfig`] when a name is empty or registered
-    /// twice, or an event type given to [`on`](Self::on) is no event's
+    /// twice, or an event type given to `ReceiverBuilder::on` is no event's
     /// name.
     pub(crate) fn build(self) -> Result<Router, Error> {
         for event_type in self.router.exact.keys() {
@@ -453,23 +407,27 @@ mod tests {
     fn routes_by_type_prefix_transition_and_fallback() {
         use TransactionStatus::*;
         let router = Router::builder()
-            .on(EventType::TransactionCaptured, "captured", noop)
-            .on_prefix("transaction.", "all-transactions", noop)
-            .on_prefix("transaction.chargeback", "disputes", noop)
-            .on_transition(
-                TransitionFilter::To(ChargebackInitiated),
+            .add(At::Type(EventType::TransactionCaptured), "captured", noop)
+            .add(At::Prefix("transaction.".into()), "all-transactions", noop)
+            .add(
+                At::Prefix("transaction.chargeback".into()),
+                "disputes",
+                noop,
+            )
+            .add(
+                At::Transition(TransitionFilter::To(ChargebackInitiated)),
                 "into-chargeback",
                 noop,
             )
-            .on_transition(
-                TransitionFilter::Between(Pending, Completed),
+            .add(
+                At::Transition(TransitionFilter::Between(Pending, Completed)),
                 "apm-settled",
                 noop,
             )
-            .on_transition(TransitionFilter::ToFinal, "final", noop)
-            .on_transition(TransitionFilter::Unexpected, "odd", noop)
-            .on_every_event("audit", noop)
-            .fallback("unhandled", noop)
+            .add(At::Transition(TransitionFilter::ToFinal), "final", noop)
+            .add(At::Transition(TransitionFilter::Unexpected), "odd", noop)
+            .add(At::EveryEvent, "audit", noop)
+            .add(At::Fallback, "unhandled", noop)
             .build()
             .unwrap();
 
@@ -523,7 +481,7 @@ mod tests {
     #[test]
     fn a_handler_matching_twice_runs_once() {
         let router = Router::builder()
-            .on_prefix("", "everything", noop)
+            .add(At::Prefix("".into()), "everything", noop)
             .build()
             .unwrap();
         assert_eq!(names(&router, &ctx("a.b", None)).0, ["everything"]);
@@ -533,7 +491,7 @@ mod tests {
     #[test]
     fn prefixes_do_not_match_inside_a_segment() {
         let router = Router::builder()
-            .on_prefix("trans", "t", noop)
+            .add(At::Prefix("trans".into()), "t", noop)
             .build()
             .unwrap();
         assert!(
@@ -542,7 +500,7 @@ mod tests {
                 .is_empty()
         );
         let router = Router::builder()
-            .on_prefix("transaction", "t", noop)
+            .add(At::Prefix("transaction".into()), "t", noop)
             .build()
             .unwrap();
         assert_eq!(names(&router, &ctx("transaction", None)).0, ["t"]);
@@ -551,13 +509,13 @@ mod tests {
     #[test]
     fn names_must_be_unique_and_non_empty() {
         let err = Router::builder()
-            .on_prefix("a", "x", noop)
-            .on_prefix("b", "x", noop)
+            .add(At::Prefix("a".into()), "x", noop)
+            .add(At::Prefix("b".into()), "x", noop)
             .build()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidConfig);
         let err = Router::builder()
-            .on_prefix("a", " ", noop)
+            .add(At::Prefix("a".into()), " ", noop)
             .build()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidConfig);

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 
-use super::{DEFAULT_INBOX_LEASE, DeadLetter, Enqueued, Inbox, InboxDepth, InboxItem};
+use super::{
+    DEFAULT_INBOX_LEASE, DeadLetter, Enqueued, Failure, Inbox, InboxDepth, InboxItem, RecordedError,
+};
 use crate::error::{Error, ErrorKind};
 use crate::model::EventId;
 
@@ -297,12 +299,7 @@ impl Inbox for MemoryInbox {
         Ok(true)
     }
 
-    async fn dead_letter(
-        &self,
-        item: &InboxItem,
-        attempts: u32,
-        error: &str,
-    ) -> Result<bool, Error> {
+    async fn dead_letter(&self, item: &InboxItem, failure: Failure<'_>) -> Result<bool, Error> {
         let mut state = self.lock();
         if !state.holds(item) {
             return Ok(false);
@@ -318,8 +315,8 @@ impl Inbox for MemoryInbox {
         let seq = state.next();
         let letter = DeadLetter::new(
             item.event_id.clone(),
-            attempts,
-            error,
+            failure.attempts,
+            RecordedError::new(failure.error),
             enqueued_at,
             SystemTime::now(),
         );

@@ -1,7 +1,6 @@
 //! [`Workers`]: the tasks that take events from the inbox and process
 //! them with the receiver's pipeline.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{Inbox, InboxItem, RetryPolicy};
+use super::{Failure, Inbox, InboxItem, RetryPolicy};
 use crate::error::{Error, ErrorKind};
 use crate::receiver::{DeliveryReport, Either, Outcome, Receiver, first};
 use crate::store::ClaimToken;
@@ -379,8 +378,9 @@ impl Shared {
             Decision::Acknowledged => inbox.ack(&item).await,
             Decision::Retry { delay, attempts } => inbox.retry(&item, delay, attempts).await,
             Decision::DeadLettered { attempts } => {
+                let failed = Failed(&report);
                 inbox
-                    .dead_letter(&item, attempts, &error_text(&report))
+                    .dead_letter(&item, Failure::new(attempts, &failed))
                     .await
             }
             Decision::Left => Ok(true),
@@ -478,22 +478,53 @@ fn jitter_seed(item: &InboxItem, attempts: u32) -> u64 {
         })
 }
 
-/// The error of a failed processing, for its dead letter (text, as the
-/// inbox keeps it across processes): the outcome, then each error with its
-/// whole chain of causes (never a secret: the crate's errors hold none).
-fn error_text(report: &DeliveryReport) -> String {
-    use crate::error::Chain;
-    let mut text = report.outcome.as_str().to_owned();
-    if let Some(error) = &report.fetch_error {
-        let _ = write!(text, "; fetch: {}", Chain(error));
+/// A failed processing as an error, for its dead letter: the outcome and
+/// the step that failed, whose error (with its whole chain) is the
+/// source: the fetch, else the store, else the first handler that failed
+/// (the others are named).
+#[derive(Debug)]
+struct Failed<'a>(&'a DeliveryReport);
+
+impl Failed<'_> {
+    fn cause(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let report = self.0;
+        if let Some(error) = &report.fetch_error {
+            return Some(error);
+        }
+        if let Some(error) = &report.store_error {
+            return Some(error);
+        }
+        let (_, error) = report.failures().next()?;
+        Some(error)
     }
-    if let Some(error) = &report.store_error {
-        let _ = write!(text, "; store: {}", Chain(error));
+}
+
+impl std::fmt::Display for Failed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let report = self.0;
+        f.write_str(report.outcome.as_str())?;
+        if report.fetch_error.is_some() {
+            f.write_str(" in the fetch")
+        } else if report.store_error.is_some() {
+            f.write_str(" in the store")
+        } else {
+            let mut failed = report.failures().map(|(name, _)| name);
+            if let Some(first) = failed.next() {
+                write!(f, " in handler {first}")?;
+            }
+            let others: Vec<&str> = failed.collect();
+            if !others.is_empty() {
+                write!(f, " (also failed: {})", others.join(", "))?;
+            }
+            Ok(())
+        }
     }
-    for (handler, error) in report.failures() {
-        let _ = write!(text, "; handler {handler}: {error:#}");
+}
+
+impl std::error::Error for Failed<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause()
     }
-    text
 }
 
 #[cfg(feature = "tracing")]
@@ -507,7 +538,8 @@ fn trace_run(
     let outcome = report.outcome.as_str();
     match decision {
         Decision::DeadLettered { attempts } => {
-            tracing::error!(event_id, outcome, attempts, error = %error_text(report), "inbox event dead-lettered");
+            let error = super::RecordedError::new(&Failed(report));
+            tracing::error!(event_id, outcome, attempts, error = %format_args!("{error:#}"), "inbox event dead-lettered");
         }
         Decision::Retry { delay, attempts } => {
             tracing::warn!(
@@ -529,6 +561,7 @@ fn trace_run(
 mod tests {
     use super::*;
     use crate::api::{FetchError, TransportError};
+    use crate::inbox::RecordedError;
     use crate::receiver::Outcome;
 
     #[test]
@@ -536,9 +569,15 @@ mod tests {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let mut report = DeliveryReport::new(Outcome::ApiUnavailable);
         report.fetch_error = Some(FetchError::unavailable(TransportError::connect(refused)));
+        let error = RecordedError::new(&Failed(&report));
         assert_eq!(
-            error_text(&report),
-            "api_unavailable; fetch: the API is unavailable: could not connect: refused"
+            error.messages().collect::<Vec<_>>(),
+            [
+                "api_unavailable in the fetch",
+                "the API is unavailable",
+                "could not connect",
+                "refused"
+            ]
         );
     }
 }

@@ -26,8 +26,9 @@ impl Transition {
         Transition { from, to, expected }
     }
 
-    /// Whether the change is into a final status.
-    pub fn is_into_final(&self) -> bool {
+    /// Whether the change is to a final status (what
+    /// [`TransitionFilter::ToFinal`](crate::TransitionFilter::ToFinal) matches).
+    pub fn is_to_final(&self) -> bool {
         self.to.is_final()
     }
 }

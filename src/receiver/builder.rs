@@ -11,10 +11,10 @@ use super::tracker::TransactionTracker;
 use super::{Inner, Receiver};
 use crate::api::EventFetcher;
 use crate::delivery::BasicAuth;
-use crate::dispatch::{Handler, Router, RouterBuilder, TransitionFilter};
+use crate::dispatch::{At, Handler, Router, RouterBuilder, TransitionFilter};
 use crate::error::{Error, ErrorKind};
-use crate::inbox::Inbox;
 use crate::model::EventType;
+use crate::queue::Inbox;
 use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, TransactionStore};
 
 /// The default largest body accepted: 64 KiB (a payload is under 200
@@ -225,49 +225,56 @@ impl ReceiverBuilder {
     /// # Ok::<(), smart_router_webhooks::Error>(())
     /// ```
     pub fn on(
-        mut self,
+        self,
         event_type: impl Into<EventType>,
         name: impl Into<String>,
         handler: impl Handler,
     ) -> Self {
-        self.router = self.router.on(event_type, name, handler);
-        self
+        self.routed(At::Type(event_type.into()), name, handler)
     }
 
     /// Runs `handler` for events whose type starts with `prefix` at a
-    /// segment boundary (`"transaction."`).
+    /// segment boundary (`"transaction."` or `"transaction"`).
     pub fn on_prefix(
-        mut self,
+        self,
         prefix: impl Into<String>,
         name: impl Into<String>,
         handler: impl Handler,
     ) -> Self {
-        self.router = self.router.on_prefix(prefix, name, handler);
-        self
+        self.routed(At::Prefix(prefix.into()), name, handler)
     }
 
     /// Runs `handler` when a transaction's status changes as `filter` says
     /// (never for a stale event, which changes nothing).
     pub fn on_transition(
-        mut self,
+        self,
         filter: TransitionFilter,
         name: impl Into<String>,
         handler: impl Handler,
     ) -> Self {
-        self.router = self.router.on_transition(filter, name, handler);
+        self.routed(At::Transition(filter), name, handler)
+    }
+
+    /// Registers `handler` as `name` where `at` says: what every routing
+    /// method does.
+    fn routed(mut self, at: At, name: impl Into<String>, handler: impl Handler) -> Self {
+        self.router = self.router.add(at, name, handler);
         self
     }
 
-    /// Runs `handler` for every event (audit, metrics).
-    pub fn on_every_event(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
-        self.router = self.router.on_every_event(name, handler);
-        self
+    /// Runs `handler` for every event, whatever else takes it (audit
+    /// logs, metrics). It does not count as taking the event: the
+    /// fallback still runs when nothing else does.
+    pub fn on_every_event(self, name: impl Into<String>, handler: impl Handler) -> Self {
+        self.routed(At::EveryEvent, name, handler)
     }
 
-    /// Runs `handler` for events nothing else takes.
-    pub fn fallback(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
-        self.router = self.router.fallback(name, handler);
-        self
+    /// Runs `handler` for the events no event-type, prefix or transition
+    /// handler takes (event types this crate or you do not know
+    /// included). Such events are acknowledged whatever happens: with no
+    /// fallback they are acknowledged and reported.
+    pub fn fallback(self, name: impl Into<String>, handler: impl Handler) -> Self {
+        self.routed(At::Fallback, name, handler)
     }
 
     /// Gives `state` (your database pool, order book, mailer…) to every

@@ -32,8 +32,8 @@ use crate::api::{EventFetcher, FetchErrorKind};
 use crate::delivery::{BasicAuth, WebhookPayload};
 use crate::dispatch::Router;
 use crate::error::Error;
-use crate::inbox::Inbox;
 use crate::model::{Event, EventId, EventType};
+use crate::queue::Inbox;
 use crate::store::ClaimStore;
 use runtime::Slot;
 pub(crate) use runtime::{Either, first};
@@ -329,11 +329,7 @@ impl Receiver {
 
     /// What can be checked before the body is read: the method, then the
     /// credentials, before a byte of the body is read.
-    pub(crate) fn check_head(
-        &self,
-        method: &Method,
-        headers: &HeaderMap,
-    ) -> Result<(), Box<DeliveryReport>> {
+    fn check_head(&self, method: &Method, headers: &HeaderMap) -> Result<(), Box<DeliveryReport>> {
         if method != Method::POST {
             return Err(Box::new(DeliveryReport::new(Outcome::MethodNotAllowed)));
         }

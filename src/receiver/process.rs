@@ -24,7 +24,7 @@ use crate::api::{FetchError, FetchErrorKind};
 use crate::dispatch::{EventContext, HandlerError, Route};
 use crate::error::Error;
 use crate::model::{Event, EventId};
-use crate::store::{Claim, ClaimStore, ClaimToken, DeliveryProgress};
+use crate::store::{Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress};
 
 /// What a delivery holding a claim works with: what earlier deliveries
 /// completed and owed, whether the claim is lost, and the tally of what
@@ -62,7 +62,9 @@ impl Drop for ClaimGuard {
             let release: Task = Box::pin(async move {
                 let names = tally.names();
                 let progress = DeliveryProgress::new(&names, tally.owed());
-                let _ = claims.release(&event, &token, &progress).await;
+                let _ = claims
+                    .release(ClaimUpdate::new(&event, &token, progress))
+                    .await;
             });
             run_apart(self.runtime.as_ref(), release);
         }
@@ -191,7 +193,9 @@ impl Receiver {
                     let renew: Renewal = Box::pin(async move {
                         let names = tally.names();
                         let progress = DeliveryProgress::new(&names, tally.owed());
-                        claims.renew(&event, &token, lease, &progress).await
+                        claims
+                            .renew(ClaimUpdate::new(&event, &token, progress), lease)
+                            .await
                     });
                     renewal = Some((Instant::now(), renew));
                     continue;
@@ -221,7 +225,9 @@ impl Receiver {
         let release = async || {
             let names = tally.names();
             let progress = DeliveryProgress::new(&names, tally.owed());
-            claims.release(event_id, token, &progress).await
+            claims
+                .release(ClaimUpdate::new(event_id, token, progress))
+                .await
         };
         let held = if report.will_be_retried() {
             match release().await {

@@ -8,9 +8,9 @@ use http::StatusCode;
 use crate::api::FetchError;
 use crate::dispatch::HandlerError;
 use crate::error::Error;
-use crate::inbox::Enqueued;
 use crate::model::Tracking;
 use crate::model::{EventId, EventType, ModelWarning, TransactionId};
+use crate::queue::Enqueued;
 
 /// How a delivery ended; each outcome has its HTTP answer (the table "What
 /// the receiver answers" of the crate docs).

@@ -150,6 +150,32 @@ impl<'a> DeliveryProgress<'a> {
     }
 }
 
+/// What a delivery holding a claim sends with a renewal
+/// ([`ClaimStore::renew`]) and with the release ([`ClaimStore::release`]):
+/// the event, the token that holds its claim, and the delivery's
+/// progress to record.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ClaimUpdate<'a> {
+    /// The claimed event.
+    pub event: &'a EventId,
+    /// The token of the claim, from [`Claim::Acquired`].
+    pub token: &'a ClaimToken,
+    /// What the delivery records (see [`DeliveryProgress`]).
+    pub progress: DeliveryProgress<'a>,
+}
+
+impl<'a> ClaimUpdate<'a> {
+    /// `progress` on `event`, claimed with `token`.
+    pub fn new(event: &'a EventId, token: &'a ClaimToken, progress: DeliveryProgress<'a>) -> Self {
+        ClaimUpdate {
+            event,
+            token,
+            progress,
+        }
+    }
+}
+
 /// Remembers which events were processed, so that a redelivered event runs
 /// no handler twice.
 ///
@@ -170,8 +196,9 @@ pub trait ClaimStore: Send + Sync + 'static {
     /// retry.
     async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error>;
 
-    /// Records `progress` (see [`DeliveryProgress`]), then extends the claim of
-    /// `event` to `lease` from now if `token` still holds it; answers
+    /// Records `update.progress` (see [`DeliveryProgress`]), then extends
+    /// the claim of `update.event` to `lease` from now if `update.token`
+    /// still holds it; answers
     /// whether it did. The receiver renews the claims of the events it
     /// processes every third of the lease, so a handler longer than the
     /// lease is never run twice at once, and the handlers that completed
@@ -186,14 +213,8 @@ pub trait ClaimStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// As for [`claim`](ClaimStore::claim).
-    async fn renew(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        lease: Duration,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
-        let _ = (event, token, lease, progress);
+    async fn renew(&self, update: ClaimUpdate<'_>, lease: Duration) -> Result<bool, Error> {
+        let _ = (update, lease);
         Ok(true)
     }
 
@@ -208,20 +229,16 @@ pub trait ClaimStore: Send + Sync + 'static {
     /// As for [`claim`](ClaimStore::claim).
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error>;
 
-    /// Records `progress` (see [`DeliveryProgress`]), then gives the claim up
-    /// without completing it, if `token` still holds it, so that the next
+    /// Records `update.progress` (see [`DeliveryProgress`]), then gives the
+    /// claim up without completing it, if `update.token` still holds it, so
+    /// that the next
     /// delivery can claim the event at once and skip what completed.
     /// Answers whether the claim was still `token`'s.
     ///
     /// # Errors
     ///
     /// As for [`claim`](ClaimStore::claim).
-    async fn release(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error>;
+    async fn release(&self, update: ClaimUpdate<'_>) -> Result<bool, Error>;
 }
 
 /// What the receiver knows of a transaction: its status as of one event.
@@ -401,27 +418,16 @@ impl<S: ClaimStore + ?Sized> ClaimStore for std::sync::Arc<S> {
         (**self).claim(event, lease).await
     }
 
-    async fn renew(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        lease: Duration,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
-        (**self).renew(event, token, lease, progress).await
+    async fn renew(&self, update: ClaimUpdate<'_>, lease: Duration) -> Result<bool, Error> {
+        (**self).renew(update, lease).await
     }
 
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
         (**self).complete(event, token).await
     }
 
-    async fn release(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
-        (**self).release(event, token, progress).await
+    async fn release(&self, update: ClaimUpdate<'_>) -> Result<bool, Error> {
+        (**self).release(update).await
     }
 }
 

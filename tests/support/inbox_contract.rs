@@ -11,12 +11,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use smart_router_webhooks::EventId;
-use smart_router_webhooks::inbox::{Enqueued, Inbox};
+use smart_router_webhooks::inbox::{Enqueued, Failure, Inbox};
 
 /// The lease of the inboxes the cases are given.
 pub const LEASE: Duration = Duration::from_millis(400);
 
 pub use super::store_contract::unique;
+
+/// A failure whose error has a chain of causes: a handler's error over
+/// an I/O error, as the crate's own errors nest theirs.
+fn ledger_failure() -> smart_router_webhooks::Error {
+    let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    smart_router_webhooks::Error::new(smart_router_webhooks::ErrorKind::Store, "ledger: boom")
+        .with_source(refused)
+}
 
 pub fn event_id() -> EventId {
     EventId::parse(&unique("ev")).unwrap()
@@ -79,7 +87,13 @@ pub async fn a_lapsed_lease_is_taken_over_and_its_old_holder_changes_nothing(
     assert!(!inbox.renew(&first).await.unwrap());
     assert!(!inbox.ack(&first).await.unwrap());
     assert!(!inbox.retry(&first, Duration::ZERO, 1).await.unwrap());
-    assert!(!inbox.dead_letter(&first, 1, "late").await.unwrap());
+    let late = std::io::Error::other("late");
+    assert!(
+        !inbox
+            .dead_letter(&first, Failure::new(1, &late))
+            .await
+            .unwrap()
+    );
     assert!(inbox.dead_letters(10).await.unwrap().is_empty());
     assert_eq!(inbox.depth().await.unwrap().items, 1);
     assert!(inbox.ack(&second).await.unwrap());
@@ -134,9 +148,10 @@ pub async fn a_dead_letter_keeps_its_error_and_is_replayed(inbox: Arc<dyn Inbox>
     inbox.enqueue(&id).await.unwrap();
     inbox.enqueue(&other).await.unwrap();
     let items = inbox.take("a", 2).await.unwrap();
+    let error = ledger_failure();
     assert!(
         inbox
-            .dead_letter(&items[0], 3, "handler_failed; handler ledger: boom")
+            .dead_letter(&items[0], Failure::new(3, &error))
             .await
             .unwrap()
     );
@@ -147,7 +162,15 @@ pub async fn a_dead_letter_keeps_its_error_and_is_replayed(inbox: Arc<dyn Inbox>
     let letter = &letters[0];
     assert_eq!(letter.event_id, id);
     assert_eq!(letter.attempts, 3);
-    assert_eq!(letter.error, "handler_failed; handler ledger: boom");
+    // The error keeps its chain of causes, each a `source` as it was.
+    assert_eq!(letter.error.to_string(), "store unavailable: ledger: boom");
+    let cause = std::error::Error::source(&letter.error).expect("the cause is kept");
+    assert_eq!(cause.to_string(), "connection refused");
+    assert!(cause.source().is_none());
+    assert_eq!(
+        format!("{:#}", letter.error),
+        "store unavailable: ledger: boom: connection refused"
+    );
     assert!(letter.dead_at >= letter.enqueued_at);
     assert!(inbox.dead_letters(0).await.unwrap().is_empty());
 

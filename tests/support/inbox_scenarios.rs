@@ -262,12 +262,15 @@ pub async fn an_event_failing_every_attempt_is_dead_lettered_then_replayed(backe
     let letters = backend.inbox.dead_letters(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!((&letters[0].event_id, letters[0].attempts), (&id, 3));
+    // The outcome and the handler, then the handler's error with its own
+    // chain, each a `source`.
+    let messages: Vec<&str> = letters[0].error.messages().collect();
     assert!(
-        letters[0].error.contains("handler_failed")
-            && letters[0].error.contains("handler ledger")
-            && letters[0].error.contains("ledger is failing"),
-        "{}",
-        letters[0].error
+        messages[0] == "handler_failed in handler ledger"
+            && messages[1..]
+                .iter()
+                .any(|m| m.contains("ledger is failing")),
+        "{messages:?}"
     );
     assert_eq!(*dead.lock().unwrap(), vec![(id.clone(), 3)]);
     assert_eq!(backend.inbox.depth().await.unwrap().items, 0);

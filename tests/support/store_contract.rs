@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smart_router_webhooks::{
-    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, EventId, MemoryTransactionStore,
-    Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, EventId,
+    MemoryTransactionStore, Timestamp, TransactionId, TransactionSnapshot, TransactionStatus,
+    TransactionStore,
 };
 
 /// A transaction store the contract can read back, with the store's own
@@ -88,7 +89,11 @@ pub async fn a_released_claim_can_be_taken_again_with_its_completed_handlers(
     let id = event_id();
     let (token, _) = acquired(store.claim(&id, LEASE).await.unwrap());
     store
-        .release(&id, &token, &handlers(&["ledger", "email"]))
+        .release(ClaimUpdate::new(
+            &id,
+            &token,
+            handlers(&["ledger", "email"]),
+        ))
         .await
         .unwrap();
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
@@ -107,7 +112,12 @@ pub async fn an_expired_lease_lets_another_delivery_take_over(store: &dyn ClaimS
     let (first, _) = acquired(store.claim(&id, short).await.unwrap());
     // A renewal records what completed.
     let ledger = handlers(&["ledger"]);
-    assert!(store.renew(&id, &first, short, &ledger).await.unwrap());
+    assert!(
+        store
+            .renew(ClaimUpdate::new(&id, &first, ledger), short)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
     tokio::time::sleep(Duration::from_millis(250)).await;
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
@@ -115,15 +125,25 @@ pub async fn an_expired_lease_lets_another_delivery_take_over(store: &dyn ClaimS
     // The first holder comes back late: it can neither release, renew
     // nor complete the claim it lost, but what it completed is recorded.
     let email = handlers(&["email"]);
-    assert!(!store.release(&id, &first, &email).await.unwrap());
+    assert!(
+        !store
+            .release(ClaimUpdate::new(&id, &first, email))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
     assert!(!store.complete(&id, &first).await.unwrap());
     let audit = handlers(&["audit"]);
-    assert!(!store.renew(&id, &first, LEASE, &audit).await.unwrap());
+    assert!(
+        !store
+            .renew(ClaimUpdate::new(&id, &first, audit), LEASE)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::InProgress);
     assert!(
         store
-            .release(&id, &second, &DeliveryProgress::NONE)
+            .release(ClaimUpdate::new(&id, &second, DeliveryProgress::NONE))
             .await
             .unwrap()
     );
@@ -144,11 +164,21 @@ pub async fn a_lapsed_lease_not_taken_over_still_records_and_completes(store: &d
     // that recorded nothing may be forgotten with its lease).
     let ledger = handlers(&["ledger"]);
     let short = Duration::from_millis(100);
-    assert!(store.renew(&id, &token, short, &ledger).await.unwrap());
+    assert!(
+        store
+            .renew(ClaimUpdate::new(&id, &token, ledger), short)
+            .await
+            .unwrap()
+    );
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Nobody took the event over: what the late holder did still counts.
     let both = handlers(&["ledger", "email"]);
-    assert!(store.release(&id, &token, &both).await.unwrap());
+    assert!(
+        store
+            .release(ClaimUpdate::new(&id, &token, both))
+            .await
+            .unwrap()
+    );
     let (second, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
     assert_eq!(
         completed,
@@ -156,7 +186,7 @@ pub async fn a_lapsed_lease_not_taken_over_still_records_and_completes(store: &d
     );
     assert!(
         store
-            .release(&id, &second, &DeliveryProgress::NONE)
+            .release(ClaimUpdate::new(&id, &second, DeliveryProgress::NONE))
             .await
             .unwrap()
     );
@@ -173,7 +203,7 @@ pub async fn a_renewed_claim_outlives_its_first_lease(store: &dyn ClaimStore) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
             store
-                .renew(&id, &token, short, &DeliveryProgress::NONE)
+                .renew(ClaimUpdate::new(&id, &token, DeliveryProgress::NONE), short)
                 .await
                 .unwrap()
         );
@@ -183,7 +213,10 @@ pub async fn a_renewed_claim_outlives_its_first_lease(store: &dyn ClaimStore) {
     assert!(store.complete(&id, &token).await.unwrap());
     let late = handlers(&["late"]);
     assert!(
-        !store.renew(&id, &token, short, &late).await.unwrap(),
+        !store
+            .renew(ClaimUpdate::new(&id, &token, late), short)
+            .await
+            .unwrap(),
         "done"
     );
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
@@ -194,12 +227,27 @@ pub async fn the_first_attempts_owed_work_is_kept_until_the_event_is_done(store:
     // Nothing is recorded for an event that is not claimed.
     let stray = ClaimToken::new("stray");
     let progress = DeliveryProgress::new(&[], Some("stray"));
-    assert!(!store.release(&id, &stray, &progress).await.unwrap());
+    assert!(
+        !store
+            .release(ClaimUpdate::new(&id, &stray, progress))
+            .await
+            .unwrap()
+    );
     let (first, _) = acquired_owing(store.claim(&id, LEASE).await.unwrap(), None);
     let progress = DeliveryProgress::new(&[], Some("first plan"));
-    assert!(store.renew(&id, &first, LEASE, &progress).await.unwrap());
+    assert!(
+        store
+            .renew(ClaimUpdate::new(&id, &first, progress), LEASE)
+            .await
+            .unwrap()
+    );
     let progress = DeliveryProgress::new(&["ledger"], Some("second plan"));
-    assert!(store.release(&id, &first, &progress).await.unwrap());
+    assert!(
+        store
+            .release(ClaimUpdate::new(&id, &first, progress))
+            .await
+            .unwrap()
+    );
     // A retry, and a takeover after a lapsed lease, both get the first plan.
     let (second, _) = acquired_owing(
         store.claim(&id, Duration::from_millis(100)).await.unwrap(),
@@ -237,13 +285,28 @@ pub async fn handlers_are_recorded_only_for_a_claimed_event(store: &dyn ClaimSto
     let id = event_id();
     let stray = ClaimToken::new("stray");
     let ledger = handlers(&["ledger"]);
-    assert!(!store.release(&id, &stray, &ledger).await.unwrap());
-    assert!(!store.renew(&id, &stray, LEASE, &ledger).await.unwrap());
+    assert!(
+        !store
+            .release(ClaimUpdate::new(&id, &stray, ledger))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .renew(ClaimUpdate::new(&id, &stray, ledger), LEASE)
+            .await
+            .unwrap()
+    );
     let (token, completed) = acquired(store.claim(&id, LEASE).await.unwrap());
     assert!(completed.is_empty(), "{completed:?}");
     store.complete(&id, &token).await.unwrap();
     let email = handlers(&["email"]);
-    assert!(!store.release(&id, &token, &email).await.unwrap());
+    assert!(
+        !store
+            .release(ClaimUpdate::new(&id, &token, email))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.claim(&id, LEASE).await.unwrap(), Claim::AlreadyDone);
 }
 
@@ -272,7 +335,12 @@ pub async fn events_are_independent(store: &dyn ClaimStore) {
     let (a, b) = (event_id(), event_id());
     let (token_a, _) = acquired(store.claim(&a, LEASE).await.unwrap());
     let ledger = handlers(&["ledger"]);
-    assert!(store.renew(&a, &token_a, LEASE, &ledger).await.unwrap());
+    assert!(
+        store
+            .renew(ClaimUpdate::new(&a, &token_a, ledger), LEASE)
+            .await
+            .unwrap()
+    );
     let (_, completed_b) = acquired(store.claim(&b, LEASE).await.unwrap());
     assert!(completed_b.is_empty());
     store.complete(&a, &token_a).await.unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    Applied, Claim, ClaimStore, ClaimToken, DeliveryProgress, SnapshotParts, TransactionSnapshot,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, SnapshotParts, TransactionSnapshot,
     TransactionStore,
 };
 use crate::error::{Error, ErrorKind};
@@ -155,18 +155,17 @@ impl MemoryClaimStore {
         lock(&self.inner).capacity
     }
 
-    /// Records `progress` while `event` is claimed (whoever holds it: the
-    /// records are facts), then applies `change` to the claim if `token`
-    /// holds it; answers whether it did. A processed event keeps no
+    /// Records the update's progress while its event is claimed (whoever
+    /// holds it: the records are facts), then applies `change` to the
+    /// claim if the update's token holds it; answers whether it did. A processed event keeps no
     /// records: they are forgotten when it completes, and a later claim
     /// answers `AlreadyDone`.
-    fn with_progress(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        progress: &DeliveryProgress<'_>,
-        change: impl FnOnce(&mut LiveClaim),
-    ) -> bool {
+    fn with_progress(&self, update: ClaimUpdate<'_>, change: impl FnOnce(&mut LiveClaim)) -> bool {
+        let ClaimUpdate {
+            event,
+            token,
+            progress,
+        } = update;
         let mut inner = lock(&self.inner);
         let Some(entry) = inner.get_mut(event) else {
             return false;
@@ -231,15 +230,9 @@ impl ClaimStore for MemoryClaimStore {
         })
     }
 
-    async fn renew(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        lease: Duration,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
+    async fn renew(&self, update: ClaimUpdate<'_>, lease: Duration) -> Result<bool, Error> {
         let now = Instant::now();
-        Ok(self.with_progress(event, token, progress, |live| live.until = now + lease))
+        Ok(self.with_progress(update, |live| live.until = now + lease))
     }
 
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
@@ -257,14 +250,9 @@ impl ClaimStore for MemoryClaimStore {
         Ok(true)
     }
 
-    async fn release(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
+    async fn release(&self, update: ClaimUpdate<'_>) -> Result<bool, Error> {
         let now = Instant::now();
-        Ok(self.with_progress(event, token, progress, |live| live.until = now))
+        Ok(self.with_progress(update, |live| live.until = now))
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::model::EventId;
 
 use super::{Connection, MAX_DURATION, RedisStoreBuilder, millis, unexpected_reply};
-use crate::store::{Claim, ClaimStore, ClaimToken, DeliveryProgress};
+use crate::store::{Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress};
 
 /// The Lua function the claim scripts share: whether `state`, the claim
 /// key's value, is a claim held by `token`.
@@ -259,13 +259,12 @@ impl ClaimStore for RedisClaimStore {
         }
     }
 
-    async fn renew(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        lease: Duration,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
+    async fn renew(&self, update: ClaimUpdate<'_>, lease: Duration) -> Result<bool, Error> {
+        let ClaimUpdate {
+            event,
+            token,
+            progress,
+        } = &update;
         let [claim, handlers, owed] = self.connection.event_keys(event);
         let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
         let lease_millis = millis(lease).to_string();
@@ -294,12 +293,12 @@ impl ClaimStore for RedisClaimStore {
         Ok(held(reply))
     }
 
-    async fn release(
-        &self,
-        event: &EventId,
-        token: &ClaimToken,
-        progress: &DeliveryProgress<'_>,
-    ) -> Result<bool, Error> {
+    async fn release(&self, update: ClaimUpdate<'_>) -> Result<bool, Error> {
+        let ClaimUpdate {
+            event,
+            token,
+            progress,
+        } = &update;
         let [claim, handlers, owed] = self.connection.event_keys(event);
         let ttl = millis(self.handlers_ttl).to_string();
         let mut args = vec![token.as_str(), &ttl];
