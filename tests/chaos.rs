@@ -49,10 +49,13 @@ mod instance;
 #[cfg(feature = "redis")]
 #[path = "support/redis_server.rs"]
 mod redis_server;
+#[path = "support/seeded.rs"]
+mod seeded;
 #[allow(dead_code)] // only `unique` and `ReadBack` are used here
 #[path = "support/store_contract.rs"]
 mod store_contract;
 
+use seeded::Rng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -206,51 +209,9 @@ impl Size {
     }
 }
 
-/// SplitMix64: a small, seeded, well-mixed generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// One of `choices`, in proportion to its weight.
-    fn pick<T: Clone>(&mut self, choices: &[(u32, T)]) -> T {
-        let total: u32 = choices.iter().map(|(w, _)| w).sum();
-        let mut n = self.below(total as usize) as u32;
-        for (weight, choice) in choices {
-            if n < *weight {
-                return choice.clone();
-            }
-            n -= weight;
-        }
-        unreachable!("the weights sum to the total")
-    }
-}
-
-/// The SplitMix64 finalizer.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A hash of `parts` under the seed, as a fraction of 1.
+/// A hash of `parts` under the soak's seed, as a fraction of 1.
 fn draw(parts: &[&[u8]]) -> f64 {
-    let mut hash = mix(SEED);
-    for part in parts {
-        for byte in *part {
-            hash = mix(hash ^ u64::from(*byte));
-        }
-        hash = mix(hash ^ 0xff);
-    }
-    (hash >> 11) as f64 / (1u64 << 53) as f64
+    seeded::draw(SEED, parts)
 }
 
 /// One event of a lifecycle: its type and the transaction's status in it.

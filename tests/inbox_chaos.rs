@@ -23,10 +23,13 @@
 mod answers;
 #[path = "support/http_target.rs"]
 mod http_target;
+#[path = "support/seeded.rs"]
+mod seeded;
 #[allow(dead_code)] // only `unique` and `ReadBack` are used here
 #[path = "support/store_contract.rs"]
 mod store_contract;
 
+use seeded::Rng;
 use std::collections::{BTreeMap, HashMap};
 
 use std::sync::{Arc, Mutex};
@@ -56,36 +59,9 @@ fn takes(handler: &str, event: &EventType) -> bool {
     }
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A fraction of 1 drawn from `parts` under the seed.
+/// A hash of `parts` under the soak's seed, as a fraction of 1.
 fn draw(parts: &[&[u8]]) -> f64 {
-    let mut hash = mix(SEED);
-    for part in parts {
-        for byte in *part {
-            hash = mix(hash ^ u64::from(*byte));
-        }
-        hash = mix(hash ^ 0xff);
-    }
-    (hash >> 11) as f64 / (1u64 << 53) as f64
+    seeded::draw(SEED, parts)
 }
 
 /// The lifecycles, and the schedule of deliveries.

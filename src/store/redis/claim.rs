@@ -72,19 +72,20 @@ macro_rules! lua_keep {
     };
 }
 
-/// The Lua function the scripts that carry a delivery's progress share:
-/// while the event is claimed (`state`, the claim key's value, is neither
-/// absent nor `done`), whoever holds the claim, records the owed work if
-/// `ARGV[at]` is `'1'` (text in `ARGV[at + 1]`, unless some is recorded
-/// already) and adds the handlers in `ARGV[at + 2]…` to the set; if it
-/// recorded anything, keeps the event's keys for at least `ttl` ms.
-/// KEYS: claim, handlers, owed.
+/// The Lua function the scripts that carry a delivery's progress share
+/// (after `lua_holds`): while the event is claimed (the claim key's value
+/// is neither absent nor `done`), whoever holds the claim, records the
+/// owed work if `ARGV[at]` is `'1'` (text in `ARGV[at + 1]`, unless some is
+/// recorded already) and adds the handlers in `ARGV[at + 2]…` to the set;
+/// if it recorded anything, keeps the event's keys for at least `ttl` ms.
+/// Returns whether `token` holds the claim. KEYS: claim, handlers, owed.
 macro_rules! lua_record {
     () => {
         concat!(
             lua_keep!(),
-            "local function record(state, ttl, at)
-                if not state or state == 'done' then return end
+            "local function record_holds(token, ttl, at)
+                local state = redis.call('GET', KEYS[1])
+                if not state or state == 'done' then return false end
                 local any = false
                 if ARGV[at] == '1' then
                     redis.call('SET', KEYS[3], ARGV[at + 1], 'NX')
@@ -95,6 +96,7 @@ macro_rules! lua_record {
                     any = true
                 end
                 if any then keep(tonumber(ttl)) end
+                return holds(state, token)
             end
             "
         )
@@ -109,9 +111,7 @@ static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         lua_holds!(),
         lua_record!(),
-        "local state = redis.call('GET', KEYS[1])
-        record(state, ARGV[4], 5)
-        if not holds(state, ARGV[1]) then return 0 end
+        "if not record_holds(ARGV[1], ARGV[4], 5) then return 0 end
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
         local lease_end = string.format('%.0f', now + tonumber(ARGV[2]))
@@ -142,9 +142,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         lua_holds!(),
         lua_record!(),
-        "local state = redis.call('GET', KEYS[1])
-        record(state, ARGV[2], 3)
-        if not holds(state, ARGV[1]) then return 0 end
+        "if not record_holds(ARGV[1], ARGV[2], 3) then return 0 end
         redis.call('SET', KEYS[1], '0:' .. ARGV[1], 'KEEPTTL')
         return 1"
     ))
