@@ -637,3 +637,59 @@ async fn a_refused_request_is_answered_like_a_refused_key_and_odd_fields_are_rep
     assert_eq!(paths, ["data.transaction.amount"]);
     assert!(report.tracking.no_status);
 }
+
+/// The API's answer is read by the tolerant reader too: a number beyond
+/// `f64` where an object or a list is expected is a value of the wrong
+/// type, warned about, and the event is handled.
+#[tokio::test]
+async fn an_answer_with_a_number_beyond_f64_where_an_object_belongs_is_handled() {
+    use smart_router_webhooks::{Credentials, EventContext, HandlerError, Outcome, Receiver};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let api = MockApi::start().await;
+    api.fail_next(
+        1,
+        Failure::Respond {
+            status: 200,
+            body: r#"{"success":true,"event":{"id":"ev_big","name":"transaction.captured",
+                "fired_at":"2024-05-01T12:00:00Z","webhooks":1e400,
+                "data":{"transaction":{"id":"tr_big","status":"completed",
+                    "operations":[1e400,{"id":"tr_op_1","amount":-2E+999}]}}}}"#
+                .to_owned(),
+        },
+    );
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    let receiver = Receiver::builder()
+        .credentials(Credentials::new("hooks", "s3cret").unwrap())
+        .fetcher(client(&api))
+        .on(
+            EventType::TransactionCaptured,
+            "ledger",
+            move |ctx: EventContext| {
+                let counter = counter.clone();
+                async move {
+                    assert_eq!(ctx.event().transaction().unwrap().id.as_str(), "tr_big");
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, HandlerError>(())
+                }
+            },
+        )
+        .build()
+        .unwrap();
+    let report = receiver.process(&ev("ev_big")).await;
+    assert_eq!(report.outcome, Outcome::Processed, "{report:?}");
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    let paths: Vec<_> = report.warnings.iter().map(|w| w.path()).collect();
+    assert_eq!(
+        paths,
+        [
+            "webhooks",
+            "data.transaction.operations[0]",
+            "data.transaction.operations[1].amount"
+        ]
+    );
+    let raw: Vec<_> = report.warnings.iter().map(|w| w.raw().get()).collect();
+    assert_eq!(raw, ["1e400", "1e400", "-2E+999"]);
+}

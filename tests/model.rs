@@ -636,3 +636,51 @@ fn a_value_of_the_wrong_type_is_kept_raw_and_warned_about_at_any_depth() {
     let shown = format!("{:?} {}", event.warnings(), event.warnings()[0]);
     assert!(!shown.contains("yes"), "{shown}");
 }
+
+/// A number beyond the range of `f64` is valid JSON: where an object or a
+/// list is expected, it is a value of the wrong type like any other, kept
+/// exactly as sent and warned about, never a reason to fail the event.
+#[test]
+fn a_number_beyond_f64_where_an_object_or_a_list_is_expected_is_a_mismatch() {
+    let cases: [(&str, &[&str]); 6] = [
+        (r#""webhooks":1e400"#, &["webhooks"]),
+        (r#""data":-1E+999"#, &["data"]),
+        (r#""data":{"transaction":1e400}"#, &["data.transaction"]),
+        (
+            r#""data":{"transaction":{"id":"tr_1","status":"completed","operations":[1e400,{"id":"tr_op_1","amount":2e308}]}}"#,
+            &[
+                "data.transaction.operations[0]",
+                "data.transaction.operations[1].amount",
+            ],
+        ),
+        (
+            r#""data":{"transaction":{"id":"tr_1","status":"completed","card":{"exp":1e400},"metadata":{"k":9e999}}}"#,
+            // Unmodelled fields and metadata values that are not text are
+            // kept as sent, without a warning.
+            &[],
+        ),
+        (
+            r#""data":{"transaction":{"id":"tr_1","status":"completed","operations":[{"id":"tr_op_1","gateway_data":1e400}]},"invoice":[1e400]}"#,
+            &[],
+        ),
+    ];
+    for (fields, expected) in cases {
+        let json = format!(r#"{{"id":"ev_1","name":"transaction.captured",{fields}}}"#);
+        let event =
+            Event::from_slice(json.as_bytes()).unwrap_or_else(|e| panic!("{fields}: {e:?}"));
+        assert_eq!(event.id.as_str(), "ev_1");
+        assert_eq!(paths(&event), expected, "{fields}");
+        // Kept exactly as sent: written back with the event, or (an item
+        // of a list of objects, left out of it) in its warning.
+        let back = serde_json::to_string(&event).unwrap();
+        let warned: Vec<&str> = event.warnings().iter().map(|w| w.raw().get()).collect();
+        for number in ["1e400", "-1E+999", "2e308", "9e999"] {
+            let kept = back.contains(number) || warned.contains(&number);
+            assert_eq!(kept, fields.contains(number), "{number}: {back} {warned:?}");
+        }
+    }
+    // Not JSON at all still fails.
+    assert!(
+        Event::from_slice(br#"{"id":"ev_1","name":"transaction.captured","data":1e400"#).is_err()
+    );
+}

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::model::object::Text;
-use crate::model::tolerant::{self, Read, Tolerant};
+use crate::model::tolerant::{self, Read, Tolerant, read_document};
 
 /// One answer of the API, with the object under `key` typed as `T`.
 #[derive(Debug)]
@@ -25,16 +25,19 @@ pub(crate) struct Envelope<T> {
 }
 
 impl<T: DeserializeOwned> Envelope<T> {
-    /// Reads an answer whose object is under `key`.
+    /// Reads an answer whose object is under `key`, as [`read_document`]
+    /// reads.
     pub(crate) fn parse(body: &[u8], key: &'static str) -> serde_json::Result<Self> {
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let envelope = EnvelopeSeed {
-            key,
-            marker: PhantomData,
-        }
-        .deserialize(&mut deserializer)?;
-        deserializer.end()?;
-        Ok(envelope)
+        read_document(|| {
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            let envelope = EnvelopeSeed {
+                key,
+                marker: PhantomData,
+            }
+            .deserialize(&mut deserializer)?;
+            deserializer.end()?;
+            Ok(envelope)
+        })
     }
 }
 

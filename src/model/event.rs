@@ -92,9 +92,12 @@ impl Event {
     ///
     /// [`ErrorKind::InvalidPayload`] when the bytes are not JSON, not an
     /// object, or have no readable `id` or `name`. Nothing else fails an
-    /// event: see [`warnings`](Event::warnings).
+    /// event: see [`warnings`](Event::warnings). (Read through
+    /// `serde_json` directly, an event also fails on a number beyond the
+    /// range of `f64` where an object or a list belongs; this reads it as
+    /// a value of the wrong type, kept as sent.)
     pub fn from_slice(json: &[u8]) -> Result<Self, Error> {
-        serde_json::from_slice(json).map_err(|e| {
+        super::tolerant::read_document(|| serde_json::from_slice(json)).map_err(|e| {
             Error::new(ErrorKind::InvalidPayload, "the JSON is not an event").with_source(e)
         })
     }

@@ -243,22 +243,79 @@ pub(crate) enum Found<T> {
 }
 
 /// Reads objects or lists in place; any other shape comes back raw.
-pub(crate) trait ShapeVisitor<'de>: Sized {
+pub(crate) trait ShapeVisitor: Sized {
     type Value;
-    fn map<A: MapAccess<'de>>(self, map: A) -> Result<Found<Self::Value>, A::Error> {
+    fn map<'de, A: MapAccess<'de>>(self, map: A) -> Result<Found<Self::Value>, A::Error> {
         rebuild_map(map).map(Found::Other)
     }
-    fn seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Found<Self::Value>, A::Error> {
+    fn seq<'de, A: SeqAccess<'de>>(self, seq: A) -> Result<Found<Self::Value>, A::Error> {
         rebuild_seq(seq).map(Found::Other)
     }
 }
 
-/// Reads one value with `visitor`.
-pub(crate) fn read_shape<'de, V: ShapeVisitor<'de>, D: Deserializer<'de>>(
+/// Reads one value with `visitor`: in place, or, on a document's second
+/// read (see [`read_document`]), captured whole first.
+pub(crate) fn read_shape<'de, V: ShapeVisitor, D: Deserializer<'de>>(
     deserializer: D,
     visitor: V,
 ) -> Result<Found<V::Value>, D::Error> {
-    deserializer.deserialize_any(ShapeVisit(visitor))
+    if !CAPTURE_FIRST.get() {
+        return deserializer.deserialize_any(ShapeVisit(visitor));
+    }
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'{' | b'[') => {
+            let mut inner = serde_json::Deserializer::from_str(raw.get());
+            inner
+                .deserialize_any(ShapeVisit(visitor))
+                .map_err(serde::de::Error::custom)
+        }
+        Some(b'n') => Ok(Found::Null),
+        _ => Ok(Found::Other(raw)),
+    }
+}
+
+thread_local! {
+    /// Whether the document being read on this thread is read the second
+    /// time, every object and list captured whole before it is read.
+    static CAPTURE_FIRST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Sets [`CAPTURE_FIRST`] for as long as it lives (a panic included).
+struct CaptureFirst(bool);
+
+impl CaptureFirst {
+    fn start() -> Self {
+        CaptureFirst(CAPTURE_FIRST.replace(true))
+    }
+}
+
+impl Drop for CaptureFirst {
+    fn drop(&mut self) {
+        CAPTURE_FIRST.set(self.0);
+    }
+}
+
+/// Reads a JSON document with `read` (a `serde_json` read of a type made
+/// of tolerant fields), and once more if that fails on its syntax or
+/// data, with every object and list captured as raw JSON before it is
+/// read.
+///
+/// Why: `serde_json` reads a number as it meets it, and fails on one
+/// beyond the range of `f64` (`1e400`) when the reader asks for any value,
+/// which is how an object or a list is read in place. Captured raw
+/// first, the number is a value of the wrong type like any other: kept
+/// exactly as sent, with its warning. The first read stays the fast one,
+/// and the only one for every document without such a number; a
+/// document that is not JSON fails both, with the first read's error.
+pub(crate) fn read_document<T>(read: impl Fn() -> serde_json::Result<T>) -> serde_json::Result<T> {
+    match read() {
+        Err(error) if error.is_syntax() || error.is_data() => {
+            let _second = CaptureFirst::start();
+            read().map_err(|_| error)
+        }
+        result => result,
+    }
 }
 
 struct ShapeVisit<V>(V);
@@ -273,7 +330,7 @@ fn raw_of<T: serde::Serialize + ?Sized, E: serde::de::Error>(
     serde_json::value::to_raw_value(value).map_err(E::custom)
 }
 
-impl<'de, V: ShapeVisitor<'de>> Visitor<'de> for ShapeVisit<V> {
+impl<'de, V: ShapeVisitor> Visitor<'de> for ShapeVisit<V> {
     type Value = Found<V::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -353,9 +410,9 @@ pub(crate) trait ApiObject: Sized {
 
 struct ObjectShape<T>(PhantomData<fn() -> T>);
 
-impl<'de, T: ApiObject> ShapeVisitor<'de> for ObjectShape<T> {
+impl<T: ApiObject> ShapeVisitor for ObjectShape<T> {
     type Value = Result<T, Box<RawValue>>;
-    fn map<A: MapAccess<'de>>(self, map: A) -> Result<Found<Self::Value>, A::Error> {
+    fn map<'de, A: MapAccess<'de>>(self, map: A) -> Result<Found<Self::Value>, A::Error> {
         T::visit_object(map).map(Found::Value)
     }
 }
@@ -378,9 +435,9 @@ pub(crate) fn read_object<'de, T: ApiObject, D: Deserializer<'de>>(
 
 struct ListShape<T>(PhantomData<fn() -> T>);
 
-impl<'de, T: ApiObject> ShapeVisitor<'de> for ListShape<T> {
+impl<T: ApiObject> ShapeVisitor for ListShape<T> {
     type Value = (Vec<T>, Vec<ModelWarning>);
-    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found<Self::Value>, A::Error> {
+    fn seq<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found<Self::Value>, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         let mut warnings = Vec::new();
         let mut index = 0usize;
