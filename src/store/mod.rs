@@ -57,11 +57,13 @@ impl ClaimToken {
     pub fn unique() -> Self {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let process = *PROCESS.get_or_init(std::process::id);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        ClaimToken(format!("{:x}-{nanos:x}-{n:x}", std::process::id()))
+        ClaimToken(format!("{process:x}-{nanos:x}-{n:x}"))
     }
 
     /// The token's text.
