@@ -38,7 +38,8 @@ pub enum Enqueued {
 pub struct InboxItem {
     /// The event to process.
     pub event_id: EventId,
-    /// How many attempts at it failed before this one.
+    /// How many attempts at it failed before this one (an attempt whose
+    /// worker never settled it, its lease lapsed, counts as failed).
     pub attempts: u32,
     /// When the event was first queued (kept across retries).
     pub enqueued_at: SystemTime,
@@ -264,7 +265,11 @@ pub trait Inbox: Send + Sync + 'static {
     /// among the live workers): events waiting, events whose retry is due,
     /// and events whose holder let its lease lapse (a worker that died).
     /// Each is `consumer`'s until its lease ends; an empty answer means
-    /// there is nothing to do now.
+    /// there is nothing to do now. An event taken over from a lapsed
+    /// lease comes with one more failed attempt for each time it was
+    /// handed out and never settled, so that an event whose processing
+    /// takes its worker down every time reaches the retry policy's
+    /// maximum and is dead-lettered rather than taken forever.
     ///
     /// # Errors
     ///

@@ -121,3 +121,8 @@ async fn on_a_cluster_a_dead_letter_is_replayed() {
     on_the_cluster(inbox_scenarios::an_event_failing_every_attempt_is_dead_lettered_then_replayed)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_an_event_whose_worker_dies_every_time_is_dead_lettered() {
+    on_the_cluster(inbox_scenarios::an_event_whose_worker_dies_every_time_is_dead_lettered).await;
+}

@@ -191,3 +191,8 @@ async fn a_worker_killed_mid_handler_is_taken_over() {
 async fn shutdown_leaves_no_event_half_done() {
     inbox_scenarios::shutdown_leaves_no_event_half_done(backend(100)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_worker_dies_every_time_is_dead_lettered() {
+    inbox_scenarios::an_event_whose_worker_dies_every_time_is_dead_lettered(backend(100)).await;
+}

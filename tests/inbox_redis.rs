@@ -395,3 +395,9 @@ async fn a_worker_process_killed_mid_handler_is_taken_over() {
     );
     clean(&url, &prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_worker_dies_every_time_is_dead_lettered() {
+    on_a_fresh_backend(inbox_scenarios::an_event_whose_worker_dies_every_time_is_dead_lettered)
+        .await;
+}

@@ -238,6 +238,10 @@ impl Inbox for MemoryInbox {
                 break;
             }
             let event = entry.remove();
+            // Its worker never settled it: that attempt counts as failed.
+            if let Some(entry) = state.entries.get_mut(&event) {
+                entry.attempts = entry.attempts.saturating_add(1);
+            }
             items.extend(state.hand(event, consumer, until));
         }
         while items.len() < max {

@@ -31,7 +31,8 @@ pub enum Decision {
         attempts: u32,
     },
     /// Set aside in the dead-letter list after `attempts` failed attempts
-    /// (or its maximum age).
+    /// (or its maximum age); an event taken over as often as the policy
+    /// allows attempts is set aside without being run again.
     DeadLettered {
         /// The failed attempts.
         attempts: u32,
@@ -368,20 +369,34 @@ impl Shared {
     }
 
     /// Processes `item`, renewing its lease meanwhile, and settles it.
+    ///
+    /// An event handed out with as many failed attempts as the policy
+    /// allows (only takeovers bring it there: each retry that would reach
+    /// it dead-letters the event instead) is dead-lettered without being
+    /// run: its processing was cut short each time, as by a handler that
+    /// takes its process down.
     async fn run(&self, item: InboxItem) {
-        let report = self
-            .renewing(&item, self.receiver.process(&item.event_id))
-            .await;
-        let decision = self.decide(&item, &report);
+        let cut_short = item.attempts > 0 && self.retry.gives_up(item.attempts, Duration::ZERO);
+        let (report, decision) = if cut_short {
+            let mut report = DeliveryReport::new(Outcome::Interrupted);
+            report.event_id = Some(item.event_id.clone());
+            let attempts = item.attempts;
+            (report, Decision::DeadLettered { attempts })
+        } else {
+            let report = self
+                .renewing(&item, self.receiver.process(&item.event_id))
+                .await;
+            let decision = self.decide(&item, &report);
+            (report, decision)
+        };
+        let (failed, cut) = (Failed(&report), CutShort(item.attempts));
+        let why: &(dyn std::error::Error + Send + Sync) = if cut_short { &cut } else { &failed };
         let inbox = &self.inbox;
         let settled = match decision {
             Decision::Acknowledged => inbox.ack(&item).await,
             Decision::Retry { delay, attempts } => inbox.retry(&item, delay, attempts).await,
             Decision::DeadLettered { attempts } => {
-                let failed = Failed(&report);
-                inbox
-                    .dead_letter(&item, Failure::new(attempts, &failed))
-                    .await
+                inbox.dead_letter(&item, Failure::new(attempts, why)).await
             }
             Decision::Left => Ok(true),
         };
@@ -400,7 +415,7 @@ impl Shared {
             _ => {}
         }
         #[cfg(feature = "tracing")]
-        trace_run(&item, &report, decision, inbox_error.as_ref());
+        trace_run(&item, &report, decision, why, inbox_error.as_ref());
         if let Some(observer) = &self.observer {
             observer.on_run(&InboxRun {
                 item,
@@ -521,6 +536,24 @@ impl std::fmt::Display for Failed<'_> {
     }
 }
 
+/// Why an event taken over as often as the policy allows is
+/// dead-lettered unrun: the number of attempts cut short.
+#[derive(Debug)]
+struct CutShort(u32);
+
+impl std::fmt::Display for CutShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "its processing was cut short {} times (the worker holding it stopped \
+             or died mid-processing, and its lease lapsed)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for CutShort {}
+
 impl std::error::Error for Failed<'_> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.cause()
@@ -532,13 +565,14 @@ fn trace_run(
     item: &InboxItem,
     report: &DeliveryReport,
     decision: Decision,
+    why: &(dyn std::error::Error + Send + Sync),
     inbox_error: Option<&Error>,
 ) {
     let event_id = item.event_id.as_str();
     let outcome = report.outcome.as_str();
     match decision {
         Decision::DeadLettered { attempts } => {
-            let error = super::RecordedError::new(&Failed(report));
+            let error = super::RecordedError::new(why);
             tracing::error!(event_id, outcome, attempts, error = %format_args!("{error:#}"), "inbox event dead-lettered");
         }
         Decision::Retry { delay, attempts } => {

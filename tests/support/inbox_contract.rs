@@ -81,7 +81,10 @@ pub async fn a_lapsed_lease_is_taken_over_and_its_old_holder_changes_nothing(
     tokio::time::sleep(LEASE + Duration::from_millis(200)).await;
     let second = inbox.take("live-worker", 1).await.unwrap().remove(0);
     assert_eq!(second.event_id, id);
-    assert_eq!(second.attempts, 0, "a takeover is not a failed attempt");
+    assert_eq!(
+        second.attempts, 1,
+        "an attempt whose worker never settled it counts as failed"
+    );
     assert_eq!(second.consumer, "live-worker");
     // The first holder comes back late: it can change nothing.
     assert!(!inbox.renew(&first).await.unwrap());
@@ -98,6 +101,25 @@ pub async fn a_lapsed_lease_is_taken_over_and_its_old_holder_changes_nothing(
     assert_eq!(inbox.depth().await.unwrap().items, 1);
     assert!(inbox.ack(&second).await.unwrap());
     assert_eq!(inbox.depth().await.unwrap().items, 0);
+}
+
+/// Each time an event is handed out and never settled counts as one
+/// failed attempt, on top of those its retries counted.
+pub async fn each_takeover_counts_one_failed_attempt(inbox: Arc<dyn Inbox>) {
+    let id = event_id();
+    inbox.enqueue(&id).await.unwrap();
+    let first = inbox.take("w1", 1).await.unwrap().remove(0);
+    assert!(inbox.retry(&first, Duration::ZERO, 2).await.unwrap());
+    let mut attempts = Vec::new();
+    for worker in ["w2", "w3", "w4"] {
+        let item = inbox.take(worker, 1).await.unwrap().remove(0);
+        attempts.push(item.attempts);
+        tokio::time::sleep(LEASE + Duration::from_millis(200)).await;
+    }
+    assert_eq!(attempts, [2, 3, 4]);
+    let last = inbox.take("w5", 1).await.unwrap().remove(0);
+    assert_eq!(last.attempts, 5);
+    assert!(inbox.ack(&last).await.unwrap());
 }
 
 pub async fn a_renewed_lease_is_not_taken_over(inbox: Arc<dyn Inbox>) {
@@ -249,6 +271,7 @@ where
     an_event_is_queued_once_until_acknowledged(make().await).await;
     events_are_taken_oldest_first_at_most_max_at_a_time(make().await).await;
     a_lapsed_lease_is_taken_over_and_its_old_holder_changes_nothing(make().await).await;
+    each_takeover_counts_one_failed_attempt(make().await).await;
     a_renewed_lease_is_not_taken_over(make().await).await;
     a_retry_comes_back_after_its_delay_with_its_attempts(make().await).await;
     a_dead_letter_keeps_its_error_and_is_replayed(make().await).await;

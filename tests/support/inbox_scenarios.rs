@@ -364,6 +364,73 @@ pub async fn a_worker_killed_mid_handler_is_taken_over(backend: Backend) {
     );
 }
 
+/// An event whose processing dies with its worker every time (a handler
+/// that takes the process down: a poison message) is not taken over
+/// forever: each takeover of a lapsed lease counts as a failed attempt,
+/// and at the policy's maximum (3 here) the event is dead-lettered
+/// without being run again, with an error that says why. Replayed, it
+/// runs again.
+pub async fn an_event_whose_worker_dies_every_time_is_dead_lettered(backend: Backend) {
+    let api = MockApi::start().await;
+    let (tally, ledger) = (Tally::default(), Behaviour::default());
+    *ledger.delay.lock().unwrap() = Duration::from_secs(3600);
+    let id = captured(&api);
+    let enqueuer = receiver(&api, &backend, &tally, &ledger, None);
+    assert_eq!(
+        enqueuer.receive(delivery(&id)).await.outcome,
+        Outcome::Queued
+    );
+    for run in 1..=3 {
+        let doomed = Instance::new();
+        let receiver = receiver(&api, &backend, &tally, &ledger, Some(doomed.runtime()));
+        let workers = {
+            let _on = doomed.handle().enter();
+            workers(&receiver, 1)
+        };
+        ledger.started.notified().await;
+        assert_eq!(tally.runs("ledger", &id), run);
+        doomed.kill();
+        drop(workers);
+    }
+    let dead = Arc::new(Mutex::new(Vec::new()));
+    let survivor = {
+        let dead = dead.clone();
+        Workers::builder(enqueuer.clone())
+            .poll_interval(Duration::from_millis(20))
+            .retry(RetryPolicy::new().max_attempts(3))
+            .observer(move |run: &smart_router_webhooks::inbox::InboxRun| {
+                dead.lock()
+                    .unwrap()
+                    .push((run.decision, run.report.outcome));
+            })
+            .spawn()
+            .unwrap()
+    };
+    eventually(Duration::from_secs(10), "a dead letter", async || {
+        backend.inbox.depth().await.unwrap().dead_letters == 1
+    })
+    .await;
+    assert_eq!(tally.runs("ledger", &id), 3, "not run a fourth time");
+    let letters = backend.inbox.dead_letters(10).await.unwrap();
+    assert_eq!((&letters[0].event_id, letters[0].attempts), (&id, 3));
+    let messages: Vec<&str> = letters[0].error.messages().collect();
+    assert!(messages[0].contains("cut short 3 times"), "{messages:?}");
+    assert_eq!(
+        *dead.lock().unwrap(),
+        vec![(Decision::DeadLettered { attempts: 3 }, Outcome::Interrupted)]
+    );
+    assert_eq!(backend.inbox.depth().await.unwrap().items, 0);
+
+    *ledger.delay.lock().unwrap() = Duration::ZERO;
+    assert!(backend.inbox.replay(&id).await.unwrap());
+    handled(&tally, &backend.inbox, &id).await;
+    survivor.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(
+        (tally.runs("ledger", &id), tally.successes("ledger", &id)),
+        (4, 1)
+    );
+}
+
 /// A graceful shutdown stops taking, lets the events in hand finish, and
 /// leaves the rest queued: none half-done. With a deadline too short,
 /// what was in hand is left to others, which finish it once.

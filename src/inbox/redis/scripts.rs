@@ -51,7 +51,8 @@ pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
 
 /// KEYS: stream, queued, delayed. ARGV: group, consumer, count, lease
 /// (ms). Moves the retries that are due to the stream, takes entries
-/// whose holder let them idle past the lease, then new ones. Returns
+/// whose holder let them idle past the lease (counting each earlier
+/// delivery of the entry as a failed attempt), then new ones. Returns
 /// `id, event, attempts, enqueued` for each.
 pub(super) static TAKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
@@ -66,15 +67,22 @@ pub(super) static TAKE: LazyLock<Script> = LazyLock::new(|| {
         end
         local count = tonumber(ARGV[3])
         local out = {}
-        local function add(entries)
+        local function add(entries, taken_over)
             for _, e in ipairs(entries) do
                 local fields = {}
                 local f = e[2] or {}
                 for i = 1, #f, 2 do fields[f[i]] = f[i + 1] end
                 if fields.event then
+                    local attempts = tonumber(fields.attempts or '0') or 0
+                    if taken_over then
+                        -- Each earlier delivery of the entry was an attempt
+                        -- its worker never settled: counted as failed.
+                        local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+                        if #p == 1 then attempts = attempts + tonumber(p[1][4]) - 1 end
+                    end
                     out[#out + 1] = e[1]
                     out[#out + 1] = fields.event
-                    out[#out + 1] = fields.attempts or '0'
+                    out[#out + 1] = fmt(attempts)
                     out[#out + 1] = fields.enqueued or fmt(now)
                 else
                     drop(e[1])
@@ -86,13 +94,13 @@ pub(super) static TAKE: LazyLock<Script> = LazyLock::new(|| {
             local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4],
                 cursor, 'COUNT', count - #out / 4)
             cursor = claimed[1]
-            add(claimed[2])
+            add(claimed[2], true)
         until cursor == '0-0' or #out / 4 >= count
         local left = count - #out / 4
         if left > 0 then
             local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left,
                 'STREAMS', KEYS[1], '>')
-            if read then add(read[1][2]) end
+            if read then add(read[1][2], false) end
         end
         return out"
     ))
