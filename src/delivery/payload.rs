@@ -1,9 +1,10 @@
 //! [`WebhookPayload`]: the body Smart Router POSTs to the endpoint.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
+use crate::model::tolerant::Json;
 use crate::model::{EventId, EventType};
 
 /// The body of a webhook delivery: `{"event_id":"ev_…","event_type":"…"}`.
@@ -20,13 +21,14 @@ pub struct WebhookPayload {
     pub event_type: Option<EventType>,
 }
 
-/// The fields of a payload before they are checked.
+/// The fields of a payload before they are checked: their raw JSON,
+/// borrowed from the body.
 #[derive(Deserialize)]
-struct RawPayload {
-    #[serde(default)]
-    event_id: Option<Value>,
-    #[serde(default)]
-    event_type: Option<Value>,
+struct RawPayload<'a> {
+    #[serde(default, borrow)]
+    event_id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    event_type: Option<&'a RawValue>,
 }
 
 fn invalid(message: &'static str) -> Error {
@@ -63,19 +65,19 @@ impl WebhookPayload {
         }
         let raw: RawPayload = serde_json::from_slice(body)
             .map_err(|e| invalid("the body is not a valid JSON object").with_source(e))?;
-        let event_id = match raw.event_id {
-            None => return Err(invalid("the body has no event_id")),
-            Some(Value::String(id)) if id.is_empty() => {
+        let event_id = match raw.event_id.map(Json::of) {
+            None | Some(Json::Null) => return Err(invalid("the body has no event_id")),
+            Some(Json::Str(id)) if id.is_empty() => {
                 return Err(invalid("the body's event_id is empty"));
             }
-            Some(Value::String(id)) => EventId::try_from(id).map_err(|e| {
+            Some(Json::Str(id)) => EventId::try_from(id.into_owned()).map_err(|e| {
                 invalid("the body's event_id is not a valid event ID").with_source(e)
             })?,
             Some(_) => return Err(invalid("the body's event_id is not a string")),
         };
-        let event_type = match raw.event_type {
-            None => None,
-            Some(Value::String(name)) => Some(EventType::from(name)),
+        let event_type = match raw.event_type.map(Json::of) {
+            None | Some(Json::Null) => None,
+            Some(Json::Str(name)) => Some(EventType::from(name.into_owned())),
             Some(_) => return Err(invalid("the body's event_type is not a string")),
         };
         Ok(WebhookPayload {
