@@ -11,8 +11,11 @@
 //! request, the Redis connection's driver, the HTTP client's connection).
 //! The receiver runs on a current-thread tokio runtime on the bench's
 //! main thread, whose CPU time is read from `/proc/thread-self/schedstat`
-//! (Linux) around each batch of deliveries. Not measured: building the
-//! requests (the sender's work), the mock API and the counting proxy
+//! (Linux) around each batch of deliveries, each read just after a sleep
+//! of a nanosecond (the kernel brings the figure of a running thread up
+//! to date only at its scheduler tick, or when it stops running). Not
+//! measured: building the requests (the sender's work, before each batch
+//! and outside its measure), the mock API and the counting proxy
 //! (each on a runtime of their own, on other threads), and Redis itself
 //! (another process). The event is the vendor's 16 KB
 //! `transaction.failed` (`tests/fixtures/event-transaction-failed.json`),
@@ -26,6 +29,15 @@
 //! a tight loop. Two more run in tight loops, the receiver aside:
 //! `three-pings`, three bare `PING`s, and `stores-alone`, a delivery's
 //! three store operations (claim, apply, complete) on the Redis stores.
+//!
+//! Each of the three receiver cases runs twice more under load
+//! (`…-8-in-flight`, `…-32-in-flight`): the same receiver on the same
+//! thread kept busy by 8 and by 32 connections, each answering deliveries
+//! one after the other from a queue of requests built beforehand (see
+//! `support/in_flight.rs`), so that a wait on Redis or on the API is a
+//! switch to another delivery rather than the thread's sleep, as in a
+//! receiver serving many senders. A batch's CPU time is divided by the
+//! deliveries answered in it.
 //!
 //! The round trips are counted from outside, by a TCP proxy between the
 //! receiver and Redis: a round trip starts each time the receiver sends
