@@ -274,11 +274,10 @@ async fn redis_inbox(
     builder: smart_router_webhooks::ReceiverBuilder,
 ) -> Result<smart_router_webhooks::ReceiverBuilder, ConfigError> {
     let url = var("REDIS_URL").map_err(|_| ConfigError("INBOX", "redis needs REDIS_URL".into()))?;
-    let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
-        .build()
+    let store = smart_router_webhooks::RedisStore::connect(url)
         .await
         .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
-    let inbox = smart_router_webhooks::inbox::RedisInbox::new(&stores, "receiver")
+    let inbox = smart_router_webhooks::inbox::RedisInbox::new(&store, "receiver")
         .map_err(|e| ConfigError("INBOX", e.to_string()))?;
     Ok(builder.inbox(inbox))
 }
@@ -345,21 +344,19 @@ async fn with_stores(
     let Some(url) = optional("REDIS_URL") else {
         return Ok(memory_stores(builder));
     };
-    let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
-        .build()
+    let store = smart_router_webhooks::RedisStore::connect(url)
         .await
         .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
     eprintln!("claims, transaction statuses and the reconciler's cursor are kept in Redis");
-    let cursors = smart_router_webhooks::reconcile::RedisCursorStore::new(&stores);
     let builder = builder
-        .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store());
-    let transactions = stores.transaction_store();
+        .claim_store(store.clone())
+        .transaction_store(store.clone());
+    let cursors = Arc::new(store.clone());
     let probe: StoreProbe = Arc::new(move |id| {
-        let transactions = transactions.clone();
-        Box::pin(async move { transactions.latest(&id).await.map(|_| ()) })
+        let store = store.clone();
+        Box::pin(async move { store.latest(&id).await.map(|_| ()) })
     });
-    Ok((builder, Arc::new(cursors), probe))
+    Ok((builder, cursors, probe))
 }
 
 #[cfg(not(feature = "redis"))]

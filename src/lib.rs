@@ -76,4 +76,4 @@ pub use store::{
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
+pub use store::{RedisStore, RedisStoreBuilder};

@@ -1211,7 +1211,7 @@ async fn chaos_soak_with_redis_stores() {
         Arc::new(move || {
             let (url, prefix) = (url.clone(), prefix.clone());
             Box::pin(async move {
-                let stores = RedisStoreBuilder::new(url.as_str())
+                let store = RedisStoreBuilder::new(url.as_str())
                     .key_prefix(prefix.as_str())
                     .timeout(Duration::from_secs(10))
                     .done_ttl(ttl)
@@ -1225,10 +1225,7 @@ async fn chaos_soak_with_redis_stores() {
                             redis_server::INSTALL_HINT
                         )
                     });
-                let pair: StorePair = (
-                    Arc::new(stores.claim_store()),
-                    Arc::new(stores.transaction_store()),
-                );
+                let pair: StorePair = (Arc::new(store.clone()), Arc::new(store));
                 pair
             })
         })

@@ -371,7 +371,7 @@ async fn inbox_chaos_soak_on_redis() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("{}:", store_contract::unique("srw-inbox-chaos"));
     let ttl = Duration::from_secs(600);
-    let stores = RedisStoreBuilder::new(url.as_str())
+    let store = RedisStoreBuilder::new(url.as_str())
         .key_prefix(prefix.as_str())
         .timeout(Duration::from_secs(10))
         .done_ttl(ttl)
@@ -380,14 +380,14 @@ async fn inbox_chaos_soak_on_redis() {
         .build()
         .await
         .unwrap_or_else(|e| panic!("no Redis answers at REDIS_URL={url} ({e:?})"));
-    let inbox = RedisInbox::new(&stores, "chaos")
+    let inbox = RedisInbox::new(&store, "chaos")
         .unwrap()
         .with_lease(Duration::from_millis(500));
     soak(Backend {
         kind: "redis",
         inbox: Arc::new(inbox),
-        claims: Arc::new(stores.claim_store()),
-        transactions: Arc::new(stores.transaction_store()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store),
     })
     .await;
     // The inbox's keys never expire: delete them after a run that passed.

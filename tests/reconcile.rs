@@ -328,10 +328,9 @@ async fn stuck_events_are_retried_by_later_runs_in_memory() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn stuck_events_are_retried_by_later_runs_on_redis() {
-    use smart_router_webhooks::reconcile::RedisCursorStore;
     let prefix = unique_prefix();
-    let first = RedisCursorStore::new(&redis_stores(&prefix).await);
-    let later = RedisCursorStore::new(&redis_stores(&prefix).await);
+    let first = redis_store(&prefix).await;
+    let later = redis_store(&prefix).await;
     stuck_events_are_retried_by_later_runs(Arc::new(first), Arc::new(later)).await;
 }
 
@@ -344,9 +343,9 @@ fn unique_prefix() -> String {
     format!("test:reconcile:{nanos}:")
 }
 
-/// Stores on a connection of their own, as another process would have.
+/// A store on a connection of its own, as another process would have.
 #[cfg(feature = "redis")]
-async fn redis_stores(prefix: &str) -> smart_router_webhooks::RedisStores {
+async fn redis_store(prefix: &str) -> smart_router_webhooks::RedisStore {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     smart_router_webhooks::RedisStoreBuilder::new(url)
         .key_prefix(prefix)
@@ -467,7 +466,6 @@ async fn one_walk_at_a_time_on_a_shared_store() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn two_instances_sharing_redis_walk_once() {
-    use smart_router_webhooks::reconcile::RedisCursorStore;
     let prefix = unique_prefix();
     let api = MockApi::start().await;
     add(&api, 1..=20);
@@ -475,11 +473,11 @@ async fn two_instances_sharing_redis_walk_once() {
     let handled = Handled::default();
     let mut instances = Vec::new();
     for _ in 0..2 {
-        let stores = redis_stores(&prefix).await;
+        let store = redis_store(&prefix).await;
         let receiver = Receiver::builder()
             .allow_unauthenticated()
             .fetcher(client.clone())
-            .claim_store(stores.claim_store())
+            .claim_store(store.clone())
             .on_every_event("count", {
                 let runs = Arc::clone(&handled.runs);
                 move |ctx: EventContext| {
@@ -496,7 +494,7 @@ async fn two_instances_sharing_redis_walk_once() {
             Reconciler::builder(receiver, client.clone())
                 .pace(Pace::new().requests_per_second(50.0).page_size(5))
                 .start_from(StartFrom::Event(ev(1)))
-                .cursor_store(RedisCursorStore::new(&stores))
+                .cursor_store(store)
                 .build()
                 .unwrap(),
         );

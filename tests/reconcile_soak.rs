@@ -266,21 +266,20 @@ async fn reconcile_soak_with_memory_stores() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_soak_with_redis_stores() {
     use smart_router_webhooks::RedisStoreBuilder;
-    use smart_router_webhooks::reconcile::RedisCursorStore;
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let stores = RedisStoreBuilder::new(url)
+    let store = RedisStoreBuilder::new(url)
         .key_prefix(format!("test:reconcile-soak:{nanos}:"))
         .build()
         .await
         .unwrap();
     soak(Stores {
-        claims: Arc::new(stores.claim_store()),
-        transactions: Arc::new(stores.transaction_store()),
-        cursors: Arc::new(RedisCursorStore::new(&stores)),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store.clone()),
+        cursors: Arc::new(store),
     })
     .await;
 }

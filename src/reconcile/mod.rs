@@ -26,10 +26,8 @@ pub use audit::{MissedEvent, audit_deliveries};
 pub use pace::Pace;
 pub use progress::{Progress, ReconcileObserver, RunSummary};
 pub use walk::{EventWalk, Start, StartFrom, WalkPage};
-// The reconciler's cursor and where it is kept: here only.
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use crate::store::RedisCursorStore;
+// The reconciler's cursor and where it is kept: here only (the Redis one
+// is the crate root's `RedisStore`).
 pub use crate::store::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
 
 use crate::api::{ApiClient, FetchError};
@@ -73,7 +71,7 @@ pub struct ReconcilerBuilder {
 impl ReconcilerBuilder {
     /// Where the cursor and the walk's lease are kept (default: a
     /// [`MemoryCursorStore`] of its own). Share a
-    /// `RedisCursorStore` (feature `redis`) between
+    /// `RedisStore` (feature `redis`) between
     /// instances so that one walks at a time.
     pub fn cursor_store(mut self, store: impl CursorStore) -> Self {
         self.cursors = Arc::new(store);

@@ -30,9 +30,9 @@ impl ReadBack for MemoryTransactionStore {
 
 #[cfg(feature = "redis")]
 #[async_trait::async_trait]
-impl ReadBack for smart_router_webhooks::RedisTransactionStore {
+impl ReadBack for smart_router_webhooks::RedisStore {
     async fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot> {
-        smart_router_webhooks::RedisTransactionStore::latest(self, transaction)
+        smart_router_webhooks::RedisStore::latest(self, transaction)
             .await
             .unwrap()
     }
