@@ -48,11 +48,11 @@ use std::time::Duration;
 use serde_json::json;
 use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::inbox::{Decision, InboxRun, MemoryInbox, Workers};
-use smart_router_webhooks::reconcile::{CursorStore, MemoryCursorStore};
+use smart_router_webhooks::reconcile::CursorStore;
 use smart_router_webhooks::reconcile::{Progress, Reconciler};
 use smart_router_webhooks::{
-    ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError,
-    MemoryTransactionStore, Receiver, TransactionId, WebhookUrl,
+    ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, MemoryStore,
+    Receiver, TransactionId, WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -326,15 +326,18 @@ type StoreProbe = Arc<
         + Sync,
 >;
 
-/// The memory stores: the receiver's default, kept here for `/health`.
+/// The memory store: the receiver's default, kept here for `/health`.
 fn memory_stores(builder: smart_router_webhooks::ReceiverBuilder) -> WithStores {
-    let transactions = Arc::new(MemoryTransactionStore::default());
-    let builder = builder.transaction_store(transactions.clone());
+    let store = MemoryStore::default();
+    let builder = builder
+        .claim_store(store.clone())
+        .transaction_store(store.clone());
+    let cursors = Arc::new(store.clone());
     let probe: StoreProbe = Arc::new(move |id| {
-        let _ = transactions.latest(&id);
+        let _ = store.latest(&id);
         Box::pin(async { Ok(()) })
     });
-    (builder, Arc::new(MemoryCursorStore::new()), probe)
+    (builder, cursors, probe)
 }
 
 #[cfg(feature = "redis")]

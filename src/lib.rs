@@ -71,8 +71,8 @@ pub use receiver::{
     Runtime,
 };
 pub use store::{
-    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, MemoryClaimStore,
-    MemoryTransactionStore, TransactionSnapshot, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, MemoryStore,
+    TransactionSnapshot, TransactionStore,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -39,9 +39,8 @@ use store_contract::ReadBack;
 use smart_router_webhooks::inbox::{Inbox, MemoryInbox, RetryPolicy, Workers};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
-    ClaimStore, Credentials, Event, EventContext, EventId, EventType, HandlerError,
-    MemoryClaimStore, MemoryTransactionStore, Receiver, Timestamp, Transaction, TransactionId,
-    TransactionStatus,
+    ClaimStore, Credentials, Event, EventContext, EventId, EventType, HandlerError, MemoryStore,
+    Receiver, Timestamp, Transaction, TransactionId, TransactionStatus,
 };
 
 use answers::{PASSWORD, PATH, USER};
@@ -352,11 +351,12 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbox_chaos_soak_on_memory() {
     let _turn = ONE_AT_A_TIME.lock().await;
+    let store = MemoryStore::default();
     soak(Backend {
         kind: "memory",
         inbox: Arc::new(MemoryInbox::new(100_000).with_lease(Duration::from_millis(500))),
-        claims: Arc::new(MemoryClaimStore::default()),
-        transactions: Arc::new(MemoryTransactionStore::default()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store),
     })
     .await;
 }

@@ -9,7 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use smart_router_webhooks::reconcile::{Cursor, CursorStore, MemoryCursorStore};
+use smart_router_webhooks::MemoryStore;
+use smart_router_webhooks::reconcile::{Cursor, CursorStore};
 use smart_router_webhooks::reconcile::{
     EventWalk, Pace, Progress, Reconciler, RunSummary, StartFrom, audit_deliveries,
 };
@@ -285,7 +286,7 @@ async fn shutdown_does_not_wait_out_a_retry_and_keeps_the_event() {
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     handled.failing.lock().unwrap().push(ev(1));
-    let store = Arc::new(MemoryCursorStore::new());
+    let store = Arc::new(MemoryStore::default());
     let (tx, retrying) = tokio::sync::oneshot::channel();
     let tx = Mutex::new(Some(tx));
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
@@ -321,7 +322,7 @@ async fn shutdown_does_not_wait_out_a_retry_and_keeps_the_event() {
 
 #[tokio::test]
 async fn stuck_events_are_retried_by_later_runs_in_memory() {
-    let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
+    let store: Arc<dyn CursorStore> = Arc::new(MemoryStore::default());
     stuck_events_are_retried_by_later_runs(Arc::clone(&store), store).await;
 }
 
@@ -447,7 +448,7 @@ async fn one_walk_at_a_time_on_a_shared_store() {
     add(&api, 1..=12);
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
-    let store = Arc::new(MemoryCursorStore::new());
+    let store = Arc::new(MemoryStore::default());
     let build = || {
         Reconciler::builder(handled.receiver(client.clone()), client.clone())
             .pace(Pace::new().requests_per_second(20.0).page_size(4))

@@ -32,12 +32,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use smart_router_webhooks::reconcile::{Cursor, CursorStore, MemoryCursorStore};
+use smart_router_webhooks::reconcile::{Cursor, CursorStore};
 use smart_router_webhooks::reconcile::{Pace, Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
-    ClaimStore, Event, EventContext, EventId, EventType, HandlerError, MemoryClaimStore,
-    MemoryTransactionStore, Receiver, Timestamp, Transaction, TransactionId, TransactionStatus,
+    ClaimStore, Event, EventContext, EventId, EventType, HandlerError, MemoryStore, Receiver,
+    Timestamp, Transaction, TransactionId, TransactionStatus,
 };
 use store_contract::ReadBack;
 
@@ -254,10 +254,11 @@ async fn soak(stores: Stores) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_soak_with_memory_stores() {
+    let store = MemoryStore::default();
     soak(Stores {
-        claims: Arc::new(MemoryClaimStore::default()),
-        transactions: Arc::new(MemoryTransactionStore::default()),
-        cursors: Arc::new(MemoryCursorStore::new()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store.clone()),
+        cursors: Arc::new(store),
     })
     .await;
 }

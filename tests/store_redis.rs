@@ -470,14 +470,14 @@ async fn building_against_no_server_fails_within_the_timeout() {
 #[tokio::test]
 async fn the_redis_order_is_the_rust_order_on_every_pair() {
     use TransactionStatus::*;
-    use smart_router_webhooks::MemoryTransactionStore;
+    use smart_router_webhooks::MemoryStore;
     let store = shared_store(|b| {
         b.key_prefix("srw-test:")
             .transaction_ttl(Duration::from_secs(600))
     })
     .await;
     let redis = store.clone();
-    let memory = MemoryTransactionStore::default();
+    let memory = MemoryStore::default();
     let statuses = [
         Pending,
         Completed,

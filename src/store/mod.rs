@@ -34,8 +34,8 @@ pub(crate) use self::redis::Connection as RedisConnection;
 pub use self::redis::{RedisStore, RedisStoreBuilder};
 #[cfg(feature = "reconciler")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
-pub use cursor::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
-pub use memory::{MemoryClaimStore, MemoryTransactionStore};
+pub use cursor::{Cursor, CursorStore, WalkLease};
+pub use memory::MemoryStore;
 
 /// Proof that a claim was acquired: only its holder may complete or release
 /// the claim, so a process whose lease expired cannot release the claim of

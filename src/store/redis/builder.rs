@@ -14,12 +14,13 @@ use crate::store::redis_connection::Target;
 /// Configures and connects a [`RedisStore`]: to one Redis server
 /// ([`new`](Self::new)) or to a Redis Cluster ([`cluster`](Self::cluster)).
 ///
-/// As a claim store and a transaction store, it behaves exactly as the
-/// in-memory ones do (one contract suite runs against both); where the
-/// memory stores forget by capacity, it forgets by time to live. Every
-/// operation that must be atomic is one Lua script, so concurrent
-/// receivers never interleave inside one. It needs Redis 6.0 or newer, or a compatible server such as Valkey (the scripts
-/// read the server's `TIME` and use `SET … KEEPTTL`).
+/// As a claim store and a transaction store, it behaves exactly as
+/// [`MemoryStore`](crate::MemoryStore) does (one contract suite runs
+/// against both); where that one forgets by capacity, this one forgets by
+/// time to live. Every operation that must be atomic is one Lua script, so
+/// concurrent receivers never interleave inside one. It needs Redis 6.0 or
+/// newer, or a compatible server such as Valkey (the scripts read the
+/// server's `TIME` and use `SET … KEEPTTL`).
 ///
 /// Setters never fail; [`build`](RedisStoreBuilder::build) reports a
 /// configuration that cannot work.
