@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use smart_router_webhooks::{Claim, ClaimStore, EventId, MemoryClaimStore};
+use smart_router_webhooks::{Claim, ClaimStore, EventId, MemoryStore};
 
 #[path = "../tests/support/counting_allocator.rs"]
 mod counting_allocator;
@@ -20,7 +20,7 @@ mod ratio;
 
 const LEASE: Duration = Duration::from_secs(60);
 
-async fn claim_and_complete(store: &MemoryClaimStore, id: &EventId) {
+async fn claim_and_complete(store: &MemoryStore, id: &EventId) {
     match store.claim(id, LEASE).await {
         Ok(Claim::Acquired { token, .. }) => {
             assert!(store.complete(id, &token).await.expect("complete"));
@@ -35,7 +35,7 @@ fn main() {
         .worker_threads(2)
         .build()
         .expect("runtime");
-    let store = Arc::new(MemoryClaimStore::default());
+    let store = Arc::new(MemoryStore::default());
     let next = Arc::new(AtomicU64::new(0));
     let mut group = c.benchmark_group("claims");
     for tasks in [1u64, 8] {

@@ -48,11 +48,11 @@ use std::time::Duration;
 use serde_json::json;
 use smart_router_webhooks::adapters::axum::webhook_router;
 use smart_router_webhooks::inbox::{Decision, InboxRun, MemoryInbox, Workers};
-use smart_router_webhooks::reconcile::{CursorStore, MemoryCursorStore};
+use smart_router_webhooks::reconcile::CursorStore;
 use smart_router_webhooks::reconcile::{Progress, Reconciler};
 use smart_router_webhooks::{
-    ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError,
-    MemoryTransactionStore, Receiver, TransactionId, WebhookUrl,
+    ApiClient, BasicAuth, Credentials, DeliveryReport, EventContext, HandlerError, MemoryStore,
+    Receiver, TransactionId, WebhookUrl,
 };
 
 /// A configuration error: the variable and what is wrong with it.
@@ -274,11 +274,10 @@ async fn redis_inbox(
     builder: smart_router_webhooks::ReceiverBuilder,
 ) -> Result<smart_router_webhooks::ReceiverBuilder, ConfigError> {
     let url = var("REDIS_URL").map_err(|_| ConfigError("INBOX", "redis needs REDIS_URL".into()))?;
-    let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
-        .build()
+    let store = smart_router_webhooks::RedisStore::connect(url)
         .await
         .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
-    let inbox = smart_router_webhooks::inbox::RedisInbox::new(&stores, "receiver")
+    let inbox = smart_router_webhooks::inbox::RedisInbox::new(&store, "receiver")
         .map_err(|e| ConfigError("INBOX", e.to_string()))?;
     Ok(builder.inbox(inbox))
 }
@@ -327,15 +326,18 @@ type StoreProbe = Arc<
         + Sync,
 >;
 
-/// The memory stores: the receiver's default, kept here for `/health`.
+/// The memory store: the receiver's default, kept here for `/health`.
 fn memory_stores(builder: smart_router_webhooks::ReceiverBuilder) -> WithStores {
-    let transactions = Arc::new(MemoryTransactionStore::default());
-    let builder = builder.transaction_store(transactions.clone());
+    let store = MemoryStore::default();
+    let builder = builder
+        .claim_store(store.clone())
+        .transaction_store(store.clone());
+    let cursors = Arc::new(store.clone());
     let probe: StoreProbe = Arc::new(move |id| {
-        let _ = transactions.latest(&id);
+        let _ = store.latest(&id);
         Box::pin(async { Ok(()) })
     });
-    (builder, Arc::new(MemoryCursorStore::new()), probe)
+    (builder, cursors, probe)
 }
 
 #[cfg(feature = "redis")]
@@ -345,21 +347,19 @@ async fn with_stores(
     let Some(url) = optional("REDIS_URL") else {
         return Ok(memory_stores(builder));
     };
-    let stores = smart_router_webhooks::RedisStoreBuilder::new(url)
-        .build()
+    let store = smart_router_webhooks::RedisStore::connect(url)
         .await
         .map_err(|e| ConfigError("REDIS_URL", e.to_string()))?;
     eprintln!("claims, transaction statuses and the reconciler's cursor are kept in Redis");
-    let cursors = smart_router_webhooks::reconcile::RedisCursorStore::new(&stores);
     let builder = builder
-        .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store());
-    let transactions = stores.transaction_store();
+        .claim_store(store.clone())
+        .transaction_store(store.clone());
+    let cursors = Arc::new(store.clone());
     let probe: StoreProbe = Arc::new(move |id| {
-        let transactions = transactions.clone();
-        Box::pin(async move { transactions.latest(&id).await.map(|_| ()) })
+        let store = store.clone();
+        Box::pin(async move { store.latest(&id).await.map(|_| ()) })
     });
-    Ok((builder, Arc::new(cursors), probe))
+    Ok((builder, cursors, probe))
 }
 
 #[cfg(not(feature = "redis"))]

@@ -71,9 +71,9 @@ pub use receiver::{
     Runtime,
 };
 pub use store::{
-    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, MemoryClaimStore,
-    MemoryTransactionStore, TransactionSnapshot, TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, MemoryStore,
+    TransactionSnapshot, TransactionStore,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
+pub use store::{RedisStore, RedisStoreBuilder};

@@ -67,8 +67,8 @@ use std::time::{Duration, Instant};
 use smart_router_webhooks::testing::{Attempt, Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
     ClaimStore, Credentials, DeliveryReport, Event, EventContext, EventId, EventType, HandlerError,
-    MemoryClaimStore, MemoryTransactionStore, Outcome, Receiver, Timestamp, Transaction,
-    TransactionId, TransactionStatus, TransitionFilter,
+    MemoryStore, Outcome, Receiver, Timestamp, Transaction, TransactionId, TransactionStatus,
+    TransitionFilter,
 };
 use store_contract::ReadBack;
 use tokio::sync::{Notify, Semaphore};
@@ -1171,15 +1171,15 @@ async fn chaos_soak_with_memory_stores() {
     size.assert_no_duplicate_outlives_its_claim();
     // Processed events are remembered far longer than the soak lasts:
     // only the capacity makes the store forget them.
-    let claims = Arc::new(MemoryClaimStore::new(
+    let store = MemoryStore::new(
         size.claim_capacity,
         Duration::from_secs(24 * 3600),
-    ));
-    let transactions = Arc::new(MemoryTransactionStore::new(size.transactions));
-    let (c, t) = (claims.clone(), transactions.clone());
+        size.transactions,
+    );
+    let shared = store.clone();
     let stores = Stores {
         make: Arc::new(move || {
-            let pair: StorePair = (c.clone(), t.clone());
+            let pair: StorePair = (Arc::new(shared.clone()), Arc::new(shared.clone()));
             Box::pin(async move { pair })
         }),
         kind: "memory",
@@ -1190,9 +1190,9 @@ async fn chaos_soak_with_memory_stores() {
     // Within bounds: the claim store is full (processed events were
     // evicted to make room) and no fuller; every transaction is
     // remembered, in a store exactly that large.
-    assert_eq!(claims.len(), claims.capacity());
-    assert!(world.place.len() > claims.capacity());
-    assert_eq!(transactions.len(), size.transactions);
+    assert_eq!(store.remembered_events(), size.claim_capacity);
+    assert!(world.place.len() > size.claim_capacity);
+    assert_eq!(store.remembered_transactions(), size.transactions);
 }
 
 #[cfg(feature = "redis")]
@@ -1211,7 +1211,7 @@ async fn chaos_soak_with_redis_stores() {
         Arc::new(move || {
             let (url, prefix) = (url.clone(), prefix.clone());
             Box::pin(async move {
-                let stores = RedisStoreBuilder::new(url.as_str())
+                let store = RedisStoreBuilder::new(url.as_str())
                     .key_prefix(prefix.as_str())
                     .timeout(Duration::from_secs(10))
                     .done_ttl(ttl)
@@ -1225,10 +1225,7 @@ async fn chaos_soak_with_redis_stores() {
                             redis_server::INSTALL_HINT
                         )
                     });
-                let pair: StorePair = (
-                    Arc::new(stores.claim_store()),
-                    Arc::new(stores.transaction_store()),
-                );
+                let pair: StorePair = (Arc::new(store.clone()), Arc::new(store));
                 pair
             })
         })

@@ -39,9 +39,8 @@ use store_contract::ReadBack;
 use smart_router_webhooks::inbox::{Inbox, MemoryInbox, RetryPolicy, Workers};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
-    ClaimStore, Credentials, Event, EventContext, EventId, EventType, HandlerError,
-    MemoryClaimStore, MemoryTransactionStore, Receiver, Timestamp, Transaction, TransactionId,
-    TransactionStatus,
+    ClaimStore, Credentials, Event, EventContext, EventId, EventType, HandlerError, MemoryStore,
+    Receiver, Timestamp, Transaction, TransactionId, TransactionStatus,
 };
 
 use answers::{PASSWORD, PATH, USER};
@@ -352,11 +351,12 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbox_chaos_soak_on_memory() {
     let _turn = ONE_AT_A_TIME.lock().await;
+    let store = MemoryStore::default();
     soak(Backend {
         kind: "memory",
         inbox: Arc::new(MemoryInbox::new(100_000).with_lease(Duration::from_millis(500))),
-        claims: Arc::new(MemoryClaimStore::default()),
-        transactions: Arc::new(MemoryTransactionStore::default()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store),
     })
     .await;
 }
@@ -371,7 +371,7 @@ async fn inbox_chaos_soak_on_redis() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("{}:", store_contract::unique("srw-inbox-chaos"));
     let ttl = Duration::from_secs(600);
-    let stores = RedisStoreBuilder::new(url.as_str())
+    let store = RedisStoreBuilder::new(url.as_str())
         .key_prefix(prefix.as_str())
         .timeout(Duration::from_secs(10))
         .done_ttl(ttl)
@@ -380,14 +380,14 @@ async fn inbox_chaos_soak_on_redis() {
         .build()
         .await
         .unwrap_or_else(|e| panic!("no Redis answers at REDIS_URL={url} ({e:?})"));
-    let inbox = RedisInbox::new(&stores, "chaos")
+    let inbox = RedisInbox::new(&store, "chaos")
         .unwrap()
         .with_lease(Duration::from_millis(500));
     soak(Backend {
         kind: "redis",
         inbox: Arc::new(inbox),
-        claims: Arc::new(stores.claim_store()),
-        transactions: Arc::new(stores.transaction_store()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store),
     })
     .await;
     // The inbox's keys never expire: delete them after a run that passed.

@@ -26,7 +26,7 @@ use std::time::Duration;
 use inbox_contract::{LEASE, unique};
 use inbox_scenarios::Backend;
 use smart_router_webhooks::inbox::{Inbox, RedisInbox};
-use smart_router_webhooks::{RedisStoreBuilder, RedisStores};
+use smart_router_webhooks::{RedisStore, RedisStoreBuilder};
 
 const CLUSTER_HINT: &str = "set REDIS_CLUSTER_URLS to the comma-separated URLs of a Redis \
      Cluster's nodes (`.ci/run` starts three masters on loopback and sets it)";
@@ -65,7 +65,7 @@ async fn clean(prefix: &str) {
     }
 }
 
-async fn cluster_stores(prefix: &str) -> RedisStores {
+async fn cluster_store(prefix: &str) -> RedisStore {
     let urls = cluster_urls();
     let ttl = Duration::from_secs(600);
     RedisStoreBuilder::cluster(urls.clone())
@@ -82,10 +82,10 @@ async fn cluster_stores(prefix: &str) -> RedisStores {
 #[tokio::test]
 async fn the_redis_inbox_on_a_cluster_keeps_the_inbox_contract() {
     let prefix = format!("{}:", unique("srw-inbox-cluster"));
-    let stores = cluster_stores(&prefix).await;
+    let store = cluster_store(&prefix).await;
     inbox_contract::run_all(|| async {
         Arc::new(
-            RedisInbox::new(&stores, unique("app"))
+            RedisInbox::new(&store, unique("app"))
                 .unwrap()
                 .with_lease(LEASE),
         ) as Arc<dyn Inbox>
@@ -98,11 +98,11 @@ async fn the_redis_inbox_on_a_cluster_keeps_the_inbox_contract() {
 /// of its own, then deletes its keys.
 async fn on_the_cluster<F: std::future::Future<Output = ()>>(scenario: impl FnOnce(Backend) -> F) {
     let prefix = format!("{}:", unique("srw-inbox-cluster"));
-    let stores = cluster_stores(&prefix).await;
+    let store = cluster_store(&prefix).await;
     let backend = Backend {
-        claims: Arc::new(stores.claim_store()),
-        transactions: Arc::new(stores.transaction_store()),
-        inbox: Arc::new(RedisInbox::new(&stores, "shop").unwrap().with_lease(LEASE)),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store.clone()),
+        inbox: Arc::new(RedisInbox::new(&store, "shop").unwrap().with_lease(LEASE)),
     };
     scenario(backend).await;
     clean(&prefix).await;

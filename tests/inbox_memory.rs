@@ -31,12 +31,13 @@ use inbox_contract::LEASE;
 use inbox_scenarios::{Backend, Behaviour, Tally, captured, handled, receiver, workers};
 use smart_router_webhooks::inbox::{Inbox, MemoryInbox};
 use smart_router_webhooks::testing::{MockApi, Sender};
-use smart_router_webhooks::{MemoryClaimStore, MemoryTransactionStore, Outcome};
+use smart_router_webhooks::{MemoryStore, Outcome};
 
 fn backend(capacity: usize) -> Backend {
+    let store = MemoryStore::default();
     Backend {
-        claims: Arc::new(MemoryClaimStore::default()),
-        transactions: Arc::new(MemoryTransactionStore::default()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store),
         inbox: Arc::new(MemoryInbox::new(capacity).with_lease(LEASE)),
     }
 }

@@ -39,7 +39,7 @@ use redis_server::{INSTALL_HINT, RedisServer};
 use smart_router_webhooks::inbox::{Inbox, RedisInbox, Workers};
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
-    ApiClient, EventContext, EventType, HandlerError, Receiver, RedisStoreBuilder, RedisStores,
+    ApiClient, EventContext, EventType, HandlerError, Receiver, RedisStore, RedisStoreBuilder,
 };
 
 fn redis_url() -> String {
@@ -49,7 +49,7 @@ fn redis_url() -> String {
 /// The time to live of the claim and transaction keys these tests write.
 const KEY_TTL: Duration = Duration::from_secs(600);
 
-async fn stores_at(url: &str, prefix: &str) -> RedisStores {
+async fn store_at(url: &str, prefix: &str) -> RedisStore {
     RedisStoreBuilder::new(url)
         .key_prefix(prefix)
         .timeout(Duration::from_secs(2))
@@ -64,11 +64,11 @@ async fn stores_at(url: &str, prefix: &str) -> RedisStores {
 /// A backend on a fresh prefix of the server at `url`.
 async fn backend_at(url: &str) -> (Backend, String) {
     let prefix = format!("{}:", unique("srw-inbox-test"));
-    let stores = stores_at(url, &prefix).await;
-    let inbox = RedisInbox::new(&stores, "shop").unwrap().with_lease(LEASE);
+    let store = store_at(url, &prefix).await;
+    let inbox = RedisInbox::new(&store, "shop").unwrap().with_lease(LEASE);
     let backend = Backend {
-        claims: Arc::new(stores.claim_store()),
-        transactions: Arc::new(stores.transaction_store()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store.clone()),
         inbox: Arc::new(inbox),
     };
     (backend, prefix)
@@ -112,10 +112,10 @@ async fn clean(url: &str, prefix: &str) {
 #[tokio::test]
 async fn the_redis_inbox_keeps_the_inbox_contract() {
     let prefix = format!("{}:", unique("srw-inbox-contract"));
-    let stores = stores_at(&redis_url(), &prefix).await;
+    let store = store_at(&redis_url(), &prefix).await;
     inbox_contract::run_all(|| async {
         let name = unique("app");
-        Arc::new(RedisInbox::new(&stores, name).unwrap().with_lease(LEASE)) as Arc<dyn Inbox>
+        Arc::new(RedisInbox::new(&store, name).unwrap().with_lease(LEASE)) as Arc<dyn Inbox>
     })
     .await;
     clean(&redis_url(), &prefix).await;
@@ -125,10 +125,10 @@ async fn the_redis_inbox_keeps_the_inbox_contract() {
 async fn the_stream_holds_exactly_the_unsettled_work_under_one_hash_tag() {
     let url = redis_url();
     let prefix = format!("{}:", unique("srw-inbox-keys"));
-    let stores = stores_at(&url, &prefix).await;
-    assert!(RedisInbox::new(&stores, "a{b}").is_err());
-    assert!(RedisInbox::new(&stores, "").is_err());
-    let inbox = RedisInbox::new(&stores, "shop").unwrap().with_lease(LEASE);
+    let store = store_at(&url, &prefix).await;
+    assert!(RedisInbox::new(&store, "a{b}").is_err());
+    assert!(RedisInbox::new(&store, "").is_err());
+    let inbox = RedisInbox::new(&store, "shop").unwrap().with_lease(LEASE);
     let mut conn = inspector(&url).await;
     let stream = format!("{prefix}inbox:{{shop}}:stream");
     let xlen = async |conn: &mut redis::aio::MultiplexedConnection| -> usize {
@@ -283,8 +283,8 @@ const CHILD: &str = "SRW_INBOX_WORKER_PROCESS";
 async fn worker_process(config: &str) -> ! {
     let [url, prefix, api_url, project, key, id]: [&str; 6] =
         config.split(' ').collect::<Vec<_>>().try_into().unwrap();
-    let stores = stores_at(url, prefix).await;
-    let inbox = RedisInbox::new(&stores, "shop").unwrap().with_lease(LEASE);
+    let store = store_at(url, prefix).await;
+    let inbox = RedisInbox::new(&store, "shop").unwrap().with_lease(LEASE);
     let api = ApiClient::builder(project, key)
         .base_url(api_url)
         .build()
@@ -302,8 +302,8 @@ async fn worker_process(config: &str) -> ! {
     let receiver = Receiver::builder()
         .credentials(deliveries::credentials())
         .fetcher(api)
-        .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store())
+        .claim_store(store.clone())
+        .transaction_store(store.clone())
         .inbox(inbox)
         .lease(CLAIM_LEASE)
         .on(EventType::TransactionCaptured, "ledger", print("ledger"))

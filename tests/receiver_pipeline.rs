@@ -19,8 +19,7 @@ use async_trait::async_trait;
 use http::{Request, StatusCode};
 use smart_router_webhooks::{
     Credentials, Event, EventContext, EventFetcher, EventId, EventType, FetchError, HandlerError,
-    MemoryClaimStore, MemoryTransactionStore, Outcome, Receiver, Transaction, TransactionId,
-    TransactionStatus,
+    MemoryStore, Outcome, Receiver, Transaction, TransactionId, TransactionStatus,
 };
 
 /// Serves events from memory, counting fetches, after an optional delay.
@@ -236,7 +235,7 @@ async fn an_expired_lease_lets_a_later_delivery_process_the_event() {
             }
         }
     };
-    let claims = Arc::new(MemoryClaimStore::default());
+    let claims = Arc::new(MemoryStore::default());
     let build = |runtime: instance::OnHandle| {
         Receiver::builder()
             .credentials(credentials())
@@ -286,8 +285,8 @@ async fn process_event_skips_the_fetch_and_shares_the_claims() {
     let receiver = Receiver::builder()
         .allow_unauthenticated()
         .fetcher(api.clone())
-        .claim_store(MemoryClaimStore::default())
-        .transaction_store(MemoryTransactionStore::default())
+        .claim_store(MemoryStore::default())
+        .transaction_store(MemoryStore::default())
         .on(EventType::TransactionCaptured, "a", a.clone())
         .build()
         .unwrap();
@@ -386,8 +385,8 @@ fn the_receiver_is_send_sync_and_cheap_to_clone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receivers_sharing_one_in_memory_store_fetch_once() {
     let api = api_with(&[captured_event("ev_6")], Duration::from_millis(50));
-    let claims = Arc::new(MemoryClaimStore::default());
-    let transactions = Arc::new(MemoryTransactionStore::default());
+    let store = Arc::new(MemoryStore::default());
+    let (claims, transactions) = (Arc::clone(&store), store);
     let a = Counter::default();
     let receivers: Vec<Receiver> = (0..2)
         .map(|_| {
@@ -684,7 +683,11 @@ async fn a_retry_runs_the_transition_handler_owed_even_when_the_tracker_forgot()
         .credentials(credentials())
         .fetcher(api)
         // Remembers one transaction: the next one makes it forget tr_a.
-        .transaction_store(MemoryTransactionStore::new(1))
+        .transaction_store(MemoryStore::new(
+            100_000,
+            Duration::from_secs(4 * 24 * 3600),
+            1,
+        ))
         .on_transition(
             TransitionFilter::Between(Authorized, Completed),
             "settle",
@@ -771,7 +774,7 @@ async fn the_longest_retry_after_is_answered_without_overflow() {
 
 /// A memory claim store whose renewals never answer: a store that went
 /// silent, or a process too starved to renew in time.
-struct SilentRenewals(MemoryClaimStore);
+struct SilentRenewals(MemoryStore);
 
 #[async_trait]
 impl smart_router_webhooks::ClaimStore for SilentRenewals {
@@ -840,7 +843,7 @@ async fn a_handler_is_stopped_before_an_unrenewed_claim_lapses_so_runs_never_ove
     let receiver = Receiver::builder()
         .credentials(credentials())
         .fetcher(api.clone())
-        .claim_store(SilentRenewals(MemoryClaimStore::default()))
+        .claim_store(SilentRenewals(MemoryStore::default()))
         .lease(Duration::from_millis(300))
         .answer_deadline(Duration::from_millis(50))
         .on(EventType::TransactionCaptured, "long", long.clone())

@@ -9,7 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use smart_router_webhooks::reconcile::{Cursor, CursorStore, MemoryCursorStore};
+use smart_router_webhooks::MemoryStore;
+use smart_router_webhooks::reconcile::{Cursor, CursorStore};
 use smart_router_webhooks::reconcile::{
     EventWalk, Pace, Progress, Reconciler, RunSummary, StartFrom, audit_deliveries,
 };
@@ -285,7 +286,7 @@ async fn shutdown_does_not_wait_out_a_retry_and_keeps_the_event() {
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     handled.failing.lock().unwrap().push(ev(1));
-    let store = Arc::new(MemoryCursorStore::new());
+    let store = Arc::new(MemoryStore::default());
     let (tx, retrying) = tokio::sync::oneshot::channel();
     let tx = Mutex::new(Some(tx));
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
@@ -321,17 +322,16 @@ async fn shutdown_does_not_wait_out_a_retry_and_keeps_the_event() {
 
 #[tokio::test]
 async fn stuck_events_are_retried_by_later_runs_in_memory() {
-    let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
+    let store: Arc<dyn CursorStore> = Arc::new(MemoryStore::default());
     stuck_events_are_retried_by_later_runs(Arc::clone(&store), store).await;
 }
 
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn stuck_events_are_retried_by_later_runs_on_redis() {
-    use smart_router_webhooks::reconcile::RedisCursorStore;
     let prefix = unique_prefix();
-    let first = RedisCursorStore::new(&redis_stores(&prefix).await);
-    let later = RedisCursorStore::new(&redis_stores(&prefix).await);
+    let first = redis_store(&prefix).await;
+    let later = redis_store(&prefix).await;
     stuck_events_are_retried_by_later_runs(Arc::new(first), Arc::new(later)).await;
 }
 
@@ -344,9 +344,9 @@ fn unique_prefix() -> String {
     format!("test:reconcile:{nanos}:")
 }
 
-/// Stores on a connection of their own, as another process would have.
+/// A store on a connection of its own, as another process would have.
 #[cfg(feature = "redis")]
-async fn redis_stores(prefix: &str) -> smart_router_webhooks::RedisStores {
+async fn redis_store(prefix: &str) -> smart_router_webhooks::RedisStore {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     smart_router_webhooks::RedisStoreBuilder::new(url)
         .key_prefix(prefix)
@@ -448,7 +448,7 @@ async fn one_walk_at_a_time_on_a_shared_store() {
     add(&api, 1..=12);
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
-    let store = Arc::new(MemoryCursorStore::new());
+    let store = Arc::new(MemoryStore::default());
     let build = || {
         Reconciler::builder(handled.receiver(client.clone()), client.clone())
             .pace(Pace::new().requests_per_second(20.0).page_size(4))
@@ -467,7 +467,6 @@ async fn one_walk_at_a_time_on_a_shared_store() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn two_instances_sharing_redis_walk_once() {
-    use smart_router_webhooks::reconcile::RedisCursorStore;
     let prefix = unique_prefix();
     let api = MockApi::start().await;
     add(&api, 1..=20);
@@ -475,11 +474,11 @@ async fn two_instances_sharing_redis_walk_once() {
     let handled = Handled::default();
     let mut instances = Vec::new();
     for _ in 0..2 {
-        let stores = redis_stores(&prefix).await;
+        let store = redis_store(&prefix).await;
         let receiver = Receiver::builder()
             .allow_unauthenticated()
             .fetcher(client.clone())
-            .claim_store(stores.claim_store())
+            .claim_store(store.clone())
             .on_every_event("count", {
                 let runs = Arc::clone(&handled.runs);
                 move |ctx: EventContext| {
@@ -496,7 +495,7 @@ async fn two_instances_sharing_redis_walk_once() {
             Reconciler::builder(receiver, client.clone())
                 .pace(Pace::new().requests_per_second(50.0).page_size(5))
                 .start_from(StartFrom::Event(ev(1)))
-                .cursor_store(RedisCursorStore::new(&stores))
+                .cursor_store(store)
                 .build()
                 .unwrap(),
         );

@@ -32,12 +32,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use smart_router_webhooks::reconcile::{Cursor, CursorStore, MemoryCursorStore};
+use smart_router_webhooks::reconcile::{Cursor, CursorStore};
 use smart_router_webhooks::reconcile::{Pace, Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
-    ClaimStore, Event, EventContext, EventId, EventType, HandlerError, MemoryClaimStore,
-    MemoryTransactionStore, Receiver, Timestamp, Transaction, TransactionId, TransactionStatus,
+    ClaimStore, Event, EventContext, EventId, EventType, HandlerError, MemoryStore, Receiver,
+    Timestamp, Transaction, TransactionId, TransactionStatus,
 };
 use store_contract::ReadBack;
 
@@ -254,10 +254,11 @@ async fn soak(stores: Stores) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_soak_with_memory_stores() {
+    let store = MemoryStore::default();
     soak(Stores {
-        claims: Arc::new(MemoryClaimStore::default()),
-        transactions: Arc::new(MemoryTransactionStore::default()),
-        cursors: Arc::new(MemoryCursorStore::new()),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store.clone()),
+        cursors: Arc::new(store),
     })
     .await;
 }
@@ -266,21 +267,20 @@ async fn reconcile_soak_with_memory_stores() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_soak_with_redis_stores() {
     use smart_router_webhooks::RedisStoreBuilder;
-    use smart_router_webhooks::reconcile::RedisCursorStore;
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let stores = RedisStoreBuilder::new(url)
+    let store = RedisStoreBuilder::new(url)
         .key_prefix(format!("test:reconcile-soak:{nanos}:"))
         .build()
         .await
         .unwrap();
     soak(Stores {
-        claims: Arc::new(stores.claim_store()),
-        transactions: Arc::new(stores.transaction_store()),
-        cursors: Arc::new(RedisCursorStore::new(&stores)),
+        claims: Arc::new(store.clone()),
+        transactions: Arc::new(store.clone()),
+        cursors: Arc::new(store),
     })
     .await;
 }

@@ -1,4 +1,4 @@
-//! The Redis stores on a real Redis Cluster of three masters: the store
+//! `RedisStore` on a real Redis Cluster of three masters: the store
 //! contract, keys spread over the nodes, and concurrent deliveries of one
 //! event through receivers that share the cluster.
 //!
@@ -20,7 +20,7 @@ use deliveries::{Outcomes, Runs, credentials, delivery};
 use http::StatusCode;
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
-    Event, EventId, EventType, Outcome, Receiver, RedisStoreBuilder, RedisStores, Transaction,
+    Event, EventId, EventType, Outcome, Receiver, RedisStore, RedisStoreBuilder, Transaction,
     TransactionId, TransactionStatus,
 };
 use store_contract::unique;
@@ -51,9 +51,8 @@ fn cluster_urls() -> Vec<String> {
     urls
 }
 
-/// Stores on the cluster under `prefix`, each with a connection of its
-/// own.
-async fn cluster_stores(prefix: &str) -> RedisStores {
+/// A store on the cluster under `prefix`, with a connection of its own.
+async fn cluster_store(prefix: &str) -> RedisStore {
     let urls = cluster_urls();
     RedisStoreBuilder::cluster(urls.clone())
         .key_prefix(prefix)
@@ -66,13 +65,9 @@ async fn cluster_stores(prefix: &str) -> RedisStores {
 }
 
 #[tokio::test]
-async fn redis_stores_on_a_cluster_keep_the_store_contract() {
-    let stores = cluster_stores("srw-cluster-test:").await;
-    store_contract::run_all(
-        || Arc::new(stores.claim_store()),
-        || Arc::new(stores.transaction_store()),
-    )
-    .await;
+async fn the_redis_store_on_a_cluster_keeps_the_store_contract() {
+    let store = cluster_store("srw-cluster-test:").await;
+    store_contract::run_all(|| Arc::new(store.clone()), || Arc::new(store.clone())).await;
 }
 
 /// A plain connection to one node, to see what it holds.
@@ -88,8 +83,8 @@ async fn node(url: &str) -> redis::aio::MultiplexedConnection {
 async fn keys_spread_over_the_masters_and_every_operation_reaches_its_node() {
     use smart_router_webhooks::{Applied, Claim, ClaimStore, ClaimUpdate, TransactionStore};
     let prefix = format!("{}:", unique("srw-cluster-keys"));
-    let stores = cluster_stores(&prefix).await;
-    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+    let store = cluster_store(&prefix).await;
+    let (claims, transactions) = (store.clone(), store.clone());
     let lease = Duration::from_secs(30);
     for n in 0..30 {
         let id = EventId::parse(&format!("ev_{n}_{}", unique("spread"))).unwrap();
@@ -161,13 +156,13 @@ async fn twenty_concurrent_deliveries_over_a_cluster_fetch_and_run_the_event_onc
     // Two instances, each with its own connection to the cluster.
     let mut receivers = Vec::new();
     for _ in 0..2 {
-        let stores = cluster_stores(&prefix).await;
+        let store = cluster_store(&prefix).await;
         receivers.push(
             Receiver::builder()
                 .credentials(credentials())
                 .fetcher(api.client_builder().build().unwrap())
-                .claim_store(stores.claim_store())
-                .transaction_store(stores.transaction_store())
+                .claim_store(store.clone())
+                .transaction_store(store.clone())
                 .observer(outcomes.clone())
                 .on(EventType::TransactionCaptured, "ledger", runs.clone())
                 .build()

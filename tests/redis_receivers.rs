@@ -100,7 +100,7 @@ async fn instance(
     prefix: &str,
     configure: impl FnOnce(ReceiverBuilder) -> ReceiverBuilder,
 ) -> Instance {
-    let stores = RedisStoreBuilder::new(redis_url)
+    let store = RedisStoreBuilder::new(redis_url)
         .key_prefix(prefix)
         .done_ttl(KEY_TTL)
         .handlers_ttl(KEY_TTL)
@@ -112,8 +112,8 @@ async fn instance(
     let builder = Receiver::builder()
         .credentials(credentials())
         .fetcher(api.client_builder().build().unwrap())
-        .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store())
+        .claim_store(store.clone())
+        .transaction_store(store.clone())
         .observer(outcomes.clone());
     Instance {
         receiver: configure(builder).build().unwrap(),

@@ -92,7 +92,7 @@ async fn cost(
     handlers: usize,
     failing: bool,
 ) -> Cost {
-    let stores = RedisStoreBuilder::new(proxy.redis_url())
+    let store = RedisStoreBuilder::new(proxy.redis_url())
         .key_prefix(format!("{}:", unique("srw-roundtrips")))
         .build()
         .await
@@ -101,8 +101,8 @@ async fn cost(
     let mut builder = Receiver::builder()
         .credentials(credentials())
         .fetcher(api.client_builder().build().unwrap())
-        .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store());
+        .claim_store(store.clone())
+        .transaction_store(store.clone());
     for n in 0..handlers {
         builder = builder.on_every_event(format!("handler-{n}"), runs.clone());
     }
@@ -156,7 +156,7 @@ async fn a_duplicate_costs_one_round_trip() {
     let upstream: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     let proxy = CountingProxy::start(upstream).await;
     let api = MockApi::start().await;
-    let stores = RedisStoreBuilder::new(proxy.redis_url())
+    let store = RedisStoreBuilder::new(proxy.redis_url())
         .key_prefix(format!("{}:", unique("srw-roundtrips")))
         .build()
         .await
@@ -164,8 +164,8 @@ async fn a_duplicate_costs_one_round_trip() {
     let receiver = Receiver::builder()
         .credentials(credentials())
         .fetcher(api.client_builder().build().unwrap())
-        .claim_store(stores.claim_store())
-        .transaction_store(stores.transaction_store())
+        .claim_store(store.clone())
+        .transaction_store(store.clone())
         .on_every_event("ledger", Runs::default())
         .build()
         .unwrap();

@@ -1,4 +1,4 @@
-//! The store contract, and the bounds, of the in-memory stores.
+//! The store contract, and the bounds, of `MemoryStore`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/store_contract.rs"]
@@ -8,22 +8,59 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smart_router_webhooks::{
-    Claim, ClaimStore, ClaimUpdate, DeliveryProgress, EventId, MemoryClaimStore,
-    MemoryTransactionStore,
+    Claim, ClaimStore, ClaimUpdate, DeliveryProgress, EventId, MemoryStore,
 };
 
+/// What a store sized for events alone is given for transactions, and the
+/// reverse: any number, the tests below never reach it.
+const UNUSED: usize = 100;
+
 #[tokio::test]
-async fn memory_stores_keep_the_store_contract() {
+async fn the_memory_store_keeps_the_claim_and_transaction_store_contract() {
     store_contract::run_all(
-        || Arc::new(MemoryClaimStore::default()),
-        || Arc::new(MemoryTransactionStore::default()),
+        || Arc::new(MemoryStore::default()),
+        || Arc::new(MemoryStore::default()),
     )
     .await;
 }
 
+/// A receiver is given `store.clone()` as its claim store and the store
+/// as its transaction store (and a reconciler a clone as its cursor
+/// store): every clone sees what the others did.
 #[tokio::test]
-async fn the_claim_store_stays_within_capacity_under_a_million_events() {
-    let store = MemoryClaimStore::new(10_000, Duration::from_secs(3600));
+async fn clones_of_a_store_share_what_it_remembers() {
+    use smart_router_webhooks::{
+        Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
+    };
+    let store = MemoryStore::default();
+    let clone = store.clone();
+    let lease = Duration::from_secs(60);
+    let id = EventId::parse("ev_shared").unwrap();
+    let Claim::Acquired { token, .. } = store.claim(&id, lease).await.unwrap() else {
+        panic!("a new event is acquired")
+    };
+    assert_eq!(clone.claim(&id, lease).await.unwrap(), Claim::InProgress);
+    assert!(clone.complete(&id, &token).await.unwrap());
+    assert_eq!(store.claim(&id, lease).await.unwrap(), Claim::AlreadyDone);
+
+    let tx = TransactionId::parse("tr_shared").unwrap();
+    let snapshot = TransactionSnapshot::new(
+        tx.clone(),
+        TransactionStatus::Authorized,
+        Some(Timestamp::from_unix_nanos(1)),
+        id.clone(),
+    );
+    clone.apply(&snapshot).await.unwrap();
+    assert_eq!(store.latest(&tx), Some(snapshot));
+    assert_eq!(
+        (store.remembered_events(), store.remembered_transactions()),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn the_events_stay_within_capacity_under_a_million() {
+    let store = MemoryStore::new(10_000, Duration::from_secs(3600), UNUSED);
     let lease = Duration::from_secs(60);
     for n in 0..1_000_000u32 {
         let id = EventId::parse(&format!("ev_{n}")).unwrap();
@@ -31,9 +68,10 @@ async fn the_claim_store_stays_within_capacity_under_a_million_events() {
             panic!("event {n} is new");
         };
         store.complete(&id, &token).await.unwrap();
-        assert!(store.len() <= 10_000);
+        assert!(store.remembered_events() <= 10_000);
     }
-    assert_eq!(store.len(), 10_000);
+    assert_eq!(store.remembered_events(), 10_000);
+    assert_eq!(store.remembered_transactions(), 0);
     // The newest are remembered, the oldest forgotten.
     let newest = EventId::parse("ev_999999").unwrap();
     assert_eq!(
@@ -49,7 +87,7 @@ async fn the_claim_store_stays_within_capacity_under_a_million_events() {
 
 #[tokio::test]
 async fn live_claims_are_never_evicted_and_a_full_store_says_so() {
-    let store = MemoryClaimStore::new(2, Duration::from_secs(3600));
+    let store = MemoryStore::new(2, Duration::from_secs(3600), UNUSED);
     let lease = Duration::from_secs(60);
     let ids: Vec<_> = (0..3)
         .map(|n| EventId::parse(&format!("ev_{n}")).unwrap())
@@ -67,7 +105,7 @@ async fn live_claims_are_never_evicted_and_a_full_store_says_so() {
 #[tokio::test]
 async fn a_full_store_forgets_processed_events_before_unfinished_ones() {
     use std::collections::BTreeSet;
-    let store = MemoryClaimStore::new(2, Duration::from_secs(3600));
+    let store = MemoryStore::new(2, Duration::from_secs(3600), UNUSED);
     let lease = Duration::from_secs(60);
     let ids: Vec<_> = (0..3)
         .map(|n| EventId::parse(&format!("ev_{n}")).unwrap())
@@ -100,11 +138,11 @@ async fn a_full_store_forgets_processed_events_before_unfinished_ones() {
 }
 
 #[tokio::test]
-async fn the_transaction_store_forgets_the_transaction_updated_longest_ago() {
+async fn the_store_forgets_the_transaction_updated_longest_ago() {
     use smart_router_webhooks::{
         Applied, Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
     };
-    let store = MemoryTransactionStore::new(2);
+    let store = MemoryStore::new(UNUSED, Duration::from_secs(3600), 2);
     let mut n = 0;
     let mut apply = async |tx: &str, status: TransactionStatus| {
         n += 1;
@@ -128,7 +166,8 @@ async fn the_transaction_store_forgets_the_transaction_updated_longest_ago() {
     assert_eq!(latest("tr_old"), Some(TransactionStatus::Completed));
     assert_eq!(latest("tr_quiet"), None);
     assert!(latest("tr_new").is_some());
-    assert_eq!(store.len(), 2);
+    assert_eq!(store.remembered_transactions(), 2);
+    assert_eq!(store.remembered_events(), 0);
     assert_eq!(
         apply("tr_old", TransactionStatus::Refunded).await,
         Applied::Newer {

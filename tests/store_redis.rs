@@ -1,5 +1,5 @@
 //! The store contract, key layout, times to live and outage behaviour of
-//! the Redis stores, against a real `redis-server`.
+//! `RedisStore`, against a real `redis-server`.
 //!
 //! The contract and key tests use the server at `REDIS_URL`
 //! (`redis://127.0.0.1:6379` by default) and fail when none answers; the
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use redis_server::{INSTALL_HINT, RedisServer};
 use smart_router_webhooks::{
     Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, ErrorKind, EventId,
-    RedisStoreBuilder, RedisStores, Timestamp, TransactionId, TransactionSnapshot,
+    RedisStore, RedisStoreBuilder, Timestamp, TransactionId, TransactionSnapshot,
     TransactionStatus, TransactionStore,
 };
 use store_contract::unique;
@@ -30,11 +30,9 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// Stores on the server at `REDIS_URL`, or a failure saying how to start
+/// A store on the server at `REDIS_URL`, or a failure saying how to start
 /// one.
-async fn shared_stores(
-    builder: impl FnOnce(RedisStoreBuilder) -> RedisStoreBuilder,
-) -> RedisStores {
+async fn shared_store(builder: impl FnOnce(RedisStoreBuilder) -> RedisStoreBuilder) -> RedisStore {
     let url = redis_url();
     builder(RedisStoreBuilder::new(url.as_str()))
         .build()
@@ -44,7 +42,7 @@ async fn shared_stores(
         })
 }
 
-/// A plain connection to inspect what the stores wrote.
+/// A plain connection to inspect what the store wrote.
 async fn inspector(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
         .unwrap()
@@ -91,21 +89,17 @@ fn assert_ttl(key: &str, ttl: i64, expected: Duration) {
 }
 
 #[tokio::test]
-async fn redis_stores_keep_the_store_contract() {
+async fn the_redis_store_keeps_the_claim_and_transaction_store_contract() {
     // Short times to live, so that test keys do not linger.
     let ttl = Duration::from_secs(600);
-    let stores = shared_stores(|b| {
+    let store = shared_store(|b| {
         b.key_prefix("srw-test:")
             .done_ttl(ttl)
             .handlers_ttl(ttl)
             .transaction_ttl(ttl)
     })
     .await;
-    store_contract::run_all(
-        || Arc::new(stores.claim_store()),
-        || Arc::new(stores.transaction_store()),
-    )
-    .await;
+    store_contract::run_all(|| Arc::new(store.clone()), || Arc::new(store.clone())).await;
 }
 
 #[tokio::test]
@@ -116,14 +110,14 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
         Duration::from_secs(600),
         Duration::from_secs(1200),
     );
-    let stores = shared_stores(|b| {
+    let store = shared_store(|b| {
         b.key_prefix(prefix.as_str())
             .done_ttl(done_ttl)
             .handlers_ttl(handlers_ttl)
             .transaction_ttl(transaction_ttl)
     })
     .await;
-    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+    let (claims, transactions) = (store.clone(), store.clone());
     let mut conn = inspector(&redis_url()).await;
 
     let id = event_id();
@@ -230,8 +224,8 @@ async fn keys_carry_the_prefix_share_a_hash_tag_and_expire() {
 #[tokio::test]
 async fn the_claim_of_an_event_never_processed_expires_with_its_lease() {
     let prefix = format!("{}:", unique("srw-unprocessed"));
-    let stores = shared_stores(|b| b.key_prefix(prefix.as_str())).await;
-    let claims = stores.claim_store();
+    let store = shared_store(|b| b.key_prefix(prefix.as_str())).await;
+    let claims = store.clone();
     let mut conn = inspector(&redis_url()).await;
     // Claimed, then given up without recording anything (its fetch
     // failed: the API did not know it).
@@ -273,15 +267,14 @@ async fn the_claim_of_an_event_never_processed_expires_with_its_lease() {
 #[tokio::test]
 async fn superseded_answers_stay_bounded_in_the_transactions_hash() {
     let prefix = format!("{}:", unique("srw-answers"));
-    let stores = shared_stores(|b| {
+    let store = shared_store(|b| {
         b.key_prefix(prefix.as_str())
             .transaction_ttl(Duration::from_secs(600))
     })
     .await;
-    let tx = store_contract::the_answers_of_the_last_sixteen_superseded_events_are_kept(
-        &stores.transaction_store(),
-    )
-    .await;
+    let tx =
+        store_contract::the_answers_of_the_last_sixteen_superseded_events_are_kept(&store.clone())
+            .await;
     let mut conn = inspector(&redis_url()).await;
     let fields: usize = redis::cmd("HLEN")
         .arg(format!("{prefix}tx:{{{tx}}}"))
@@ -295,12 +288,12 @@ async fn superseded_answers_stay_bounded_in_the_transactions_hash() {
 
 #[tokio::test]
 async fn an_unfinished_event_and_its_handlers_are_forgotten_together() {
-    let stores = shared_stores(|b| {
+    let store = shared_store(|b| {
         b.key_prefix("srw-test:")
             .handlers_ttl(Duration::from_millis(300))
     })
     .await;
-    let claims = stores.claim_store();
+    let claims = store.clone();
     let id = event_id();
     let short = Duration::from_millis(100);
     let token = acquired(claims.claim(&id, short).await.unwrap());
@@ -329,13 +322,12 @@ async fn an_unfinished_event_and_its_handlers_are_forgotten_together() {
 async fn debug_output_never_shows_the_password() {
     let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
     let url = format!("redis://:s3cret-pw@127.0.0.1:{}", server.port());
-    let stores = RedisStoreBuilder::new(url.as_str()).build().await.unwrap();
-    let claims = stores.claim_store();
-    acquired(claims.claim(&event_id(), LEASE).await.unwrap());
+    let store = RedisStoreBuilder::new(url.as_str()).build().await.unwrap();
+    let clone = store.clone();
+    acquired(clone.claim(&event_id(), LEASE).await.unwrap());
     for printed in [
-        format!("{stores:?}"),
-        format!("{claims:?}"),
-        format!("{:?}", stores.transaction_store()),
+        format!("{store:?}"),
+        format!("{clone:?}"),
         format!("{:?}", RedisStoreBuilder::new(url.as_str())),
     ] {
         assert!(!printed.contains("s3cret-pw"), "{printed}");
@@ -364,10 +356,10 @@ async fn fails_within<T: std::fmt::Debug>(
     );
 }
 
-/// Asserts every operation of both stores fails with [`ErrorKind::Store`]
+/// Asserts every operation of the store fails with [`ErrorKind::Store`]
 /// within `bound`.
-async fn every_operation_fails_within(stores: &RedisStores, bound: Duration) {
-    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+async fn every_operation_fails_within(store: &RedisStore, bound: Duration) {
+    let (claims, transactions) = (store.clone(), store.clone());
     let (id, token, tx) = (event_id(), ClaimToken::unique(), transaction_id());
     for _ in 0..3 {
         fails_within(bound, claims.claim(&id, LEASE)).await;
@@ -388,10 +380,10 @@ async fn every_operation_fails_within(stores: &RedisStores, bound: Duration) {
     }
 }
 
-/// Asserts both stores work, retrying for up to 10 s while the connection
+/// Asserts the store works, retrying for up to 10 s while the connection
 /// is re-established.
-async fn stores_work_again(stores: &RedisStores) {
-    let (claims, transactions) = (stores.claim_store(), stores.transaction_store());
+async fn store_works_again(store: &RedisStore) {
+    let (claims, transactions) = (store.clone(), store.clone());
     let deadline = Instant::now() + Duration::from_secs(10);
     let id = event_id();
     let token = loop {
@@ -428,39 +420,39 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 /// The timeout plus room for a loaded test machine.
 const BOUND: Duration = Duration::from_millis(1500);
 
-/// A server of this test's own, and working stores on it with [`TIMEOUT`].
-async fn own_server_and_stores() -> (RedisServer, RedisStores) {
+/// A server of this test's own, and a working store on it with [`TIMEOUT`].
+async fn own_server_and_store() -> (RedisServer, RedisStore) {
     let server = RedisServer::start();
-    let stores = RedisStoreBuilder::new(server.url())
+    let store = RedisStoreBuilder::new(server.url())
         .timeout(TIMEOUT)
         .build()
         .await
         .unwrap();
-    stores_work_again(&stores).await;
-    (server, stores)
+    store_works_again(&store).await;
+    (server, store)
 }
 
 #[tokio::test]
-async fn a_crashed_server_fails_operations_fast_and_the_stores_recover_by_themselves() {
-    let (mut server, stores) = own_server_and_stores().await;
+async fn a_crashed_server_fails_operations_fast_and_the_store_recovers_by_itself() {
+    let (mut server, store) = own_server_and_store().await;
 
     server.stop();
-    every_operation_fails_within(&stores, BOUND).await;
+    every_operation_fails_within(&store, BOUND).await;
 
-    // Same port, same stores, not rebuilt. Persistence is off, so the
-    // restarted server is empty: what the stores knew is lost.
+    // Same port, same store, not rebuilt. Persistence is off, so the
+    // restarted server is empty: what the store knew is lost.
     server.restart();
-    stores_work_again(&stores).await;
+    store_works_again(&store).await;
 }
 
 #[tokio::test]
 async fn a_server_that_stops_answering_fails_operations_within_the_timeout() {
-    let (server, stores) = own_server_and_stores().await;
+    let (server, store) = own_server_and_store().await;
 
     server.signal("STOP");
-    every_operation_fails_within(&stores, BOUND).await;
+    every_operation_fails_within(&store, BOUND).await;
     server.signal("CONT");
-    stores_work_again(&stores).await;
+    store_works_again(&store).await;
 }
 
 #[tokio::test]
@@ -478,14 +470,14 @@ async fn building_against_no_server_fails_within_the_timeout() {
 #[tokio::test]
 async fn the_redis_order_is_the_rust_order_on_every_pair() {
     use TransactionStatus::*;
-    use smart_router_webhooks::MemoryTransactionStore;
-    let stores = shared_stores(|b| {
+    use smart_router_webhooks::MemoryStore;
+    let store = shared_store(|b| {
         b.key_prefix("srw-test:")
             .transaction_ttl(Duration::from_secs(600))
     })
     .await;
-    let redis = stores.transaction_store();
-    let memory = MemoryTransactionStore::default();
+    let redis = store.clone();
+    let memory = MemoryStore::default();
     let statuses = [
         Pending,
         Completed,

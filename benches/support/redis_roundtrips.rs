@@ -13,7 +13,7 @@ use serde::Deserialize;
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
     Claim, ClaimStore, Credentials, Event, EventContext, EventFetcher, EventId, HandlerError,
-    Receiver, RedisStoreBuilder, RedisStores, Timestamp, TransactionId, TransactionSnapshot,
+    Receiver, RedisStore, RedisStoreBuilder, Timestamp, TransactionId, TransactionSnapshot,
     TransactionStatus, TransactionStore,
 };
 use tokio::runtime::Runtime;
@@ -104,7 +104,7 @@ impl Services {
 
     /// A receiver with `handlers` handlers on `stores` (the memory
     /// stores when `None`), fetching from the mock API.
-    fn receiver(&self, handlers: usize, stores: Option<&RedisStores>) -> Receiver {
+    fn receiver(&self, handlers: usize, stores: Option<&RedisStore>) -> Receiver {
         self.receiver_with(
             handlers,
             stores,
@@ -138,7 +138,7 @@ impl Services {
     fn receiver_with(
         &self,
         handlers: usize,
-        stores: Option<&RedisStores>,
+        stores: Option<&RedisStore>,
         fetcher: impl EventFetcher,
     ) -> Receiver {
         let mut builder = Receiver::builder()
@@ -146,8 +146,8 @@ impl Services {
             .fetcher(fetcher);
         if let Some(stores) = stores {
             builder = builder
-                .claim_store(stores.claim_store())
-                .transaction_store(stores.transaction_store());
+                .claim_store(stores.clone())
+                .transaction_store(stores.clone());
         }
         for n in 0..handlers {
             builder = builder.on_every_event(format!("handler-{n}"), succeed);
@@ -157,7 +157,7 @@ impl Services {
 }
 
 /// Redis stores on `url` under a prefix of this run.
-async fn stores(url: &str, run: &str) -> RedisStores {
+async fn stores(url: &str, run: &str) -> RedisStore {
     RedisStoreBuilder::new(url)
         .key_prefix(format!("srw-bench:{run}:"))
         .done_ttl(KEY_TTL)
@@ -287,7 +287,7 @@ fn cpu_per_delivery(services: &Services, runtime: &Runtime, redis_url: &str) {
     });
     // The Redis stores alone, in a tight loop like the pings: what a
     // delivery's three operations cost the client, the receiver aside.
-    let (claims, transactions) = (redis.claim_store(), redis.transaction_store());
+    let (claims, transactions) = (redis.clone(), redis.clone());
     group.bench_function("stores-alone", |b| {
         b.iter_custom(|iters| {
             let snapshots: Vec<_> = (0..iters).map(|_| services.snapshot()).collect();

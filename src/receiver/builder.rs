@@ -15,7 +15,7 @@ use crate::dispatch::{At, Handler, Router, RouterBuilder, TransitionFilter};
 use crate::error::{Error, ErrorKind};
 use crate::model::EventType;
 use crate::queue::Inbox;
-use crate::store::{ClaimStore, MemoryClaimStore, MemoryTransactionStore, TransactionStore};
+use crate::store::{ClaimStore, MemoryStore, TransactionStore};
 
 /// The default largest body accepted: 64 KiB (a payload is under 200
 /// bytes).
@@ -287,14 +287,14 @@ impl ReceiverBuilder {
     }
 
     /// Remembers processed events in `store` (default: a
-    /// [`MemoryClaimStore`]).
+    /// [`MemoryStore`] with its default capacities).
     pub fn claim_store(mut self, store: impl ClaimStore) -> Self {
         self.claims = Some(Arc::new(store));
         self
     }
 
     /// Remembers transaction statuses in `store` (default: a
-    /// [`MemoryTransactionStore`]).
+    /// [`MemoryStore`] with its default capacities).
     pub fn transaction_store(mut self, store: impl TransactionStore) -> Self {
         self.transactions = Some(Arc::new(store));
         self
@@ -478,12 +478,9 @@ impl ReceiverBuilder {
             #[cfg(not(feature = "tokio"))]
             RuntimeConfig::Default => None,
         };
-        let claims = self
-            .claims
-            .unwrap_or_else(|| Arc::new(MemoryClaimStore::default()));
-        let transactions = self
-            .transactions
-            .unwrap_or_else(|| Arc::new(MemoryTransactionStore::default()));
+        let memory = MemoryStore::default();
+        let claims = self.claims.unwrap_or_else(|| Arc::new(memory.clone()));
+        let transactions = self.transactions.unwrap_or_else(|| Arc::new(memory));
         Ok(Receiver {
             inner: Arc::new(Inner {
                 auth,

@@ -26,11 +26,9 @@ pub use audit::{MissedEvent, audit_deliveries};
 pub use pace::Pace;
 pub use progress::{Progress, ReconcileObserver, RunSummary};
 pub use walk::{EventWalk, Start, StartFrom, WalkPage};
-// The reconciler's cursor and where it is kept: here only.
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use crate::store::RedisCursorStore;
-pub use crate::store::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
+// The reconciler's cursor and where it is kept: here only (the stores are
+// the crate root's `MemoryStore` and `RedisStore`).
+pub use crate::store::{Cursor, CursorStore, WalkLease};
 
 use crate::api::{ApiClient, FetchError};
 use crate::error::{Error, ErrorKind};
@@ -72,8 +70,8 @@ pub struct ReconcilerBuilder {
 
 impl ReconcilerBuilder {
     /// Where the cursor and the walk's lease are kept (default: a
-    /// [`MemoryCursorStore`] of its own). Share a
-    /// `RedisCursorStore` (feature `redis`) between
+    /// [`MemoryStore`](crate::MemoryStore) of its own). Share a
+    /// `RedisStore` (feature `redis`) between
     /// instances so that one walks at a time.
     pub fn cursor_store(mut self, store: impl CursorStore) -> Self {
         self.cursors = Arc::new(store);
@@ -205,7 +203,7 @@ impl Reconciler {
         ReconcilerBuilder {
             receiver,
             client,
-            cursors: Arc::new(MemoryCursorStore::new()),
+            cursors: Arc::new(crate::store::MemoryStore::default()),
             name: "events".to_owned(),
             start: StartFrom::Now,
             pace: Pace::default(),

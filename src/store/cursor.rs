@@ -1,15 +1,14 @@
 //! Where a [`Reconciler`](crate::reconcile::Reconciler) keeps its place in
-//! the API's event list, and who may walk it: [`CursorStore`], with
-//! [`MemoryCursorStore`] for one process.
+//! the API's event list, and who may walk it: [`CursorStore`], and its
+//! implementation by [`MemoryStore`] for one process.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::ClaimToken;
+use super::{ClaimToken, MemoryStore};
 use crate::error::{Error, ErrorKind};
 use crate::model::EventId;
 
@@ -178,15 +177,9 @@ impl<S: CursorStore + ?Sized> CursorStore for std::sync::Arc<S> {
     }
 }
 
-/// A [`CursorStore`] in memory: for one process (the cursor is lost when
-/// it stops, and the next run starts as configured).
+/// What [`MemoryStore`] keeps of a walk.
 #[derive(Debug, Default)]
-pub struct MemoryCursorStore {
-    walks: Mutex<HashMap<String, Walk>>,
-}
-
-#[derive(Debug, Default)]
-struct Walk {
+pub(super) struct Walk {
     cursor: Option<Cursor>,
     lease: Option<(ClaimToken, Instant)>,
     stuck: BTreeSet<EventId>,
@@ -200,20 +193,15 @@ impl Walk {
     }
 }
 
-impl MemoryCursorStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        MemoryCursorStore::default()
-    }
-
-    fn with<T>(&self, walk: &str, f: impl FnOnce(&mut Walk) -> T) -> T {
-        let mut walks = self.walks.lock().unwrap_or_else(PoisonError::into_inner);
-        f(walks.entry(walk.to_owned()).or_default())
+impl MemoryStore {
+    /// Runs `f` on `walk`'s state.
+    fn with_walk<T>(&self, walk: &str, f: impl FnOnce(&mut Walk) -> T) -> T {
+        f(self.walks().entry(walk.to_owned()).or_default())
     }
 
     /// Runs `change` if the lease's holder has it; whether it did.
     fn if_held(&self, lease: WalkLease<'_>, change: impl FnOnce(&mut Walk)) -> bool {
-        self.with(lease.walk, |w| {
+        self.with_walk(lease.walk, |w| {
             let held = w.held_by(lease.holder);
             if held {
                 change(w);
@@ -223,15 +211,16 @@ impl MemoryCursorStore {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
 #[async_trait]
-impl CursorStore for MemoryCursorStore {
+impl CursorStore for MemoryStore {
     async fn load(&self, walk: &str) -> Result<Option<Cursor>, Error> {
-        Ok(self.with(walk, |w| w.cursor.clone()))
+        Ok(self.with_walk(walk, |w| w.cursor.clone()))
     }
 
     async fn lease(&self, lease: WalkLease<'_>, ttl: Duration) -> Result<bool, Error> {
         let holder = lease.holder;
-        Ok(self.with(lease.walk, |w| {
+        Ok(self.with_walk(lease.walk, |w| {
             let now = Instant::now();
             let free = w
                 .lease
@@ -249,7 +238,7 @@ impl CursorStore for MemoryCursorStore {
     }
 
     async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error> {
-        self.with(lease.walk, |w| {
+        self.with_walk(lease.walk, |w| {
             if w.lease
                 .as_ref()
                 .is_some_and(|(token, _)| token == lease.holder)
@@ -261,7 +250,7 @@ impl CursorStore for MemoryCursorStore {
     }
 
     async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
-        Ok(self.with(walk, |w| w.stuck.iter().cloned().collect()))
+        Ok(self.with_walk(walk, |w| w.stuck.iter().cloned().collect()))
     }
 
     async fn add_stuck(&self, lease: WalkLease<'_>, event: &EventId) -> Result<bool, Error> {
@@ -293,7 +282,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_lease_holder_moves_the_cursor() {
-        let store = MemoryCursorStore::new();
+        let store = MemoryStore::default();
         let (a, b) = (ClaimToken::unique(), ClaimToken::unique());
         let ttl = Duration::from_millis(50);
         assert!(store.lease(WalkLease::new("w", &a), ttl).await.unwrap());
@@ -331,7 +320,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_lease_holder_changes_the_stuck_events() {
-        let store = MemoryCursorStore::new();
+        let store = MemoryStore::default();
         let (a, b) = (ClaimToken::unique(), ClaimToken::unique());
         let id = |text| EventId::parse(text).unwrap();
         let (one, two) = (id("ev_1"), id("ev_2"));

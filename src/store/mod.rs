@@ -31,14 +31,11 @@ use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
 pub(crate) use self::redis::Connection as RedisConnection;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisClaimStore, RedisStoreBuilder, RedisStores, RedisTransactionStore};
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 #[cfg(feature = "reconciler")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
-pub use cursor::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
-pub use memory::{MemoryClaimStore, MemoryTransactionStore};
-#[cfg(all(feature = "redis", feature = "reconciler"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
-pub use redis_cursor::RedisCursorStore;
+pub use cursor::{Cursor, CursorStore, WalkLease};
+pub use memory::MemoryStore;
 
 /// Proof that a claim was acquired: only its holder may complete or release
 /// the claim, so a process whose lease expired cannot release the claim of

@@ -1,15 +1,14 @@
-//! [`RedisCursorStore`]: reconciler cursors and walk leases in Redis.
+//! [`RedisStore`] as a [`CursorStore`]: reconciler cursors and walk
+//! leases in Redis (their keys are documented on [`RedisStore`]).
 
-use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
 
-use super::RedisStores;
+use super::RedisStore;
 use super::cursor::{Cursor, CursorStore, WalkLease};
-use super::redis::Connection;
 use crate::error::{Error, ErrorKind};
 use crate::model::EventId;
 
@@ -62,49 +61,16 @@ return 0",
     )
 });
 
-/// A [`CursorStore`] in Redis: several instances share the cursor, and a
-/// lease lets one walk at a time. Made from the connection of
-/// [`RedisStores`] with [`RedisCursorStore::new`].
-///
-/// A walk named `events` under the default prefix `srw:` has three keys,
-/// `srw:walk:{events}:cursor`, `srw:walk:{events}:lease` and the set of
-/// its stuck events `srw:walk:{events}:stuck`: the hash tag puts them in
-/// one slot of a Redis Cluster. The lease is a `SET … PX` whose value is
-/// its holder's token; moving the cursor, changing the stuck set and
-/// ending the lease are scripts that check the token first.
-///
-/// Requires the `redis` feature.
-#[cfg_attr(docsrs, doc(cfg(all(feature = "redis", feature = "reconciler"))))]
-#[derive(Clone)]
-pub struct RedisCursorStore {
-    connection: Connection,
-}
-
-impl fmt::Debug for RedisCursorStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisCursorStore")
-            .field("key_prefix", &self.connection.key_prefix())
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisCursorStore {
-    /// A cursor store on the connection, key prefix and timeout of
-    /// `stores`.
-    pub fn new(stores: &RedisStores) -> Self {
-        RedisCursorStore {
-            connection: stores.connection().clone(),
-        }
-    }
-
+impl RedisStore {
     /// The lease and cursor keys of `walk`.
-    fn keys(&self, walk: &str) -> [String; 2] {
-        let base = self.base(walk);
+    fn walk_keys(&self, walk: &str) -> [String; 2] {
+        let base = self.walk_base(walk);
         [format!("{base}:lease"), format!("{base}:cursor")]
     }
 
-    fn base(&self, walk: &str) -> String {
-        format!("{}walk:{{{walk}}}", self.connection.key_prefix())
+    /// The prefix of `walk`'s keys.
+    fn walk_base(&self, walk: &str) -> String {
+        format!("{}walk:{{{walk}}}", self.connection().key_prefix())
     }
 
     /// Adds or removes `event` in the stuck set of the lease's walk.
@@ -114,10 +80,10 @@ impl RedisCursorStore {
         event: &EventId,
         change: &'static str,
     ) -> Result<bool, Error> {
-        let [lease_key, _] = self.keys(lease.walk);
-        let set = format!("{}:stuck", self.base(lease.walk));
+        let [lease_key, _] = self.walk_keys(lease.walk);
+        let set = format!("{}:stuck", self.walk_base(lease.walk));
         let changed: i64 = self
-            .connection
+            .connection()
             .invoke(
                 "change a reconciler's stuck events",
                 &STUCK,
@@ -129,24 +95,25 @@ impl RedisCursorStore {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reconciler")))]
 #[async_trait]
-impl CursorStore for RedisCursorStore {
+impl CursorStore for RedisStore {
     async fn load(&self, walk: &str) -> Result<Option<Cursor>, Error> {
         static GET: LazyLock<Script> =
             LazyLock::new(|| Script::new("return redis.call('GET', KEYS[1])"));
-        let [_, cursor] = self.keys(walk);
+        let [_, cursor] = self.walk_keys(walk);
         let text: Option<String> = self
-            .connection
+            .connection()
             .invoke("read a reconciler cursor", &GET, &[&cursor], &[])
             .await?;
         text.as_deref().map(Cursor::from_text).transpose()
     }
 
     async fn lease(&self, lease: WalkLease<'_>, ttl: Duration) -> Result<bool, Error> {
-        let (holder, [lease, _]) = (lease.holder, self.keys(lease.walk));
+        let (holder, [lease, _]) = (lease.holder, self.walk_keys(lease.walk));
         let millis = ttl.as_millis().clamp(1, u128::from(u32::MAX)).to_string();
         let taken: i64 = self
-            .connection
+            .connection()
             .invoke(
                 "take a reconciler lease",
                 &LEASE,
@@ -158,9 +125,9 @@ impl CursorStore for RedisCursorStore {
     }
 
     async fn save(&self, lease: WalkLease<'_>, cursor: &Cursor) -> Result<bool, Error> {
-        let (holder, [lease, key]) = (lease.holder, self.keys(lease.walk));
+        let (holder, [lease, key]) = (lease.holder, self.walk_keys(lease.walk));
         let saved: i64 = self
-            .connection
+            .connection()
             .invoke(
                 "save a reconciler cursor",
                 &SAVE,
@@ -172,9 +139,9 @@ impl CursorStore for RedisCursorStore {
     }
 
     async fn release(&self, lease: WalkLease<'_>) -> Result<(), Error> {
-        let (holder, [lease, _]) = (lease.holder, self.keys(lease.walk));
+        let (holder, [lease, _]) = (lease.holder, self.walk_keys(lease.walk));
         let _: i64 = self
-            .connection
+            .connection()
             .invoke(
                 "release a reconciler lease",
                 &RELEASE,
@@ -188,9 +155,9 @@ impl CursorStore for RedisCursorStore {
     async fn stuck(&self, walk: &str) -> Result<Vec<EventId>, Error> {
         static MEMBERS: LazyLock<Script> =
             LazyLock::new(|| Script::new("return redis.call('SMEMBERS', KEYS[1])"));
-        let set = format!("{}:stuck", self.base(walk));
+        let set = format!("{}:stuck", self.walk_base(walk));
         let members: Vec<String> = self
-            .connection
+            .connection()
             .invoke("read a reconciler's stuck events", &MEMBERS, &[&set], &[])
             .await?;
         let mut stuck = members

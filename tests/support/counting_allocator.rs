@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use smart_router_webhooks::{
-    Claim, ClaimStore, EventId, MemoryClaimStore, MemoryTransactionStore, Timestamp, TransactionId,
-    TransactionSnapshot, TransactionStatus, TransactionStore,
+    Claim, ClaimStore, EventId, MemoryStore, Timestamp, TransactionId, TransactionSnapshot,
+    TransactionStatus, TransactionStore,
 };
 
 struct Counting;
@@ -59,9 +59,9 @@ pub fn live_allocations() -> isize {
 /// What one remembered event costs the in-memory stores, in bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct PerEvent {
-    /// The `MemoryClaimStore`: the event processed.
+    /// The `MemoryStore`'s events: the event processed.
     pub claims: f64,
-    /// The `MemoryTransactionStore`: the snapshot of the event's own
+    /// The `MemoryStore`'s transactions: the snapshot of the event's own
     /// transaction.
     pub transactions: f64,
     /// The live allocations of both stores.
@@ -82,8 +82,8 @@ fn vendor_id(prefix: &str, n: usize) -> String {
 
 /// What one processed event costs the in-memory stores holding `events` of
 /// them, each on its own transaction (IDs and times as Smart Router writes
-/// them): claimed and completed in a `MemoryClaimStore`, its snapshot
-/// applied to a `MemoryTransactionStore`, each store sized for `events`.
+/// them): claimed and completed in a `MemoryStore`, and its snapshot
+/// applied to it, the store sized for `events` events and transactions.
 pub fn stores_bytes_per_event(events: usize) -> PerEvent {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -98,8 +98,8 @@ pub fn stores_bytes_per_event(events: usize) -> PerEvent {
             )
         })
         .collect();
-    let claims = MemoryClaimStore::new(events, Duration::from_secs(3600));
-    let transactions = MemoryTransactionStore::new(events);
+    let store = MemoryStore::new(events, Duration::from_secs(3600), events);
+    let (claims, transactions) = (&store, &store);
     let (before, allocations) = (live_bytes(), live_allocations());
     runtime.block_on(async {
         for snapshot in &snapshots {
@@ -119,8 +119,8 @@ pub fn stores_bytes_per_event(events: usize) -> PerEvent {
         }
     });
     let after = live_bytes();
-    assert_eq!(claims.len(), events);
-    assert_eq!(transactions.len(), events);
+    assert_eq!(store.remembered_events(), events);
+    assert_eq!(store.remembered_transactions(), events);
     PerEvent {
         claims: (after_claims - before) as f64 / events as f64,
         transactions: (after - after_claims) as f64 / events as f64,

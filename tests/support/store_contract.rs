@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smart_router_webhooks::{
-    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, EventId,
-    MemoryTransactionStore, Timestamp, TransactionId, TransactionSnapshot, TransactionStatus,
-    TransactionStore,
+    Applied, Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress, EventId, MemoryStore,
+    Timestamp, TransactionId, TransactionSnapshot, TransactionStatus, TransactionStore,
 };
 
 /// A transaction store the contract can read back, with the store's own
@@ -22,17 +21,17 @@ pub trait ReadBack: TransactionStore {
 }
 
 #[async_trait::async_trait]
-impl ReadBack for MemoryTransactionStore {
+impl ReadBack for MemoryStore {
     async fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot> {
-        MemoryTransactionStore::latest(self, transaction)
+        MemoryStore::latest(self, transaction)
     }
 }
 
 #[cfg(feature = "redis")]
 #[async_trait::async_trait]
-impl ReadBack for smart_router_webhooks::RedisTransactionStore {
+impl ReadBack for smart_router_webhooks::RedisStore {
     async fn latest(&self, transaction: &TransactionId) -> Option<TransactionSnapshot> {
-        smart_router_webhooks::RedisTransactionStore::latest(self, transaction)
+        smart_router_webhooks::RedisStore::latest(self, transaction)
             .await
             .unwrap()
     }

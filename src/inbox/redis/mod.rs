@@ -13,7 +13,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind};
 use crate::model::EventId;
-use crate::store::{RedisConnection, RedisStores};
+use crate::store::{RedisConnection, RedisStore};
 use scripts::{ACK, DEAD_LETTER, DEPTH, ENQUEUE, RENEW, REPLAY, RETIRE, RETRY, TAKE};
 
 mod scripts;
@@ -21,7 +21,7 @@ mod scripts;
 /// The inbox on Redis Streams (feature `redis`): every instance of the
 /// application shares it, and with Redis persistence on it survives a
 /// restart of Redis or of every instance. Made with [`RedisInbox::new`]
-/// on the connection of [`RedisStores`], so it works on one server and on
+/// on the connection of [`RedisStore`], so it works on one server and on
 /// a Redis Cluster alike.
 ///
 /// # Keys
@@ -71,11 +71,11 @@ mod scripts;
 /// use smart_router_webhooks::RedisStoreBuilder;
 /// use smart_router_webhooks::inbox::{RedisInbox, Workers};
 ///
-/// let stores = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
+/// let store = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
 /// let receiver = builder
-///     .claim_store(stores.claim_store())
-///     .transaction_store(stores.transaction_store())
-///     .inbox(RedisInbox::new(&stores, "shop")?)
+///     .inbox(RedisInbox::new(&store, "shop")?)
+///     .claim_store(store.clone())
+///     .transaction_store(store)
 ///     .build()?;
 /// let workers = Workers::builder(receiver.clone()).count(4).spawn()?;
 /// # let _ = workers; Ok(()) }
@@ -109,7 +109,7 @@ impl fmt::Debug for RedisInbox {
 
 impl RedisInbox {
     /// The inbox of the application `name` (letters, digits, `-`, `_`,
-    /// `.`), on the connection, key prefix and timeout of `stores`. Every
+    /// `.`), on the connection, key prefix and timeout of `store`. Every
     /// instance of one application uses the same name; the name is also
     /// the stream's consumer group.
     ///
@@ -118,8 +118,8 @@ impl RedisInbox {
     /// use smart_router_webhooks::inbox::RedisInbox;
     ///
     /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
-    /// let stores = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
-    /// let inbox = RedisInbox::new(&stores, "shop")?;
+    /// let store = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
+    /// let inbox = RedisInbox::new(&store, "shop")?;
     /// # Ok(()) }
     /// ```
     ///
@@ -127,7 +127,7 @@ impl RedisInbox {
     ///
     /// [`ErrorKind::InvalidConfig`] when the name is empty or has another
     /// character.
-    pub fn new(stores: &RedisStores, name: impl Into<String>) -> Result<Self, Error> {
+    pub fn new(store: &RedisStore, name: impl Into<String>) -> Result<Self, Error> {
         let name = name.into();
         let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
         if name.is_empty() || !name.chars().all(allowed) {
@@ -136,7 +136,7 @@ impl RedisInbox {
                 "the inbox's name is empty or has characters other than letters, digits, `-`, `_`, `.`",
             ));
         }
-        let connection = stores.connection().clone();
+        let connection = store.connection().clone();
         let base = format!("{}inbox:{{{name}}}", connection.key_prefix());
         let keys = Keys {
             stream: format!("{base}:stream"),

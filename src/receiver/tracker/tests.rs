@@ -7,7 +7,7 @@ use super::TransactionTracker;
 use crate::model::{
     Event, EventId, EventType, Timestamp, Transaction, TransactionId, TransactionStatus, Transition,
 };
-use crate::store::MemoryTransactionStore;
+use crate::store::MemoryStore;
 use TransactionStatus::*;
 
 fn event(n: usize, tx: &str, status: TransactionStatus, minute: i128) -> Event {
@@ -50,7 +50,7 @@ async fn feed(tracker: &TransactionTracker, events: &[Event]) -> Vec<Transition>
 /// A tracker and its store, to read the latest snapshots back.
 struct Tracked {
     tracker: TransactionTracker,
-    store: Arc<MemoryTransactionStore>,
+    store: Arc<MemoryStore>,
 }
 
 impl std::ops::Deref for Tracked {
@@ -62,7 +62,7 @@ impl std::ops::Deref for Tracked {
 }
 
 fn tracker() -> Tracked {
-    let store = Arc::new(MemoryTransactionStore::default());
+    let store = Arc::new(MemoryStore::default());
     Tracked {
         tracker: TransactionTracker::new(store.clone()),
         store,

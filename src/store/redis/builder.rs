@@ -1,4 +1,4 @@
-//! [`RedisStoreBuilder`]: the settings of the Redis stores and their
+//! [`RedisStoreBuilder`]: the settings of [`RedisStore`] and its
 //! connection.
 
 use std::fmt;
@@ -8,20 +8,19 @@ use redis::aio::ConnectionManager;
 
 use crate::error::{Error, ErrorKind};
 
-use super::{Connection, RedisClaimStore, RedisStores, RedisTransactionStore};
+use super::{Connection, RedisStore};
 use crate::store::redis_connection::Target;
 
-/// Configures and connects [`RedisClaimStore`] and
-/// [`RedisTransactionStore`], which then share one connection: to one Redis
-/// server ([`new`](Self::new)) or to a Redis Cluster
-/// ([`cluster`](Self::cluster)).
+/// Configures and connects a [`RedisStore`]: to one Redis server
+/// ([`new`](Self::new)) or to a Redis Cluster ([`cluster`](Self::cluster)).
 ///
-/// The stores behave exactly as the in-memory ones do (one contract suite
-/// runs against both); where the memory stores forget by capacity, these
-/// forget by time to live. Every operation that must be atomic is one Lua
-/// script, so concurrent receivers never interleave inside one. They need
-/// Redis 6.0 or newer, or a compatible server such as Valkey (the scripts
-/// read the server's `TIME` and use `SET … KEEPTTL`).
+/// As a claim store and a transaction store, it behaves exactly as
+/// [`MemoryStore`](crate::MemoryStore) does (one contract suite runs
+/// against both); where that one forgets by capacity, this one forgets by
+/// time to live. Every operation that must be atomic is one Lua script, so
+/// concurrent receivers never interleave inside one. It needs Redis 6.0 or
+/// newer, or a compatible server such as Valkey (the scripts read the
+/// server's `TIME` and use `SET … KEEPTTL`).
 ///
 /// Setters never fail; [`build`](RedisStoreBuilder::build) reports a
 /// configuration that cannot work.
@@ -46,8 +45,8 @@ use crate::store::redis_connection::Target;
 /// Every operation answers within the [`timeout`](Self::timeout): with an
 /// error of kind [`ErrorKind::Store`] if Redis did not answer, and then
 /// nothing is recorded. The connection is re-established in the
-/// background, so the same stores work again once Redis is back. What
-/// Redis loses (a restart without persistence) the stores forget: a
+/// background, so the same store works again once Redis is back. What
+/// Redis loses (a restart without persistence) the store forgets: a
 /// forgotten event is processed again, a forgotten transaction seen again
 /// is a first sighting.
 ///
@@ -56,13 +55,12 @@ use crate::store::redis_connection::Target;
 /// use smart_router_webhooks::RedisStoreBuilder;
 ///
 /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
-/// let stores = RedisStoreBuilder::new("redis://:secret@127.0.0.1:6379/0")
+/// let store = RedisStoreBuilder::new("redis://:secret@127.0.0.1:6379/0")
 ///     .key_prefix("shop:webhooks:")
 ///     .timeout(Duration::from_millis(500))
 ///     .build()
 ///     .await?;
-/// let claims = stores.claim_store();
-/// let transactions = stores.transaction_store();
+/// # let _ = store;
 /// # Ok(())
 /// # }
 /// ```
@@ -121,7 +119,7 @@ impl RedisStoreBuilder {
     /// days, the sender's retries).
     pub(crate) const DEFAULT_TRANSACTION_TTL: Duration = Duration::from_secs(120 * 24 * 3600);
 
-    /// A builder for stores on the Redis at `url`
+    /// A builder for a store on the Redis at `url`
     /// (`redis://[user][:password@]host[:port][/db]`, or
     /// `redis+unix:///path?db=N&pass=…`).
     ///
@@ -130,7 +128,7 @@ impl RedisStoreBuilder {
         Self::with_target(Target::Url(url.into()))
     }
 
-    /// A builder for stores on a Redis Cluster, given the URLs of some or
+    /// A builder for a store on a Redis Cluster, given the URLs of some or
     /// all of its nodes (`redis://[user][:password@]host:port`, the same
     /// credentials for every node): the others are discovered from them.
     /// Commands and scripts go to the node that holds their keys' slot,
@@ -140,13 +138,14 @@ impl RedisStoreBuilder {
     /// use smart_router_webhooks::RedisStoreBuilder;
     ///
     /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
-    /// let stores = RedisStoreBuilder::cluster([
+    /// let store = RedisStoreBuilder::cluster([
     ///     "redis://:secret@10.0.0.1:6379",
     ///     "redis://:secret@10.0.0.2:6379",
     ///     "redis://:secret@10.0.0.3:6379",
     /// ])
     /// .build()
     /// .await?;
+    /// # let _ = store;
     /// # Ok(())
     /// # }
     /// ```
@@ -154,7 +153,7 @@ impl RedisStoreBuilder {
         Self::with_target(Target::Cluster(urls.into_iter().map(Into::into).collect()))
     }
 
-    /// A builder for stores on an existing connection manager, configured
+    /// A builder for a store on an existing connection manager, configured
     /// as its owner chose (its own timeouts and reconnection policy); the
     /// [`timeout`](Self::timeout) still bounds every operation.
     pub fn from_connection_manager(manager: ConnectionManager) -> Self {
@@ -214,7 +213,7 @@ impl RedisStoreBuilder {
 
     /// Checks the configuration, connects (unless built
     /// [`from_connection_manager`](Self::from_connection_manager)) and
-    /// returns the stores, sharing the connection.
+    /// returns the store (its clones share the connection).
     ///
     /// The connection is re-established by itself whenever it is lost.
     ///
@@ -226,7 +225,7 @@ impl RedisStoreBuilder {
     ///   is shorter than a millisecond.
     /// - [`ErrorKind::Store`] when Redis cannot be reached, or refuses the
     ///   credentials, within the timeout.
-    pub async fn build(self) -> Result<RedisStores, Error> {
+    pub async fn build(self) -> Result<RedisStore, Error> {
         let invalid = |message: &'static str| Err(Error::new(ErrorKind::InvalidConfig, message));
         if self.key_prefix.contains(['{', '}']) {
             return invalid("the Redis key prefix contains `{` or `}`");
@@ -249,16 +248,11 @@ impl RedisStoreBuilder {
             key_prefix: self.key_prefix.into(),
             describe: describe.into(),
         };
-        Ok(RedisStores {
-            claims: RedisClaimStore {
-                connection: connection.clone(),
-                done_ttl: self.done_ttl,
-                handlers_ttl: self.handlers_ttl,
-            },
-            transactions: RedisTransactionStore {
-                connection,
-                ttl: self.transaction_ttl,
-            },
+        Ok(RedisStore {
+            connection,
+            done_ttl: self.done_ttl,
+            handlers_ttl: self.handlers_ttl,
+            transaction_ttl: self.transaction_ttl,
         })
     }
 }

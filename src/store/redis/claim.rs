@@ -1,7 +1,7 @@
-//! [`RedisClaimStore`] and the Lua scripts it runs.
+//! [`RedisStore`] as a [`ClaimStore`], and the Lua scripts it runs (their
+//! behaviour is documented on [`RedisStore`]).
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use redis::Script;
 use crate::error::Error;
 use crate::model::EventId;
 
-use super::{Connection, MAX_DURATION, RedisStoreBuilder, millis, unexpected_reply};
+use super::{MAX_DURATION, RedisStore, millis, unexpected_reply};
 use crate::store::{Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress};
 
 /// The Lua function the claim scripts share: whether `state`, the claim
@@ -148,74 +148,6 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// A [`ClaimStore`] in Redis: for several instances sharing the events they
-/// processed. Made by [`RedisStoreBuilder`], which describes its keys.
-///
-/// Each operation is one Lua script on the event's keys:
-///
-/// - **claim**: a done event answers [`Claim::AlreadyDone`]; a lease that
-///   has not ended (by the server's clock) answers [`Claim::InProgress`];
-///   otherwise the claim key gets a new token and lease end, and the
-///   completed handlers and owed work are read in the same script. An
-///   ended lease is taken over with its handler set and owed work; a claim
-///   of an event the store does not remember starts from nothing, and its
-///   key lives only as long as the lease until something is recorded.
-/// - **renew**: records the delivery's [`DeliveryProgress`] (below), then, if the
-///   token still holds the claim, its lease ends `lease` from now.
-/// - **complete**: if the token still holds the claim, the claim key
-///   becomes `done` for `done_ttl`; the handler set and owed work are
-///   deleted.
-/// - **release**: records the delivery's [`DeliveryProgress`], then, if the token
-///   still holds the claim, its lease ends now; the handler set and owed
-///   work stay.
-///
-/// Recording the progress adds the completed handlers to the set, and the
-/// owed work if none is recorded, while the event is claimed (lease ended
-/// or not, whoever holds it), and keeps the event's keys for at least
-/// `handlers_ttl`. So a delivery costs two scripts, claim then complete
-/// or release, plus a renewal per third of the lease its handlers run
-/// past the first, whatever its number of handlers.
-///
-/// Clones share the connection.
-///
-/// Requires the `redis` feature.
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-#[derive(Clone)]
-pub struct RedisClaimStore {
-    pub(super) connection: Connection,
-    pub(super) done_ttl: Duration,
-    pub(super) handlers_ttl: Duration,
-}
-
-impl fmt::Debug for RedisClaimStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.connection
-            .debug_fields(&mut f.debug_struct("RedisClaimStore"))
-            .field("done_ttl", &self.done_ttl)
-            .field("handlers_ttl", &self.handlers_ttl)
-            .finish()
-    }
-}
-
-impl RedisClaimStore {
-    /// A claim store on the Redis at `url`, with the defaults of
-    /// [`RedisStoreBuilder`].
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
-    /// let claims = smart_router_webhooks::RedisClaimStore::connect("redis://127.0.0.1:6379").await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As for [`RedisStoreBuilder::build`].
-    pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
-        Ok(RedisStoreBuilder::new(url).build().await?.claims)
-    }
-}
-
 /// Appends `progress` to a script's arguments as `lua_record` reads them:
 /// whether owed work is given, its text, then the completed handlers.
 fn push_progress<'a>(args: &mut Vec<&'a str>, progress: &DeliveryProgress<'a>) {
@@ -230,7 +162,7 @@ fn held(reply: i64) -> bool {
 }
 
 #[async_trait]
-impl ClaimStore for RedisClaimStore {
+impl ClaimStore for RedisStore {
     async fn claim(&self, event: &EventId, lease: Duration) -> Result<Claim, Error> {
         let token = ClaimToken::unique();
         let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();

@@ -2,8 +2,9 @@
 //! balancer, which must share what they have done.
 //!
 //! The public documentation (key layout, scripts, behaviour during an
-//! outage) is on [`RedisStoreBuilder`], [`RedisClaimStore`] and
-//! [`RedisTransactionStore`].
+//! outage) is on [`RedisStoreBuilder`] and [`RedisStore`]; the store's
+//! trait implementations are in `claim.rs`, `transaction.rs` and (the
+//! reconciler's cursors) `../redis_cursor.rs`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,8 +31,6 @@ mod tests;
 mod transaction;
 
 pub use builder::RedisStoreBuilder;
-pub use claim::RedisClaimStore;
-pub use transaction::RedisTransactionStore;
 
 /// Whole milliseconds, rounded up so that a short duration is never 0,
 /// and cut to [`MAX_DURATION`].
@@ -48,8 +47,8 @@ fn unexpected_reply() -> Error {
     )
 }
 
-/// The connection and key scheme both stores share (and, within the
-/// crate, any other store kept in the same Redis).
+/// The connection and key scheme of [`RedisStore`], shared by its clones
+/// and, within the crate, by the inbox kept in the same Redis.
 #[derive(Clone)]
 pub(crate) struct Connection {
     redis: RedisConnection,
@@ -91,7 +90,6 @@ impl Connection {
     }
 
     /// The prefix every key starts with.
-    #[allow(dead_code)] // for stores added within the crate
     pub(crate) fn key_prefix(&self) -> &str {
         &self.key_prefix
     }
@@ -121,44 +119,129 @@ impl Connection {
     }
 }
 
-/// The stores [`RedisStoreBuilder::build`] connects, sharing one
-/// connection.
+/// Everything the crate keeps in Redis, on one connection: processed
+/// events ([`ClaimStore`]), transaction statuses ([`TransactionStore`]),
+/// the reconciler's cursors (`reconcile::CursorStore`, feature
+/// `reconciler`), and the connection of [`inbox::RedisInbox`]. For
+/// several instances behind a load balancer, which must share what they
+/// have done.
 ///
-/// Requires the `redis` feature.
+/// Made by [`RedisStoreBuilder`], which describes the keys, or by
+/// [`connect`](Self::connect) with the defaults. Clones share the
+/// connection, so give one to each place that needs it:
 ///
 /// ```no_run
 /// # async fn run(builder: smart_router_webhooks::ReceiverBuilder) -> Result<(), smart_router_webhooks::Error> {
-/// use smart_router_webhooks::RedisStoreBuilder;
+/// use smart_router_webhooks::RedisStore;
 ///
-/// let stores = RedisStoreBuilder::new("redis://127.0.0.1:6379").build().await?;
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
 /// let receiver = builder
-///     .claim_store(stores.claim_store())
-///     .transaction_store(stores.transaction_store())
+///     .claim_store(store.clone())
+///     .transaction_store(store)
 ///     .build()?;
 /// # let _ = receiver; Ok(()) }
 /// ```
+///
+/// Each operation that must be atomic is one Lua script on the keys of one
+/// event, transaction or walk, so concurrent instances never interleave
+/// inside one.
+///
+/// # Claims
+///
+/// - **claim**: a done event answers [`Claim::AlreadyDone`]; a lease that
+///   has not ended (by the server's clock) answers [`Claim::InProgress`];
+///   otherwise the claim key gets a new token and lease end, and the
+///   completed handlers and owed work are read in the same script. An
+///   ended lease is taken over with its handler set and owed work; a claim
+///   of an event the store does not remember starts from nothing, and its
+///   key lives only as long as the lease until something is recorded.
+/// - **renew**: records the delivery's [`DeliveryProgress`] (below), then,
+///   if the token still holds the claim, its lease ends `lease` from now.
+/// - **complete**: if the token still holds the claim, the claim key
+///   becomes `done` for `done_ttl`; the handler set and owed work are
+///   deleted.
+/// - **release**: records the delivery's [`DeliveryProgress`], then, if
+///   the token still holds the claim, its lease ends now; the handler set
+///   and owed work stay.
+///
+/// Recording the progress adds the completed handlers to the set, and the
+/// owed work if none is recorded, while the event is claimed (lease ended
+/// or not, whoever holds it), and keeps the event's keys for at least
+/// `handlers_ttl`. So a delivery costs two scripts, claim then complete
+/// or release, plus a renewal per third of the lease its handlers run
+/// past the first, whatever its number of handlers.
+///
+/// # Transactions
+///
+/// [`apply`](crate::TransactionStore::apply) is one Lua script: it compares the
+/// snapshot with the stored one as
+/// [`is_newer_than`](crate::TransactionSnapshot::is_newer_than) does (the order
+/// [`Tracking`](crate::Tracking) documents) and stores it, with the status
+/// it replaces as `previous`, only if it is newer. The same event applied
+/// again answers the stored `previous`, and so does each of the last 16
+/// events that newer ones superseded (their answers are kept in the
+/// transaction's hash). [`latest`](Self::latest) is one `HMGET`.
+///
+/// # Reconciler cursors
+///
+/// With the `reconciler` feature, the store is a `reconcile::CursorStore`:
+/// several instances share the cursor, and a lease lets one walk at a
+/// time. A walk named `events` under the default prefix `srw:` has three
+/// keys, `srw:walk:{events}:cursor`, `srw:walk:{events}:lease` and the set
+/// of its stuck events `srw:walk:{events}:stuck`: the hash tag puts them
+/// in one slot of a Redis Cluster. The lease is a `SET … PX` whose value
+/// is its holder's token; moving the cursor, changing the stuck set and
+/// ending the lease are scripts that check the token first.
+///
+/// [`ClaimStore`]: crate::ClaimStore
+/// [`TransactionStore`]: crate::TransactionStore
+/// [`Claim::AlreadyDone`]: crate::Claim::AlreadyDone
+/// [`Claim::InProgress`]: crate::Claim::InProgress
+/// [`DeliveryProgress`]: crate::DeliveryProgress
+/// [`inbox::RedisInbox`]: crate::inbox::RedisInbox
+///
+/// Requires the `redis` feature.
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-#[derive(Clone, Debug)]
-pub struct RedisStores {
-    claims: RedisClaimStore,
-    transactions: RedisTransactionStore,
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: Connection,
+    done_ttl: Duration,
+    handlers_ttl: Duration,
+    transaction_ttl: Duration,
 }
 
-impl RedisStores {
-    /// The claim store.
-    pub fn claim_store(&self) -> RedisClaimStore {
-        self.claims.clone()
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.connection
+            .debug_fields(&mut f.debug_struct("RedisStore"))
+            .field("done_ttl", &self.done_ttl)
+            .field("handlers_ttl", &self.handlers_ttl)
+            .field("transaction_ttl", &self.transaction_ttl)
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// A store on the Redis at `url`, with the defaults of
+    /// [`RedisStoreBuilder`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
+    /// let store = smart_router_webhooks::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`RedisStoreBuilder::build`].
+    pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
+        RedisStoreBuilder::new(url).build().await
     }
 
-    /// The transaction store.
-    pub fn transaction_store(&self) -> RedisTransactionStore {
-        self.transactions.clone()
-    }
-
-    /// The connection the stores share, for other stores of the crate kept
-    /// in the same Redis under the same prefix.
-    #[allow(dead_code)] // for stores added within the crate
+    /// The connection, key prefix and timeout of the store, for the other
+    /// Redis backends of the crate (the cursors, the inbox).
     pub(crate) fn connection(&self) -> &Connection {
-        &self.claims.connection
+        &self.connection
     }
 }

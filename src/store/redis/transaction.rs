@@ -1,8 +1,7 @@
-//! [`RedisTransactionStore`] and the Lua script it runs.
+//! [`RedisStore`] as a [`TransactionStore`], and the Lua script it runs
+//! (its behaviour is documented on [`RedisStore`]).
 
-use std::fmt;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
@@ -10,7 +9,7 @@ use redis::Script;
 use crate::error::Error;
 use crate::model::{EventId, Timestamp, TransactionId, TransactionStatus};
 
-use super::{Connection, NANOS_PER_SECOND, RedisStoreBuilder, millis, unexpected_reply};
+use super::{NANOS_PER_SECOND, RedisStore, millis, unexpected_reply};
 use crate::store::{Applied, TransactionSnapshot, TransactionStore};
 
 /// KEYS: transaction. ARGV: event, status, has fired_at ('1'/'0'),
@@ -100,58 +99,7 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// A [`TransactionStore`] in Redis: for several instances sharing the
-/// latest status of each transaction. Made by [`RedisStoreBuilder`], which
-/// describes its keys.
-///
-/// [`apply`](TransactionStore::apply) is one Lua script: it compares the
-/// snapshot with the stored one as
-/// [`is_newer_than`](TransactionSnapshot::is_newer_than) does (the order
-/// [`Tracking`](crate::Tracking) documents) and
-/// stores it, with the status it replaces as `previous`, only if it is
-/// newer. The same event applied again answers the stored `previous`, and
-/// so does each of the last 16 events that newer ones superseded (their
-/// answers are kept in the transaction's hash).
-/// [`latest`](RedisTransactionStore::latest) is one `HMGET`.
-///
-/// Clones share the connection.
-///
-/// Requires the `redis` feature.
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-#[derive(Clone)]
-pub struct RedisTransactionStore {
-    pub(super) connection: Connection,
-    pub(super) ttl: Duration,
-}
-
-impl fmt::Debug for RedisTransactionStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.connection
-            .debug_fields(&mut f.debug_struct("RedisTransactionStore"))
-            .field("transaction_ttl", &self.ttl)
-            .finish()
-    }
-}
-
-impl RedisTransactionStore {
-    /// A transaction store on the Redis at `url`, with the defaults of
-    /// [`RedisStoreBuilder`].
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), smart_router_webhooks::Error> {
-    /// let transactions =
-    ///     smart_router_webhooks::RedisTransactionStore::connect("redis://127.0.0.1:6379").await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As for [`RedisStoreBuilder::build`].
-    pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
-        Ok(RedisStoreBuilder::new(url).build().await?.transactions)
-    }
-
+impl RedisStore {
     /// The latest snapshot of `transaction`, if one is known: one
     /// `HMGET`.
     ///
@@ -199,7 +147,7 @@ impl RedisTransactionStore {
 }
 
 #[async_trait]
-impl TransactionStore for RedisTransactionStore {
+impl TransactionStore for RedisStore {
     async fn apply(&self, snapshot: &TransactionSnapshot) -> Result<Applied, Error> {
         let key = self.connection.transaction_key(&snapshot.transaction_id);
         let (nanos, rank) = snapshot.order_key();
@@ -212,7 +160,7 @@ impl TransactionStore for RedisTransactionStore {
         };
         let rank = rank.map_or_else(String::new, |r| r.to_string());
         let fired_at = snapshot.fired_at.as_ref().map(Timestamp::as_str);
-        let ttl = millis(self.ttl).to_string();
+        let ttl = millis(self.transaction_ttl).to_string();
         let follows_itself = snapshot.status.can_transition_to(&snapshot.status);
         let reply: Vec<Option<String>> = self
             .connection
