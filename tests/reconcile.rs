@@ -162,6 +162,47 @@ async fn from_an_event_starts_with_that_event() {
 }
 
 #[tokio::test]
+async fn until_ends_the_walk_with_that_event() {
+    let api = MockApi::start().await;
+    add(&api, 1..=12);
+    let client = api.client_builder().build().unwrap();
+    let handled = Handled::default();
+    let reconciler = Reconciler::builder(handled.receiver(client.clone()), client.clone())
+        .pace(quick())
+        .start_from(StartFrom::Event(ev(3)))
+        .until(ev(6))
+        .build()
+        .unwrap();
+    let summary = reconciler.run_once().await.unwrap();
+    // ev_006 is in the middle of a page of 4: the walk stops there.
+    assert_eq!(handled.ids(), ids(3..=6));
+    assert_eq!(summary.cursor, Some(Cursor::After(ev(6))));
+    // Done: a later run walks nothing and lists nothing.
+    api.reset_requests();
+    let later = reconciler.run_once().await.unwrap();
+    assert_eq!((later.events_seen, later.pages), (0, 0));
+    assert_eq!(api.requests("/events"), 0);
+    assert_eq!(handled.ids(), ids(3..=6));
+
+    // The first event and the last one the same: that event alone, with
+    // no listing at all.
+    let handled = Handled::default();
+    api.reset_requests();
+    let summary = Reconciler::builder(handled.receiver(client.clone()), client)
+        .pace(quick())
+        .start_from(StartFrom::Event(ev(2)))
+        .until(ev(2))
+        .build()
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(handled.ids(), [ev(2)]);
+    assert_eq!(summary.cursor, Some(Cursor::After(ev(2))));
+    assert_eq!(api.requests("/events"), 0);
+}
+
+#[tokio::test]
 async fn from_a_time_walks_back_to_it_then_forward() {
     let api = MockApi::start().await;
     add(&api, 1..=30);

@@ -62,6 +62,7 @@ pub struct ReconcilerBuilder {
     cursors: Arc<dyn CursorStore>,
     name: String,
     start: StartFrom,
+    until: Option<EventId>,
     pace: Pace,
     attempts: u32,
     retry_delay: Duration,
@@ -91,6 +92,18 @@ impl ReconcilerBuilder {
     /// [`StartFrom::Now`]).
     pub fn start_from(mut self, start: StartFrom) -> Self {
         self.start = start;
+        self
+    }
+
+    /// The last event to walk (default: none, every new event): a run
+    /// stops once this event is done or reported stuck, and later runs
+    /// walk nothing more (stuck events are still tried again). With
+    /// [`start_from`](Self::start_from)`(StartFrom::Event(first))`, a
+    /// backfill of the events from `first` to `last`, both included. An
+    /// event the walk never meets (one before where it starts, or none
+    /// the API lists) changes nothing: the walk goes on to the newest.
+    pub fn until(mut self, last: EventId) -> Self {
+        self.until = Some(last);
         self
     }
 
@@ -192,6 +205,7 @@ impl std::fmt::Debug for Reconciler {
         f.debug_struct("Reconciler")
             .field("name", &self.inner.name)
             .field("start", &self.inner.start)
+            .field("until", &self.inner.until)
             .field("pace", &self.inner.pace)
             .field("attempts", &self.inner.attempts)
             .finish_non_exhaustive()
@@ -208,6 +222,7 @@ impl Reconciler {
             cursors: Arc::new(MemoryCursorStore::new()),
             name: "events".to_owned(),
             start: StartFrom::Now,
+            until: None,
             pace: Pace::default(),
             attempts: 5,
             retry_delay: Duration::from_secs(2),
@@ -405,6 +420,9 @@ impl Run<'_> {
         };
         self.summary.cursor = Some(cursor.clone());
         loop {
+            if self.is_last(&cursor) {
+                return Ok(());
+            }
             if *stop.borrow() {
                 self.summary.interrupted = true;
                 return Ok(());
@@ -436,11 +454,21 @@ impl Run<'_> {
                     Some(next) => cursor = next,
                     None => return Ok(()),
                 }
+                if self.is_last(&cursor) {
+                    return Ok(());
+                }
             }
             if !page.has_more || empty {
                 return Ok(());
             }
         }
+    }
+
+    /// Whether `cursor` is past the last event to walk
+    /// ([`ReconcilerBuilder::until`]).
+    fn is_last(&self, cursor: &Cursor) -> bool {
+        let last = self.reconciler.until.as_ref();
+        last.is_some_and(|last| cursor.event_id() == Some(last))
     }
 
     /// Counts and reports an event done.
