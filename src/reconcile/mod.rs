@@ -23,9 +23,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use audit::{MissedEvent, audit_deliveries};
-pub use pace::Pace;
 pub use progress::{Progress, ReconcileObserver, RunSummary};
-pub use walk::{EventWalk, Start, StartFrom, WalkPage};
+pub use walk::StartFrom;
 // The reconciler's cursor and where it is kept: here only.
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -37,13 +36,16 @@ use crate::error::{Error, ErrorKind};
 use crate::model::{Event, EventId};
 use crate::receiver::{DeliveryReport, Outcome, Receiver};
 use crate::store::ClaimToken;
+use pace::Pace;
+use walk::EventWalk;
 
 /// Why a reconciler's run stopped before the newest event.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReconcileError {
-    /// The API could not list or fetch events after the pace's attempts,
-    /// or refused the request (credentials, an unknown cursor event).
+    /// The API could not list or fetch events after the attempts of
+    /// [`ReconcilerBuilder::request_attempts`], or refused the request
+    /// (credentials, an unknown cursor event).
     #[error("the reconciler could not read the event list")]
     Api(#[source] FetchError),
     /// The cursor store failed.
@@ -107,9 +109,41 @@ impl ReconcilerBuilder {
         self
     }
 
-    /// How politely to use the API (default [`Pace::default`]).
-    pub fn pace(mut self, pace: Pace) -> Self {
-        self.pace = pace;
+    /// At most this many API requests a second (default 2), retries
+    /// included: event listings and fetches share the vendor's
+    /// "secondary" rate limit with the receiver's fetches, so the walk
+    /// keeps to a budget and leaves webhook deliveries their share. At
+    /// least one every 10 minutes; a value that is not a positive number
+    /// is ignored. The walk also waits a further second before its next
+    /// request when the API reports less than a tenth of its limit left.
+    pub fn requests_per_second(mut self, rps: f64) -> Self {
+        self.pace = self.pace.requests_per_second(rps);
+        self
+    }
+
+    /// Events per page of the event list (default 100, the API's most),
+    /// brought into 1 to 100.
+    pub fn page_size(mut self, events: usize) -> Self {
+        self.pace = self.pace.page_size(events);
+        self
+    }
+
+    /// The wait before trying an API request again after a 429, a 5xx or
+    /// a network failure, when the API gave no `Retry-After` (which is
+    /// heeded when given): `first`, doubling up to `max`, each drawn at
+    /// random between half and all of it (default 1 s, up to 60 s). Not to
+    /// be confused with [`retries`](Self::retries), for events not done.
+    pub fn request_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.pace = self.pace.backoff(first, max);
+        self
+    }
+
+    /// How many times one API request (a page of the list, an event) is
+    /// tried before the run gives up with [`ReconcileError::Api`]
+    /// (default 8, at least 1); a refusal that trying again cannot mend
+    /// (credentials, an unknown event) gives up at once.
+    pub fn request_attempts(mut self, attempts: u32) -> Self {
+        self.pace = self.pace.max_attempts(attempts);
         self
     }
 
@@ -183,12 +217,12 @@ impl ReconcilerBuilder {
 /// ```no_run
 /// use std::time::Duration;
 /// use smart_router_webhooks::{ApiClient, Receiver};
-/// use smart_router_webhooks::reconcile::{Pace, Reconciler, StartFrom};
+/// use smart_router_webhooks::reconcile::{Reconciler, StartFrom};
 ///
 /// # async fn run(receiver: Receiver, client: ApiClient) -> Result<(), smart_router_webhooks::Error> {
 /// let reconciler = Reconciler::builder(receiver, client)
 ///     .start_from(StartFrom::Now)
-///     .pace(Pace::new().requests_per_second(2.0))
+///     .requests_per_second(2.0)
 ///     .build()?;
 /// let task = reconciler.spawn(Duration::from_secs(60));
 /// // … serve webhooks …
@@ -439,7 +473,8 @@ impl Run<'_> {
             self.report(&Progress::Page {
                 events: page.events.len(),
                 has_more: page.has_more,
-                rate_limit: page.rate_limit,
+                rate_limit: page.rate_limit.and_then(|limit| limit.limit),
+                rate_limit_remaining: page.rate_limit.and_then(|limit| limit.remaining),
             });
             let empty = page.events.is_empty();
             for event in page.events {

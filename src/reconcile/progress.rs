@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use crate::api::RateLimit;
 use crate::model::{Event, EventId};
 use crate::receiver::DeliveryReport;
 use crate::store::Cursor;
@@ -18,8 +17,12 @@ pub enum Progress<'a> {
         events: usize,
         /// Whether newer events follow.
         has_more: bool,
-        /// The rate limit the API reported, if any.
-        rate_limit: Option<RateLimit>,
+        /// The requests the API allows in its current window, as it
+        /// reported with the page (`x-ratelimit`), if it did.
+        rate_limit: Option<u64>,
+        /// The requests left in that window (`x-ratelimit-remaining`), if
+        /// reported: the walk slows down when less than a tenth is left.
+        rate_limit_remaining: Option<u64>,
     },
     /// An event went through the receiver's pipeline and is done:
     /// processed now (`report.outcome` is `Processed`) or already

@@ -1,5 +1,6 @@
 //! [`EventWalk`]: the API's event list, walked forward in time from a
-//! cursor, in the budget of a [`Pace`].
+//! cursor, in the budget of a [`Pace`]: how the reconciler and the audit
+//! read the list.
 
 use std::time::SystemTime;
 
@@ -26,25 +27,23 @@ pub enum StartFrom {
 
 /// Where [`EventWalk::start`] found the walk begins.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Start {
+pub(crate) struct Start {
     /// The first event to give out, when the walk starts with an event
     /// rather than after one.
-    pub first: Option<Event>,
+    pub(crate) first: Option<Event>,
     /// The cursor to save now (`None` when `first` must be done first).
-    pub cursor: Option<Cursor>,
+    pub(crate) cursor: Option<Cursor>,
 }
 
 /// One page of a forward walk.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct WalkPage {
+pub(crate) struct WalkPage {
     /// The events after the cursor, oldest first.
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// Whether newer events follow.
-    pub has_more: bool,
+    pub(crate) has_more: bool,
     /// The rate limit the API reported, if any.
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 /// Walks `GET /events` forward in time, with one cursor per request, in the
@@ -54,30 +53,15 @@ pub struct WalkPage {
 /// The API lists the newest first, and the SDKs page toward newer events
 /// with `end_before`: a page after cursor `C` is `end_before=C`, the
 /// events nearest `C` on its newer side, given out oldest first.
-///
-/// ```no_run
-/// use smart_router_webhooks::ApiClient;
-/// use smart_router_webhooks::reconcile::{EventWalk, Pace, StartFrom};
-///
-/// # async fn run(client: ApiClient) -> Result<(), smart_router_webhooks::FetchError> {
-/// let mut walk = EventWalk::new(client, Pace::new());
-/// let start = walk.start(&StartFrom::Now).await?;
-/// let mut cursor = start.cursor.expect("from now, the cursor is known at once");
-/// let page = walk.page_after(&cursor).await?;
-/// for event in &page.events {
-///     println!("{} {}", event.id, event.name);
-/// }
-/// # Ok(()) }
-/// ```
 #[derive(Debug)]
-pub struct EventWalk {
+pub(crate) struct EventWalk {
     client: ApiClient,
     pacer: Pacer,
 }
 
 impl EventWalk {
     /// A walk over `client`'s event list at `pace`.
-    pub fn new(client: ApiClient, pace: Pace) -> Self {
+    pub(crate) fn new(client: ApiClient, pace: Pace) -> Self {
         EventWalk {
             client,
             pacer: Pacer::new(pace),
@@ -85,7 +69,7 @@ impl EventWalk {
     }
 
     /// How many requests the walk made, retries included.
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.pacer.requests
     }
 
@@ -106,7 +90,7 @@ impl EventWalk {
     ///
     /// The last [`FetchError`] once the pace's attempts are spent, or at
     /// once when it is not transient.
-    pub async fn fetch_event(&mut self, id: &EventId) -> Result<Event, FetchError> {
+    pub(crate) async fn fetch_event(&mut self, id: &EventId) -> Result<Event, FetchError> {
         let client = &self.client;
         self.pacer.run(|| client.fetch_event(id)).await
     }
@@ -117,7 +101,7 @@ impl EventWalk {
     /// # Errors
     ///
     /// As for [`fetch_event`](EventWalk::fetch_event).
-    pub async fn event_webhooks(
+    pub(crate) async fn event_webhooks(
         &mut self,
         id: &EventId,
     ) -> Result<Vec<crate::api::WebhookDelivery>, FetchError> {
@@ -131,7 +115,7 @@ impl EventWalk {
     /// # Errors
     ///
     /// As for [`fetch_event`](EventWalk::fetch_event).
-    pub async fn start(&mut self, from: &StartFrom) -> Result<Start, FetchError> {
+    pub(crate) async fn start(&mut self, from: &StartFrom) -> Result<Start, FetchError> {
         match from {
             StartFrom::Now => {
                 let page = self.list(ListEvents::new().limit(1)).await?;
@@ -196,7 +180,7 @@ impl EventWalk {
     ///
     /// As for [`fetch_event`](EventWalk::fetch_event); a cursor event the
     /// API no longer knows is a [`NotFound`](crate::FetchErrorKind::NotFound).
-    pub async fn page_after(&mut self, cursor: &Cursor) -> Result<WalkPage, FetchError> {
+    pub(crate) async fn page_after(&mut self, cursor: &Cursor) -> Result<WalkPage, FetchError> {
         match cursor {
             Cursor::After(id) => {
                 let query = self.query().end_before(id.clone());
