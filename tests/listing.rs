@@ -9,12 +9,18 @@
 //! its first ID); processout-python `processout/networking/request.py`
 //! (`_get_data`: the same parameter names). The vendor's pagination docs
 //! allow only one of `start_after` / `end_before` per request.
-#![cfg(all(feature = "reqwest", feature = "testing"))]
+#![cfg(all(feature = "reqwest", feature = "testing", feature = "reconciler"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
 use smart_router_webhooks::api::{ListEvents, RateLimit};
+use smart_router_webhooks::reconcile::{Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::MockApi;
-use smart_router_webhooks::{ApiClient, Event, EventId, EventType, FetchErrorKind};
+use smart_router_webhooks::{
+    ApiClient, Event, EventContext, EventId, EventType, FetchErrorKind, HandlerError, Receiver,
+};
 
 fn ev(id: &str) -> EventId {
     EventId::parse(id).unwrap()
@@ -216,9 +222,9 @@ async fn the_mock_rate_limit_answers_429_with_retry_after() {
     assert_eq!(per_second.iter().sum::<usize>(), 5);
 }
 
-/// A server on loopback answering `GET /events` with the body `pages`
-/// gives for the request's query (one connection per request).
-async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
+/// A server on loopback answering each request with the body `answers`
+/// gives for its target (path and query; one connection per request).
+async fn canned(answers: fn(&str) -> &'static str) -> ApiClient {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -234,8 +240,7 @@ async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
                 head.push(byte[0]);
             }
             let head = String::from_utf8_lossy(&head).into_owned();
-            let target = head.split(' ').nth(1).unwrap_or_default();
-            let body = pages(target.split_once('?').map_or("", |(_, q)| q));
+            let body = answers(head.split(' ').nth(1).unwrap_or_default());
             let answer = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
                  content-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -244,58 +249,123 @@ async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
             stream.write_all(answer.as_bytes()).await.unwrap();
         }
     });
-    addr
+    ApiClient::builder("proj_1", "key_1")
+        .base_url(format!("http://{addr}"))
+        .build()
+        .unwrap()
+}
+
+const UNEXPECTED: &str = r#"{"success":false,"error_type":"unexpected.query","message":"?"}"#;
+
+/// Walks `client`'s list from `start` in pages of 2, and returns the
+/// events handled, then the warnings of the skipped items of each page.
+async fn walk(client: ApiClient, start: StartFrom) -> (String, Vec<Vec<String>>) {
+    let handled: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let skipped: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let receiver = Receiver::builder()
+        .allow_unauthenticated()
+        .fetcher(client.clone())
+        .on_every_event("record", {
+            let handled = Arc::clone(&handled);
+            move |ctx: EventContext| {
+                handled.lock().unwrap().push(ctx.event().clone());
+                async { Ok::<_, HandlerError>(()) }
+            }
+        })
+        .build()
+        .unwrap();
+    let log = Arc::clone(&skipped);
+    Reconciler::builder(receiver, client)
+        .requests_per_second(1000.0)
+        .page_size(2)
+        // An unexpected request fails the test at once.
+        .request_attempts(1)
+        .start_from(start)
+        .observer(move |progress: &Progress<'_>| {
+            if let Progress::Page { skipped, .. } = progress {
+                let warnings = skipped.iter().map(ToString::to_string).collect();
+                log.lock().unwrap().push(warnings);
+            }
+        })
+        .build()
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    let handled = ids(&handled.lock().unwrap());
+    (handled, skipped.lock().unwrap().clone())
+}
+
+fn not_an_event(i: usize) -> String {
+    format!("`events[{i}]`: expected an event with an `id` and a `name`, found an object")
 }
 
 #[tokio::test]
-async fn an_item_that_is_no_event_is_skipped_with_a_warning_and_paging_moves_past_it() {
-    // Newest first: ev_05, an item without a name, an item whose ID is
-    // not one, then (after ev_04) a page of one nameless item, then ev_01.
-    let addr = canned_pages(|query| match query {
-        "limit=3" => {
+async fn items_that_are_no_events_are_reported_and_the_walk_moves_past_them() {
+    // Newest first, as the API lists: after ev_01, a page of two items
+    // that are no events, then ev_05 and an item whose ID is not one.
+    let client = canned(|target| match target {
+        "/events/ev_01" => {
+            r#"{"success":true,"event":{"id":"ev_01","name":"transaction.captured"}}"#
+        }
+        "/events?limit=2&end_before=ev_01" => {
             r#"{"success":true,"has_more":true,"events":[
-                {"id":"ev_05","name":"transaction.captured"},
-                {"id":"ev_04","name":null,"data":{}},
+                {"id":"ev_03","name":null,"data":{}},
+                {"id":"ev_02"}]}"#
+        }
+        "/events?limit=2&end_before=ev_03" => {
+            r#"{"success":true,"has_more":false,"events":[
+                {"id":"ev_05","name":"transaction.refunded"},
                 {"id":"not an id!","name":"transaction.captured"}]}"#
         }
-        "limit=3&start_after=ev_04" => {
-            r#"{"success":true,"has_more":true,"events":[{"id":"ev_02"}]}"#
+        _ => UNEXPECTED,
+    })
+    .await;
+    let (handled, skipped) = walk(client, StartFrom::Event(ev("ev_01"))).await;
+    // A page whose every item was skipped is not the end of the list.
+    assert_eq!(handled, "ev_01,ev_05");
+    assert_eq!(
+        skipped,
+        [
+            vec![not_an_event(0), not_an_event(1)],
+            vec![not_an_event(1)]
+        ]
+    );
+}
+
+#[tokio::test]
+async fn walking_back_to_a_time_moves_past_items_that_are_no_events() {
+    let client = canned(|target| match target {
+        "/events?limit=2" => {
+            r#"{"success":true,"has_more":true,"events":[
+                {"id":"ev_05","name":"transaction.captured"},
+                {"id":"ev_04","name":null}]}"#
         }
-        "limit=3&start_after=ev_02" => {
+        "/events?limit=2&start_after=ev_04" | "/events?limit=2&end_before=ev_01" => {
+            r#"{"success":true,"has_more":true,"events":[
+                {"id":"ev_03"},
+                {"id":"ev_02","name":null}]}"#
+        }
+        "/events?limit=2&start_after=ev_02" => {
             r#"{"success":true,"has_more":false,"events":[
                 {"id":"ev_01","name":"transaction.refunded"}]}"#
         }
-        _ => r#"{"success":false,"error_type":"unexpected.query","message":"?"}"#,
+        "/events?limit=2&end_before=ev_03" => {
+            r#"{"success":true,"has_more":false,"events":[
+                {"id":"ev_05","name":"transaction.captured"},
+                {"id":"ev_04","name":null}]}"#
+        }
+        _ => UNEXPECTED,
     })
     .await;
-    let client = ApiClient::builder("proj_1", "key_1")
-        .base_url(format!("http://{addr}"))
-        .build()
-        .unwrap();
-
-    let page = client
-        .list_events(&ListEvents::new().limit(3))
-        .await
-        .unwrap();
-    assert_eq!(ids(&page.events), "ev_05");
-    let warnings: Vec<String> = page.warnings.iter().map(ToString::to_string).collect();
+    let (handled, skipped) = walk(client, StartFrom::Time(SystemTime::UNIX_EPOCH)).await;
+    // From the oldest event, behind a page of items that are no events.
+    assert_eq!(handled, "ev_01,ev_05");
     assert_eq!(
-        warnings,
+        skipped,
         [
-            "`events[1]`: expected an event with an `id` and a `name`, found an object",
-            "`events[2]`: expected an event with an `id` and a `name`, found an object",
+            vec![not_an_event(0), not_an_event(1)],
+            vec![not_an_event(1)]
         ]
     );
-    assert!(page.warnings[1].raw().get().contains("not an id!"));
-    // The last item with a readable ID is where the next page starts.
-    assert_eq!(page.last_id(), Some(&ev("ev_04")));
-
-    let mut pager = client.event_pager(ListEvents::new().limit(3));
-    let mut pages = Vec::new();
-    while let Some(events) = pager.next_page().await.unwrap() {
-        pages.push(ids(&events));
-    }
-    // A page whose every item was skipped is an empty list, not the end.
-    assert_eq!(pages, ["ev_05", "", "ev_01"]);
-    assert_eq!(pager.cursor(), Some(&ev("ev_01")));
 }

@@ -475,8 +475,9 @@ impl Run<'_> {
                 has_more: page.has_more,
                 rate_limit: page.rate_limit.and_then(|limit| limit.limit),
                 rate_limit_remaining: page.rate_limit.and_then(|limit| limit.remaining),
+                skipped: &page.skipped,
             });
-            let empty = page.events.is_empty();
+            let empty = page.events.is_empty() && page.newest.is_none();
             for event in page.events {
                 if *stop.borrow() {
                     self.summary.interrupted = true;
@@ -491,6 +492,15 @@ impl Run<'_> {
                 }
                 if self.is_last(&cursor) {
                     return Ok(());
+                }
+            }
+            // The newest items of the page are no events (`skipped`, and
+            // reported): the cursor moves past them, so that a page of
+            // nothing else does not stop every later run there.
+            if let Some(newest) = page.newest {
+                if cursor.event_id() != Some(&newest) {
+                    cursor = Cursor::After(newest);
+                    self.save(cursor.clone(), None).await?;
                 }
             }
             if !page.has_more || empty {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::pace::{Pace, Pacer};
 use crate::api::{ApiClient, FetchError, ListEvents, RateLimit};
-use crate::model::{Event, EventId};
+use crate::model::{Event, EventId, ModelWarning};
 use crate::store::Cursor;
 
 /// Where a walk starts when no cursor was saved yet.
@@ -44,6 +44,11 @@ pub(crate) struct WalkPage {
     pub(crate) has_more: bool,
     /// The rate limit the API reported, if any.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// The items of the page that are no events, left out of `events`.
+    pub(crate) skipped: Vec<ModelWarning>,
+    /// The ID of the newest item of the page with a readable one, an
+    /// event or not: where the next page starts once the events are done.
+    pub(crate) newest: Option<EventId>,
 }
 
 /// Walks `GET /events` forward in time, with one cursor per request, in the
@@ -153,11 +158,15 @@ impl EventWalk {
                     cursor: Some(Cursor::After(event.id.clone())),
                 });
             }
-            let Some(last) = page.events.last() else {
+            // Paging from the last item with a readable ID, an event or
+            // not: a page of items that are no events is not the end.
+            let Some(last) = page.last_id().cloned() else {
                 break;
             };
-            query = query.start_after(last.id.clone());
-            oldest = page.events.into_iter().last();
+            query = query.start_after(last);
+            if let Some(event) = page.events.into_iter().last() {
+                oldest = Some(event);
+            }
             if !page.has_more {
                 break;
             }
@@ -185,12 +194,16 @@ impl EventWalk {
             Cursor::After(id) => {
                 let query = self.query().end_before(id.clone());
                 let page = self.list(query).await?;
+                // Newest first: the first item is the newest.
+                let newest = page.first_id().cloned();
                 let mut events = page.events;
                 events.reverse();
                 Ok(WalkPage {
                     events,
                     has_more: page.has_more,
                     rate_limit: page.rate_limit,
+                    skipped: page.warnings,
+                    newest,
                 })
             }
             // Nothing was done yet: the oldest event comes first.
@@ -200,6 +213,8 @@ impl EventWalk {
                     has_more: start.first.is_some(),
                     events: start.first.into_iter().collect(),
                     rate_limit: None,
+                    skipped: Vec::new(),
+                    newest: None,
                 })
             }
         }
