@@ -651,3 +651,48 @@ async fn the_audit_reports_events_whose_deliveries_all_failed() {
         "stops at `until`"
     );
 }
+
+#[tokio::test]
+async fn the_audit_reads_each_delivery_record_as_the_api_writes_it() {
+    let api = MockApi::start().await;
+    add(&api, 1..=1);
+    let vendor = api
+        .add_event_json(include_str!("fixtures/event-transaction-failed.json"))
+        .unwrap();
+    add(&api, 3..=3);
+    // The vendor's event: a code written as text, a URL with credentials,
+    // a field the crate does not model, and a response time.
+    api.add_webhook(
+        &vendor,
+        serde_json::json!({"id": "wh_1", "event_id": vendor.as_str(), "response_code": "500",
+               "request_url": "https://hooks:s3cr3t@shop.example/webhooks", "status": 2}),
+    );
+    api.add_webhook(
+        &vendor,
+        serde_json::json!({"id": "wh_2", "event_id": vendor.as_str(), "response_code": 404,
+               "response_time_ms": 42}),
+    );
+    // Delivered at the second attempt: not missed.
+    api.add_webhook(
+        &ev(3),
+        serde_json::json!({"id": "wh_3", "response_code": 500}),
+    );
+    api.add_webhook(
+        &ev(3),
+        serde_json::json!({"id": "wh_4", "response_code": 200}),
+    );
+    let client = api.client_builder().build().unwrap();
+    let missed = audit_deliveries(&client, &Cursor::After(ev(1)), None)
+        .await
+        .unwrap();
+    assert_eq!(missed.len(), 1, "{missed:?}");
+    let missed = &missed[0];
+    assert_eq!(missed.event.id, vendor);
+    assert_eq!(missed.status_codes(), [Some(500), Some(404)]);
+    assert!(missed.deliveries.iter().all(|d| !d.is_delivered()));
+    assert_eq!(missed.deliveries[0].extra["status"], 2);
+    assert_eq!(missed.deliveries[1].response_time_ms, Some(42));
+    assert!(!format!("{missed:?}").contains("s3cr3t"));
+    assert_eq!(api.requests(&format!("/events/{vendor}/webhooks")), 1);
+    assert_eq!(api.requests("/events/ev_003/webhooks"), 1);
+}

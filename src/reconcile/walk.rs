@@ -111,8 +111,7 @@ impl EventWalk {
         id: &EventId,
     ) -> Result<Vec<crate::api::WebhookDelivery>, FetchError> {
         let client = &self.client;
-        let page = self.pacer.run(|| client.event_webhooks(id)).await?;
-        Ok(page.webhooks)
+        self.pacer.run(|| client.event_webhooks(id)).await
     }
 
     /// Finds where a walk with no saved cursor begins.
