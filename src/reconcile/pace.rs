@@ -195,6 +195,23 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_limit_nearly_used_holds_the_next_request_a_second() {
+        let limit = |remaining| {
+            Some(RateLimit {
+                limit: Some(50),
+                remaining: Some(remaining),
+            })
+        };
+        let mut pacer = Pacer::new(Pace::default());
+        pacer.heed(None);
+        pacer.heed(limit(5));
+        assert_eq!(pacer.next, None, "a tenth left is not low");
+        pacer.heed(limit(4));
+        let held = pacer.next.expect("held") - Instant::now();
+        assert!(held > Duration::from_millis(900), "{held:?}");
+    }
+
+    #[test]
     fn pace_keeps_its_bounds() {
         let pace = Pace::default()
             .page_size(1000)
