@@ -12,6 +12,7 @@
 //! looked at again later.
 
 mod audit;
+mod builder;
 mod pace;
 mod progress;
 mod walk;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use audit::{MissedEvent, audit_deliveries};
+pub use builder::ReconcilerBuilder;
 pub use progress::{Progress, ReconcileObserver, RunSummary};
 pub use walk::StartFrom;
 // The reconciler's cursor and where it is kept: here only.
@@ -32,11 +34,10 @@ pub use crate::store::RedisCursorStore;
 pub use crate::store::{Cursor, CursorStore, MemoryCursorStore, WalkLease};
 
 use crate::api::{ApiClient, FetchError};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::model::{Event, EventId};
 use crate::receiver::{DeliveryReport, Outcome, Receiver};
 use crate::store::ClaimToken;
-use pace::Pace;
 use walk::EventWalk;
 
 /// Why a reconciler's run stopped before the newest event.
@@ -54,151 +55,6 @@ pub enum ReconcileError {
     /// Another instance took the walk's lease: this one stopped.
     #[error("another instance took the reconciler's lease")]
     LeaseLost,
-}
-
-/// Configures a [`Reconciler`]; made by [`Reconciler::builder`].
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct ReconcilerBuilder {
-    receiver: Receiver,
-    client: ApiClient,
-    cursors: Arc<dyn CursorStore>,
-    name: String,
-    start: StartFrom,
-    until: Option<EventId>,
-    pace: Pace,
-    attempts: u32,
-    retry_delay: Duration,
-    max_retry_delay: Duration,
-    lease: Duration,
-    observer: Option<Arc<dyn ReconcileObserver>>,
-}
-
-impl ReconcilerBuilder {
-    /// Where the cursor and the walk's lease are kept (default: a
-    /// [`MemoryCursorStore`] of its own). Share a
-    /// `RedisCursorStore` (feature `redis`) between
-    /// instances so that one walks at a time.
-    pub fn cursor_store(mut self, store: impl CursorStore) -> Self {
-        self.cursors = Arc::new(store);
-        self
-    }
-
-    /// The walk's name, which keys its cursor and lease (default
-    /// `events`): letters, digits, `-`, `_`, `.` and `:`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Where the first run starts when no cursor is saved (default
-    /// [`StartFrom::Now`]).
-    pub fn start_from(mut self, start: StartFrom) -> Self {
-        self.start = start;
-        self
-    }
-
-    /// The last event to walk (default: none, every new event): a run
-    /// stops once this event is done or reported stuck, and later runs
-    /// walk nothing more (stuck events are still tried again). With
-    /// [`start_from`](Self::start_from)`(StartFrom::Event(first))`, a
-    /// backfill of the events from `first` to `last`, both included. An
-    /// event the walk never meets (one before where it starts, or none
-    /// the API lists) changes nothing: the walk goes on to the newest.
-    pub fn until(mut self, last: EventId) -> Self {
-        self.until = Some(last);
-        self
-    }
-
-    /// At most this many API requests a second (default 2), retries
-    /// included: event listings and fetches share the vendor's
-    /// "secondary" rate limit with the receiver's fetches, so the walk
-    /// keeps to a budget and leaves webhook deliveries their share. At
-    /// least one every 10 minutes; a value that is not a positive number
-    /// is ignored. The walk also waits a further second before its next
-    /// request when the API reports less than a tenth of its limit left.
-    pub fn requests_per_second(mut self, rps: f64) -> Self {
-        self.pace = self.pace.requests_per_second(rps);
-        self
-    }
-
-    /// Events per page of the event list (default 100, the API's most),
-    /// brought into 1 to 100.
-    pub fn page_size(mut self, events: usize) -> Self {
-        self.pace = self.pace.page_size(events);
-        self
-    }
-
-    /// The wait before trying an API request again after a 429, a 5xx or
-    /// a network failure, when the API gave no `Retry-After` (which is
-    /// heeded when given): `first`, doubling up to `max`, each drawn at
-    /// random between half and all of it (default 1 s, up to 60 s). Not to
-    /// be confused with [`retries`](Self::retries), for events not done.
-    pub fn request_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.pace = self.pace.backoff(first, max);
-        self
-    }
-
-    /// How many times one API request (a page of the list, an event) is
-    /// tried before the run gives up with [`ReconcileError::Api`]
-    /// (default 8, at least 1); a refusal that trying again cannot mend
-    /// (credentials, an unknown event) gives up at once.
-    pub fn request_attempts(mut self, attempts: u32) -> Self {
-        self.pace = self.pace.max_attempts(attempts);
-        self
-    }
-
-    /// How many times an event that is not done (a handler failed
-    /// retryably, a store failed, a delivery holds it) is tried before it
-    /// is reported stuck and passed (default 5, at least 1; a stuck event
-    /// is kept in the cursor store and tried once more at the start of
-    /// every later run until it is done), and the
-    /// delay before the second try, doubling after each (default 2 s, up
-    /// to 5 min).
-    pub fn retries(mut self, attempts: u32, first_delay: Duration) -> Self {
-        self.attempts = attempts.max(1);
-        self.retry_delay = first_delay;
-        self.max_retry_delay = self.max_retry_delay.max(first_delay);
-        self
-    }
-
-    /// How long the walk's lease lasts without being renewed (default
-    /// 60 s): it is renewed before each page and each event, so an
-    /// instance that dies frees the walk after this long.
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// Receives the progress of every run.
-    pub fn observer(mut self, observer: impl ReconcileObserver) -> Self {
-        self.observer = Some(Arc::new(observer));
-        self
-    }
-
-    /// The reconciler.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidConfig`] when the name is empty or has other
-    /// characters than those allowed, or the lease is zero.
-    pub fn build(self) -> Result<Reconciler, Error> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-        if self.name.is_empty() || !self.name.chars().all(allowed) {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                "the reconciler's name is empty or has characters other than letters, digits, `-`, `_`, `.`, `:`",
-            ));
-        }
-        if self.lease.is_zero() {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                "the reconciler's lease is zero",
-            ));
-        }
-        Ok(Reconciler {
-            inner: Arc::new(self),
-        })
-    }
 }
 
 /// Walks the API's event list and gives each event to a [`Receiver`], so
@@ -250,20 +106,7 @@ impl Reconciler {
     /// A builder for a reconciler giving the events `client` lists to
     /// `receiver`.
     pub fn builder(receiver: Receiver, client: ApiClient) -> ReconcilerBuilder {
-        ReconcilerBuilder {
-            receiver,
-            client,
-            cursors: Arc::new(MemoryCursorStore::new()),
-            name: "events".to_owned(),
-            start: StartFrom::Now,
-            until: None,
-            pace: Pace::default(),
-            attempts: 5,
-            retry_delay: Duration::from_secs(2),
-            max_retry_delay: Duration::from_secs(300),
-            lease: Duration::from_secs(60),
-            observer: None,
-        }
+        ReconcilerBuilder::new(receiver, client)
     }
 
     /// Walks once, up to the newest event (a backfill, or one tick of
