@@ -18,32 +18,60 @@
 //!
 //! stdout is JSON lines: `{"forwarding_after":…}` once the walk has its
 //! starting point, then one line per event delivered.
+//!
+//! The walk is the crate's `Reconciler`: it lists the events and gives
+//! each to a receiver of this program's own, whose one handler forwards
+//! it.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use smart_router_webhooks::reconcile::Cursor;
-use smart_router_webhooks::reconcile::{EventWalk, Pace, StartFrom};
+use smart_router_webhooks::reconcile::{Cursor, Progress, ReconcileError, Reconciler, StartFrom};
 use smart_router_webhooks::testing::Sender;
-use smart_router_webhooks::{ApiClient, Event, EventId};
+use smart_router_webhooks::{ApiClient, EventContext, EventId, HandlerError, Receiver};
 
 fn var(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set"))
 }
 
-async fn deliver(sender: &Sender, event: &Event) {
-    let delivery = sender.deliver(&event.id, Some(&event.name)).await;
-    println!(
-        "{}",
-        json!({
-            "event_id": event.id.as_str(),
-            "event_type": event.name.as_str(),
-            "status": delivery.last_status().map(|s| s.as_u16()),
-            "attempts": delivery.attempts.len(),
-            "delivered": delivery.delivered(),
+/// A receiver that takes no delivery itself (so it needs no credentials):
+/// the reconciler gives it each event, and its handler delivers it to
+/// `FORWARD_TO` and prints the answer.
+fn forwarder(client: &ApiClient, sender: Sender) -> Result<Receiver, String> {
+    Receiver::builder()
+        .allow_unauthenticated()
+        .fetcher(client.clone())
+        .on_every_event("forward", move |ctx: EventContext| {
+            let sender = sender.clone();
+            async move {
+                let event = ctx.event();
+                let delivery = sender.deliver(&event.id, Some(&event.name)).await;
+                println!(
+                    "{}",
+                    json!({
+                        "event_id": event.id.as_str(),
+                        "event_type": event.name.as_str(),
+                        "status": delivery.last_status().map(|s| s.as_u16()),
+                        "attempts": delivery.attempts.len(),
+                        "delivered": delivery.delivered(),
+                    })
+                );
+                Ok::<_, HandlerError>(())
+            }
         })
-    );
+        // Six attempts of up to 5 s each, with the waits between them.
+        .handler_timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| format!("receiver: {e}"))
+}
+
+fn failed(error: ReconcileError) -> String {
+    match error {
+        ReconcileError::Api(error) => format!("the API: {error}"),
+        error => error.to_string(),
+    }
 }
 
 async fn run() -> Result<(), String> {
@@ -62,8 +90,8 @@ async fn run() -> Result<(), String> {
         .ok()
         .and_then(|ms| ms.parse().ok())
         .map_or(Duration::from_secs(2), Duration::from_millis);
-    let mut walk = EventWalk::new(client, Pace::new().requests_per_second(2.0));
-    let api = |e: smart_router_webhooks::FetchError| format!("the API: {e}");
+    // Two requests a second at most, the reconciler's default.
+    let walk = Reconciler::builder(forwarder(&client, sender)?, client).name("forward");
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, range] = args.as_slice() {
@@ -73,39 +101,35 @@ async fn run() -> Result<(), String> {
         let (from, to) = range.split_once("..").unwrap_or((range, range));
         let id = |text: &str| EventId::parse(text).map_err(|e| format!("--replay: {e}"));
         let (from, to) = (id(from)?, id(to)?);
-        let first = walk.fetch_event(&from).await.map_err(api)?;
-        deliver(&sender, &first).await;
-        let mut cursor = Cursor::After(from.clone());
-        if from == to {
-            return Ok(());
+        let replay = walk
+            .start_from(StartFrom::Event(from.clone()))
+            .until(to.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let summary = replay.run_once().await.map_err(failed)?;
+        if summary.cursor != Some(Cursor::After(to.clone())) {
+            return Err(format!("{to} does not come after {from}"));
         }
-        loop {
-            let page = walk.page_after(&cursor).await.map_err(api)?;
-            for event in &page.events {
-                deliver(&sender, event).await;
-                if event.id == to {
-                    return Ok(());
-                }
-                cursor = Cursor::After(event.id.clone());
-            }
-            if !page.has_more {
-                return Err(format!("{to} does not come after {from}"));
-            }
-        }
+        return Ok(());
     }
 
-    let start = walk.start(&StartFrom::Now).await.map_err(api)?;
-    let mut cursor = start.cursor.unwrap_or(Cursor::Beginning);
-    println!("{}", json!({"forwarding_after": cursor.to_text()}));
+    // The first cursor the walk saves is its starting point: the newest
+    // event now.
+    let announced = AtomicBool::new(false);
+    let follow = walk
+        .start_from(StartFrom::Now)
+        .observer(move |progress: &Progress<'_>| {
+            if let Progress::Cursor { cursor, .. } = progress {
+                if !announced.swap(true, Ordering::SeqCst) {
+                    println!("{}", json!({"forwarding_after": cursor.to_text()}));
+                }
+            }
+        })
+        .build()
+        .map_err(|e| e.to_string())?;
     loop {
-        let page = walk.page_after(&cursor).await.map_err(api)?;
-        for event in &page.events {
-            deliver(&sender, event).await;
-            cursor = Cursor::After(event.id.clone());
-        }
-        if !page.has_more {
-            tokio::time::sleep(every).await;
-        }
+        follow.run_once().await.map_err(failed)?;
+        tokio::time::sleep(every).await;
     }
 }
 

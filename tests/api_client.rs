@@ -1,7 +1,8 @@
 //! `ApiClient` with the reqwest transport against the mock API on
 //! loopback: the exact request, the vendor's answers as typed values, every
-//! failure mode mapped to its `FetchError` kind, listing, and no credential
-//! in any output.
+//! failure mode mapped to its `FetchError` kind, and no credential in any
+//! output. (The event list and delivery records, read by the reconciler,
+//! are in `tests/listing.rs` and `tests/reconcile.rs`.)
 #![cfg(all(feature = "reqwest", feature = "testing"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,12 +11,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::json;
-use smart_router_webhooks::api::{
-    ListEvents, Order, ReqwestTransport, TransportError, TransportErrorKind,
-};
+use smart_router_webhooks::api::{ReqwestTransport, TransportError, TransportErrorKind};
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
-    Amount, ApiClient, Event, EventId, EventType, FetchError, FetchErrorKind, OperationType,
+    Amount, ApiClient, EventId, EventType, FetchError, FetchErrorKind, OperationType,
     TransactionId, TransactionStatus,
 };
 
@@ -363,128 +362,6 @@ async fn an_invalid_id_never_reaches_the_api() {
     assert!(EventId::parse("../transactions/tr_1").is_err());
     assert!(TransactionId::parse("tr_1?expand=all").is_err());
     assert_eq!(api.total_requests(), 0);
-}
-
-/// Adds `ev_1` … `ev_n`, the oldest first.
-fn add_events(api: &MockApi, n: usize) {
-    for i in 1..=n {
-        api.add_event(Event::new(
-            ev(&format!("ev_{i}")),
-            EventType::TransactionCaptured,
-        ));
-    }
-}
-
-fn ids(events: &[Event]) -> Vec<&str> {
-    events.iter().map(|e| e.id.as_str()).collect()
-}
-
-#[tokio::test]
-async fn the_pager_walks_three_pages_and_stops_at_the_last() {
-    let api = MockApi::start().await;
-    add_events(&api, 7);
-    let client = client(&api);
-
-    let mut pager = client.event_pager(ListEvents::new().limit(3).order(Order::Asc));
-    let mut pages = Vec::new();
-    while let Some(events) = pager.next_page().await.unwrap() {
-        pages.push(ids(&events).join(","));
-    }
-    assert_eq!(pages, ["ev_1,ev_2,ev_3", "ev_4,ev_5,ev_6", "ev_7"]);
-    assert_eq!(pager.cursor(), Some(&ev("ev_7")));
-    assert!(pager.is_done());
-    assert_eq!(pager.next_page().await.unwrap(), None);
-
-    let requests = api.recorded_requests();
-    assert_eq!(requests.len(), 3, "no request after has_more: false");
-    let cursors: Vec<_> = requests
-        .iter()
-        .map(|r| r.query_param("start_after"))
-        .collect();
-    assert_eq!(cursors, [None, Some("ev_3".into()), Some("ev_6".into())]);
-    for request in &requests {
-        assert_eq!(request.path, "/events");
-        assert_eq!(request.query_param("limit").as_deref(), Some("3"));
-        assert_eq!(request.query_param("order").as_deref(), Some("asc"));
-    }
-}
-
-#[tokio::test]
-async fn events_since_a_saved_cursor_resumes_after_it() {
-    let api = MockApi::start().await;
-    add_events(&api, 5);
-    let client = client(&api);
-
-    let mut pager = client.events_since(Some(ev("ev_2")));
-    let events = pager.next_page().await.unwrap().unwrap();
-    assert_eq!(ids(&events), ["ev_3", "ev_4", "ev_5"]);
-    assert_eq!(pager.next_page().await.unwrap(), None);
-    let request = api.last_request().unwrap();
-    assert_eq!(request.query_param("start_after").as_deref(), Some("ev_2"));
-    assert_eq!(request.query_param("limit").as_deref(), Some("100"));
-
-    // Nothing new since ev_5: one request, no page.
-    let mut pager = client.events_since(pager.cursor().cloned());
-    assert_eq!(pager.next_page().await.unwrap(), None);
-    assert_eq!(pager.cursor(), Some(&ev("ev_5")));
-}
-
-#[tokio::test]
-async fn a_failed_page_is_retried_from_the_same_cursor() {
-    let api = MockApi::start().await;
-    add_events(&api, 4);
-    let client = client(&api);
-    let mut pager = client.event_pager(ListEvents::new().limit(2).order(Order::Asc));
-    pager.next_page().await.unwrap().unwrap();
-    api.fail_next(1, Failure::InternalError);
-    let err = pager.next_page().await.unwrap_err();
-    assert_eq!(err.kind(), FetchErrorKind::Unavailable);
-    assert_eq!(pager.cursor(), Some(&ev("ev_2")));
-    let events = pager.next_page().await.unwrap().unwrap();
-    assert_eq!(ids(&events), ["ev_3", "ev_4"]);
-}
-
-#[tokio::test]
-async fn lists_newest_first_by_default() {
-    let api = MockApi::start().await;
-    add_events(&api, 3);
-    let page = client(&api).list_events(&ListEvents::new()).await.unwrap();
-    assert_eq!(ids(&page.events), ["ev_3", "ev_2", "ev_1"]);
-    assert!(!page.has_more);
-    assert_eq!(api.last_request().unwrap().query, None);
-}
-
-#[tokio::test]
-async fn lists_the_delivery_records_of_an_event() {
-    let api = MockApi::start().await;
-    let id = api.add_event_json(EVENT_FAILED).unwrap();
-    api.add_webhook(
-        &id,
-        json!({"id": "wh_1", "event_id": id.as_str(), "response_code": "500",
-               "request_url": "https://hooks:s3cr3t@shop.example/webhooks", "status": 2}),
-    );
-    api.add_webhook(
-        &id,
-        json!({"id": "wh_2", "event_id": id.as_str(), "response_code": 200, "response_time_ms": 42}),
-    );
-    let page = client(&api).event_webhooks(&id).await.unwrap();
-    assert!(!page.has_more);
-    let codes: Vec<_> = page.webhooks.iter().map(|w| w.response_code).collect();
-    assert_eq!(codes, [Some(500), Some(200)]);
-    assert!(!page.webhooks[0].is_delivered() && page.webhooks[1].is_delivered());
-    assert_eq!(page.webhooks[0].extra["status"], 2);
-    assert_eq!(page.webhooks[1].response_time_ms, Some(42));
-    assert!(!format!("{page:?}").contains("s3cr3t"));
-    assert_eq!(
-        api.last_request().unwrap().path,
-        format!("/events/{VENDOR_EVENT_ID}/webhooks")
-    );
-
-    let err = client(&api)
-        .event_webhooks(&ev("ev_missing"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), FetchErrorKind::NotFound);
 }
 
 #[tokio::test]

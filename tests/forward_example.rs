@@ -2,7 +2,7 @@
 //! and the ready receiver (`examples/receiver.rs`) on loopback, both as
 //! child processes: every new event delivered once, in order, with the
 //! webhook URL's credentials; `--replay` delivers one again, answered as
-//! a duplicate when it was already processed.
+//! a duplicate when it was already processed, or a range of them.
 #![cfg(all(
     feature = "testing",
     feature = "reqwest",
@@ -112,6 +112,29 @@ async fn forwards_new_events_once_in_order_to_the_receiver_and_replays_one() {
     let line = next_json(&handled, WITHIN);
     assert_eq!(line["event_id"], "ev_2", "{line}");
 
+    // A range: every event from the first to the last, both included, in
+    // order, then the program ends.
+    let mut replay = forward(&["--replay", "ev_1..ev_3"]);
+    let replayed = lines(replay.0.stdout.take().unwrap());
+    let delivered: Vec<String> = (1..=3)
+        .map(|_| delivered_once(&next_json(&replayed, WITHIN)))
+        .collect();
+    assert_eq!(delivered, ["ev_1", "ev_2", "ev_3"]);
+    assert_eq!(replay.exit_within(WITHIN).code(), Some(0));
+    assert_eq!(rest(&replayed, WITHIN), Vec::<String>::new());
+    for id in ["ev_1", "ev_3"] {
+        let line = next_json(&handled, WITHIN);
+        assert_eq!(line["event_id"], id, "{line}");
+    }
+
+    // A last event that does not come after the first: what follows the
+    // first is delivered (here nothing), then the program fails.
+    let mut replay = forward(&["--replay", "ev_6..ev_5"]);
+    let replayed = lines(replay.0.stdout.take().unwrap());
+    assert_eq!(delivered_once(&next_json(&replayed, WITHIN)), "ev_6");
+    assert_eq!(replay.exit_within(WITHIN).code(), Some(2));
+    assert_eq!(rest(&replayed, WITHIN), Vec::<String>::new());
+
     // The receiver's whole output, once it has ended: its handler ran for
     // nothing else, and it reported each delivery with its outcome.
     drop(receiver);
@@ -129,6 +152,10 @@ async fn forwards_new_events_once_in_order_to_the_receiver_and_replays_one() {
             "200 processed ev_6",
             "200 duplicate ev_5",
             "200 processed ev_2",
+            "200 processed ev_1",
+            "200 duplicate ev_2",
+            "200 processed ev_3",
+            "200 duplicate ev_6",
         ]
     );
 }

@@ -1,37 +1,31 @@
-//! The event listing (`GET /events`) against the mock API on loopback: the
-//! exact query string of each page in both directions, one cursor per
-//! request, the SDKs' `filter` and `expand`, and the rate-limit headers.
+//! The event list (`GET /events`) as the reconciler pages through it,
+//! against the mock API and canned answers on loopback: the exact query
+//! string of each page in both directions, one cursor per request, no
+//! request past the last page, and items that are no events reported and
+//! passed. (Its rate-limit headers, budget and `Retry-After` are in
+//! `tests/reconcile.rs`.)
 //!
 //! The parameters follow the vendor's SDKs: processout-go `processout.go`
-//! (`setupRequest` sends `filter`, `limit`, `end_before`, `start_after` and
-//! one `expand[]` per sub-resource) and `list.go` (`NextPage` pages with
-//! `start_after` = the last ID of the page, `PrevPage` with `end_before` =
-//! its first ID); processout-python `processout/networking/request.py`
-//! (`_get_data`: the same parameter names). The vendor's pagination docs
-//! allow only one of `start_after` / `end_before` per request.
-#![cfg(all(feature = "reqwest", feature = "testing"))]
+//! (`setupRequest` sends `limit`, `end_before` and `start_after`) and
+//! `list.go` (`NextPage` pages with `start_after` = the last ID of the
+//! page, `PrevPage` with `end_before` = its first ID); processout-python
+//! `processout/networking/request.py` (`_get_data`: the same parameter
+//! names). The vendor's pagination docs allow only one of `start_after` /
+//! `end_before` per request.
+#![cfg(all(feature = "reqwest", feature = "testing", feature = "reconciler"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use smart_router_webhooks::api::{ListEvents, RateLimit};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use smart_router_webhooks::reconcile::{Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::MockApi;
-use smart_router_webhooks::{ApiClient, Event, EventId, EventType, FetchErrorKind};
+use smart_router_webhooks::{
+    ApiClient, Event, EventContext, EventId, EventType, FetchErrorKind, HandlerError, Receiver,
+};
 
 fn ev(id: &str) -> EventId {
     EventId::parse(id).unwrap()
-}
-
-fn client(api: &MockApi) -> ApiClient {
-    api.client_builder().build().unwrap()
-}
-
-/// `ev_01` … `ev_{n}`, oldest first.
-fn add_events(api: &MockApi, n: usize) {
-    for i in 1..=n {
-        api.add_event(Event::new(
-            ev(&format!("ev_{i:02}")),
-            EventType::TransactionCaptured,
-        ));
-    }
 }
 
 fn ids(events: &[Event]) -> String {
@@ -42,89 +36,101 @@ fn ids(events: &[Event]) -> String {
         .join(",")
 }
 
-fn queries(api: &MockApi) -> Vec<String> {
-    api.recorded_requests()
+/// What a walk did: the events handled, in order, and for each page the
+/// skipped items' warnings, then their raw JSON.
+#[derive(Debug, Default)]
+struct Walked {
+    handled: String,
+    skipped: Vec<Vec<String>>,
+    raw: Vec<Vec<String>>,
+}
+
+/// Walks `client`'s list once from `start` in pages of `page_size`.
+async fn walk(client: ApiClient, start: StartFrom, page_size: usize) -> Walked {
+    let handled: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let walked: Arc<Mutex<Walked>> = Arc::default();
+    let receiver = Receiver::builder()
+        .allow_unauthenticated()
+        .fetcher(client.clone())
+        .on_every_event("record", {
+            let handled = Arc::clone(&handled);
+            move |ctx: EventContext| {
+                handled.lock().unwrap().push(ctx.event().clone());
+                async { Ok::<_, HandlerError>(()) }
+            }
+        })
+        .build()
+        .unwrap();
+    let log = Arc::clone(&walked);
+    Reconciler::builder(receiver, client)
+        .requests_per_second(1000.0)
+        .page_size(page_size)
+        // An unexpected request fails the test at once.
+        .request_attempts(1)
+        .start_from(start)
+        .observer(move |progress: &Progress<'_>| {
+            if let Progress::Page { skipped, .. } = progress {
+                let mut log = log.lock().unwrap();
+                log.skipped
+                    .push(skipped.iter().map(ToString::to_string).collect());
+                log.raw
+                    .push(skipped.iter().map(|w| w.raw().get().to_owned()).collect());
+            }
+        })
+        .build()
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    let mut walked = std::mem::take(&mut *walked.lock().unwrap());
+    walked.handled = ids(&handled.lock().unwrap());
+    walked
+}
+
+#[tokio::test]
+async fn pages_back_then_forward_with_one_cursor_each_and_none_past_the_last() {
+    let api = MockApi::start().await;
+    for i in 1..=10 {
+        api.add_event(Event::new(
+            ev(&format!("ev_{i:02}")),
+            EventType::TransactionCaptured,
+        ));
+    }
+    let client = api.client_builder().build().unwrap();
+    // From before every event: back through the list to the oldest, then
+    // forward to the newest.
+    let walked = walk(client, StartFrom::Time(SystemTime::UNIX_EPOCH), 3).await;
+    assert_eq!(
+        walked.handled,
+        "ev_01,ev_02,ev_03,ev_04,ev_05,ev_06,ev_07,ev_08,ev_09,ev_10"
+    );
+    let queries: Vec<String> = api
+        .recorded_requests()
         .into_iter()
-        .map(|r| r.query.unwrap_or_default())
-        .collect()
-}
-
-#[tokio::test]
-async fn the_pager_walks_three_pages_forward_then_back_with_one_cursor_each() {
-    let api = MockApi::start().await;
-    add_events(&api, 10);
-    let client = client(&api);
-    // Newest first, the API's default order.
-    let mut pager = client.event_pager(ListEvents::new().limit(3));
-    let mut forward = Vec::new();
-    for _ in 0..3 {
-        forward.push(ids(&pager.next_page().await.unwrap().unwrap()));
-    }
+        .map(|r| format!("{} {}", r.path, r.query.unwrap_or_default()))
+        .collect();
     assert_eq!(
-        forward,
+        queries,
         [
-            "ev_10,ev_09,ev_08",
-            "ev_07,ev_06,ev_05",
-            "ev_04,ev_03,ev_02"
+            // Newest first, the API's default order: `start_after` the last
+            // ID of each page goes back in time…
+            "/events limit=3",
+            "/events limit=3&start_after=ev_08",
+            "/events limit=3&start_after=ev_05",
+            "/events limit=3&start_after=ev_02",
+            // … and `end_before` the newest event done comes forward, the
+            // events nearest it first; none after `has_more: false`.
+            "/events limit=3&end_before=ev_01",
+            "/events limit=3&end_before=ev_04",
+            "/events limit=3&end_before=ev_07",
         ]
     );
-    assert_eq!(
-        queries(&api),
-        [
-            "limit=3",
-            "limit=3&start_after=ev_08",
-            "limit=3&start_after=ev_05",
-        ]
-    );
-
-    api.reset_requests();
-    let mut backward = Vec::new();
-    for _ in 0..3 {
-        backward.push(pager.previous_page().await.unwrap().map(|e| ids(&e)));
-    }
-    assert_eq!(
-        backward,
-        [
-            Some("ev_07,ev_06,ev_05".to_owned()),
-            Some("ev_10,ev_09,ev_08".to_owned()),
-            None,
-        ]
-    );
-    assert_eq!(
-        queries(&api),
-        ["limit=3&end_before=ev_04", "limit=3&end_before=ev_07"],
-        "each page carries only the cursor of its direction; none after has_more: false"
-    );
-}
-
-#[tokio::test]
-async fn a_pager_started_from_end_before_pages_with_start_after_next() {
-    let api = MockApi::start().await;
-    add_events(&api, 6);
-    let client = client(&api);
-    let mut pager = client.event_pager(ListEvents::new().limit(2).end_before(ev("ev_03")));
-    let pages = [
-        ids(&pager.next_page().await.unwrap().unwrap()),
-        ids(&pager.next_page().await.unwrap().unwrap()),
-        ids(&pager.next_page().await.unwrap().unwrap()),
-    ];
-    // The events nearest ev_03 on its newer side, then older ones.
-    assert_eq!(pages, ["ev_05,ev_04", "ev_03,ev_02", "ev_01"]);
-    assert_eq!(
-        queries(&api),
-        [
-            "limit=2&end_before=ev_03",
-            "limit=2&start_after=ev_04",
-            "limit=2&start_after=ev_02",
-        ]
-    );
-    assert!(pager.is_done());
 }
 
 #[tokio::test]
 async fn the_mock_refuses_both_cursors_as_the_api_does() {
     let api = MockApi::start().await;
-    add_events(&api, 3);
+    api.add_event(Event::new(ev("ev_01"), EventType::TransactionCaptured));
     use base64::Engine as _;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let token = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -146,59 +152,13 @@ async fn the_mock_refuses_both_cursors_as_the_api_does() {
 }
 
 #[tokio::test]
-async fn sends_filter_and_expand_as_the_sdks_do() {
-    let api = MockApi::start().await;
-    add_events(&api, 2);
-    let page = client(&api)
-        .list_events(
-            &ListEvents::new()
-                .filter("name:transaction.captured")
-                .limit(5)
-                .expand("project")
-                .expand("webhooks"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(ids(&page.events), "ev_02,ev_01");
-    assert_eq!(
-        queries(&api),
-        ["filter=name%3Atransaction.captured&limit=5&expand%5B%5D=project&expand%5B%5D=webhooks"]
-    );
-}
-
-#[tokio::test]
-async fn surfaces_the_rate_limit_headers() {
-    let api = MockApi::builder().rate_limit(50).start().await;
-    add_events(&api, 1);
-    let client = client(&api);
-    let page = client.list_events(&ListEvents::new()).await.unwrap();
-    let limit = page.rate_limit.unwrap();
-    assert_eq!(limit.limit, Some(50));
-    assert!(limit.remaining.unwrap() < 50);
-    assert!(!limit.is_low());
-
-    let mut pager = client.event_pager(ListEvents::new());
-    pager.next_page().await.unwrap();
-    assert_eq!(pager.rate_limit().unwrap().limit, Some(50));
-
-    // Without the headers, nothing is made up.
-    let plain = MockApi::start().await;
-    add_events(&plain, 1);
-    let page = self::client(&plain)
-        .list_events(&ListEvents::new())
-        .await
-        .unwrap();
-    assert_eq!(page.rate_limit, None::<RateLimit>);
-}
-
-#[tokio::test]
 async fn the_mock_rate_limit_answers_429_with_retry_after() {
     let api = MockApi::builder().rate_limit(3).start().await;
-    add_events(&api, 1);
-    let client = client(&api);
+    api.add_event(Event::new(ev("ev_01"), EventType::TransactionCaptured));
+    let client = api.client_builder().build().unwrap();
     let mut kinds = Vec::new();
     for _ in 0..5 {
-        kinds.push(client.list_events(&ListEvents::new()).await.map(|_| ()));
+        kinds.push(client.fetch_event(&ev("ev_01")).await.map(|_| ()));
     }
     let refused: Vec<_> = kinds.iter().filter_map(|r| r.as_ref().err()).collect();
     // Five requests within one second (or two, at a boundary): at least
@@ -216,9 +176,9 @@ async fn the_mock_rate_limit_answers_429_with_retry_after() {
     assert_eq!(per_second.iter().sum::<usize>(), 5);
 }
 
-/// A server on loopback answering `GET /events` with the body `pages`
-/// gives for the request's query (one connection per request).
-async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
+/// A server on loopback answering each request with the body `answers`
+/// gives for its target (path and query; one connection per request).
+async fn canned(answers: fn(&str) -> &'static str) -> ApiClient {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -234,8 +194,7 @@ async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
                 head.push(byte[0]);
             }
             let head = String::from_utf8_lossy(&head).into_owned();
-            let target = head.split(' ').nth(1).unwrap_or_default();
-            let body = pages(target.split_once('?').map_or("", |(_, q)| q));
+            let body = answers(head.split(' ').nth(1).unwrap_or_default());
             let answer = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
                  content-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -244,58 +203,85 @@ async fn canned_pages(pages: fn(&str) -> &'static str) -> std::net::SocketAddr {
             stream.write_all(answer.as_bytes()).await.unwrap();
         }
     });
-    addr
+    ApiClient::builder("proj_1", "key_1")
+        .base_url(format!("http://{addr}"))
+        .build()
+        .unwrap()
+}
+
+const UNEXPECTED: &str = r#"{"success":false,"error_type":"unexpected.query","message":"?"}"#;
+
+fn not_an_event(i: usize) -> String {
+    format!("`events[{i}]`: expected an event with an `id` and a `name`, found an object")
 }
 
 #[tokio::test]
-async fn an_item_that_is_no_event_is_skipped_with_a_warning_and_paging_moves_past_it() {
-    // Newest first: ev_05, an item without a name, an item whose ID is
-    // not one, then (after ev_04) a page of one nameless item, then ev_01.
-    let addr = canned_pages(|query| match query {
-        "limit=3" => {
+async fn items_that_are_no_events_are_reported_and_the_walk_moves_past_them() {
+    // Newest first, as the API lists: after ev_01, a page of two items
+    // that are no events, then ev_05 and an item whose ID is not one.
+    let client = canned(|target| match target {
+        "/events/ev_01" => {
+            r#"{"success":true,"event":{"id":"ev_01","name":"transaction.captured"}}"#
+        }
+        "/events?limit=2&end_before=ev_01" => {
             r#"{"success":true,"has_more":true,"events":[
-                {"id":"ev_05","name":"transaction.captured"},
-                {"id":"ev_04","name":null,"data":{}},
+                {"id":"ev_03","name":null,"data":{}},
+                {"id":"ev_02"}]}"#
+        }
+        "/events?limit=2&end_before=ev_03" => {
+            r#"{"success":true,"has_more":false,"events":[
+                {"id":"ev_05","name":"transaction.refunded"},
                 {"id":"not an id!","name":"transaction.captured"}]}"#
         }
-        "limit=3&start_after=ev_04" => {
-            r#"{"success":true,"has_more":true,"events":[{"id":"ev_02"}]}"#
+        _ => UNEXPECTED,
+    })
+    .await;
+    let walked = walk(client, StartFrom::Event(ev("ev_01")), 2).await;
+    // A page whose every item was skipped is not the end of the list.
+    assert_eq!(walked.handled, "ev_01,ev_05");
+    assert!(walked.raw[1][0].contains("not an id!"), "{walked:?}");
+    assert_eq!(
+        walked.skipped,
+        [
+            vec![not_an_event(0), not_an_event(1)],
+            vec![not_an_event(1)]
+        ]
+    );
+}
+
+#[tokio::test]
+async fn walking_back_to_a_time_moves_past_items_that_are_no_events() {
+    let client = canned(|target| match target {
+        "/events?limit=2" => {
+            r#"{"success":true,"has_more":true,"events":[
+                {"id":"ev_05","name":"transaction.captured"},
+                {"id":"ev_04","name":null}]}"#
         }
-        "limit=3&start_after=ev_02" => {
+        "/events?limit=2&start_after=ev_04" | "/events?limit=2&end_before=ev_01" => {
+            r#"{"success":true,"has_more":true,"events":[
+                {"id":"ev_03"},
+                {"id":"ev_02","name":null}]}"#
+        }
+        "/events?limit=2&start_after=ev_02" => {
             r#"{"success":true,"has_more":false,"events":[
                 {"id":"ev_01","name":"transaction.refunded"}]}"#
         }
-        _ => r#"{"success":false,"error_type":"unexpected.query","message":"?"}"#,
+        "/events?limit=2&end_before=ev_03" => {
+            r#"{"success":true,"has_more":false,"events":[
+                {"id":"ev_05","name":"transaction.captured"},
+                {"id":"ev_04","name":null}]}"#
+        }
+        _ => UNEXPECTED,
     })
     .await;
-    let client = ApiClient::builder("proj_1", "key_1")
-        .base_url(format!("http://{addr}"))
-        .build()
-        .unwrap();
-
-    let page = client
-        .list_events(&ListEvents::new().limit(3))
-        .await
-        .unwrap();
-    assert_eq!(ids(&page.events), "ev_05");
-    let warnings: Vec<String> = page.warnings.iter().map(ToString::to_string).collect();
+    let walked = walk(client, StartFrom::Time(SystemTime::UNIX_EPOCH), 2).await;
+    // From the oldest event, behind a page of items that are no events.
+    assert_eq!(walked.handled, "ev_01,ev_05");
     assert_eq!(
-        warnings,
+        walked.skipped,
         [
-            "`events[1]`: expected an event with an `id` and a `name`, found an object",
-            "`events[2]`: expected an event with an `id` and a `name`, found an object",
+            vec![not_an_event(0), not_an_event(1)],
+            vec![not_an_event(1)]
         ]
     );
-    assert!(page.warnings[1].raw().get().contains("not an id!"));
-    // The last item with a readable ID is where the next page starts.
-    assert_eq!(page.last_id(), Some(&ev("ev_04")));
-
-    let mut pager = client.event_pager(ListEvents::new().limit(3));
-    let mut pages = Vec::new();
-    while let Some(events) = pager.next_page().await.unwrap() {
-        pages.push(ids(&events));
-    }
-    // A page whose every item was skipped is an empty list, not the end.
-    assert_eq!(pages, ["ev_05", "", "ev_01"]);
-    assert_eq!(pager.cursor(), Some(&ev("ev_01")));
 }

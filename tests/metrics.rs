@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
 use smart_router_webhooks::metrics as names;
-use smart_router_webhooks::reconcile::{Pace, Reconciler, StartFrom};
+use smart_router_webhooks::reconcile::{Reconciler, StartFrom};
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
     Credentials, Event, EventContext, EventId, EventType, HandlerError, Receiver, Transaction,
@@ -261,7 +261,8 @@ fn the_reconciler_records_its_progress_and_lag() {
             .await;
         let reconciler = Reconciler::builder(receiver, client)
             .start_from(StartFrom::Time(std::time::SystemTime::UNIX_EPOCH))
-            .pace(Pace::new().requests_per_second(1000.0).page_size(2))
+            .requests_per_second(1000.0)
+            .page_size(2)
             .build()
             .unwrap();
         let summary = reconciler.run_once().await.unwrap();

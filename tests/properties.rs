@@ -713,6 +713,7 @@ proptest! {
         }
     }
 
+    #[cfg(feature = "reconciler")]
     #[test]
     fn a_listing_page_with_any_one_field_replaced_still_parses(
         at in any::<proptest::sample::Index>(),
@@ -739,8 +740,8 @@ proptest! {
         let listed = list_page(page.to_string());
         prop_assert!(listed.is_ok(), "{}: {:?}", path, listed.err());
         let listed = listed.unwrap();
-        prop_assert_eq!(listed.events.len(), expected.len());
-        for (index, (event, expected)) in listed.events.iter().zip(&expected).enumerate() {
+        prop_assert_eq!(listed.len(), expected.len());
+        for (index, (event, expected)) in listed.iter().zip(&expected).enumerate() {
             let got = identity(event);
             prop_assert_eq!(&got.0, &expected.0);
             prop_assert_eq!(&got.1, &expected.1);
@@ -751,21 +752,55 @@ proptest! {
     }
 }
 
-/// The page `body` read by `ApiClient::list_events`.
-fn list_page(
-    body: String,
-) -> Result<smart_router_webhooks::api::EventPage, smart_router_webhooks::FetchError> {
-    use smart_router_webhooks::api::{ListEvents, transport_fn};
-    let transport = transport_fn(move |_, _| {
-        let body = bytes::Bytes::from(body.clone());
-        async move { Ok(http::Response::new(body)) }
+/// The events a reconciler walks from a page of the event list answered
+/// with `body`, in the page's order: started from now (after `ev_start`),
+/// it lists the page after that event, then nothing more.
+#[cfg(feature = "reconciler")]
+fn list_page(body: String) -> Result<Vec<Event>, String> {
+    use smart_router_webhooks::api::transport_fn;
+    use smart_router_webhooks::reconcile::{Progress, Reconciler};
+    const START: &str = r#"{"success":true,"has_more":true,"events":[{"id":"ev_start","name":"transaction.captured"}]}"#;
+    const NOTHING: &str = r#"{"success":true,"has_more":false,"events":[]}"#;
+    let transport = transport_fn(move |request: http::Request<bytes::Bytes>, _| {
+        let answer = match request.uri().query().unwrap_or_default() {
+            "limit=1" => START.to_owned(),
+            "limit=100&end_before=ev_start" => body.clone(),
+            _ => NOTHING.to_owned(),
+        };
+        async move { Ok(http::Response::new(bytes::Bytes::from(answer))) }
     });
     let client = smart_router_webhooks::ApiClient::builder("proj_1", "key_1")
         .transport(transport)
         .build()
         .unwrap();
+    let receiver = Receiver::builder()
+        .allow_unauthenticated()
+        .fetcher(client.clone())
+        .build()
+        .unwrap();
+    let walked: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let log = Arc::clone(&walked);
+    let reconciler = Reconciler::builder(receiver, client)
+        .requests_per_second(1e6)
+        .request_attempts(1)
+        // An event not done is reported stuck at once, and kept here too.
+        .retries(1, std::time::Duration::ZERO)
+        .observer(move |progress: &Progress<'_>| match progress {
+            Progress::Done { event, .. } | Progress::Stuck { event, .. } => {
+                log.lock().unwrap().push((*event).clone());
+            }
+            _ => {}
+        })
+        .build()
+        .unwrap();
     tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap()
-        .block_on(client.list_events(&ListEvents::new()))
+        .block_on(reconciler.run_once())
+        .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+    // The walk goes oldest first; the page lists the newest first.
+    let mut events = walked.lock().unwrap().clone();
+    events.reverse();
+    Ok(events)
 }

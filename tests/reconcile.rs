@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use smart_router_webhooks::MemoryStore;
 use smart_router_webhooks::reconcile::{Cursor, CursorStore};
 use smart_router_webhooks::reconcile::{
-    EventWalk, Pace, Progress, Reconciler, RunSummary, StartFrom, audit_deliveries,
+    Progress, Reconciler, ReconcilerBuilder, RunSummary, StartFrom, audit_deliveries,
 };
 use smart_router_webhooks::testing::{Failure, MockApi};
 use smart_router_webhooks::{
@@ -74,11 +74,17 @@ impl Handled {
     }
 }
 
-fn quick() -> Pace {
-    Pace::new()
-        .requests_per_second(1000.0)
-        .page_size(4)
-        .backoff(Duration::from_millis(5), Duration::from_millis(20))
+/// A pace for tests: no budget to speak of, pages of 4, short backoff.
+trait Quick {
+    fn quick(self) -> Self;
+}
+
+impl Quick for ReconcilerBuilder {
+    fn quick(self) -> Self {
+        self.requests_per_second(1000.0)
+            .page_size(4)
+            .request_backoff(Duration::from_millis(5), Duration::from_millis(20))
+    }
 }
 
 fn ids(range: std::ops::RangeInclusive<usize>) -> Vec<EventId> {
@@ -92,7 +98,7 @@ async fn from_now_records_the_newest_then_walks_what_follows_in_order() {
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick())
+        .quick()
         .build()
         .unwrap();
     let first = reconciler.run_once().await.unwrap();
@@ -132,7 +138,7 @@ async fn from_an_empty_list_now_still_walks_the_first_events() {
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick())
+        .quick()
         .build()
         .unwrap();
     assert_eq!(
@@ -151,7 +157,7 @@ async fn from_an_event_starts_with_that_event() {
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     let summary = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick())
+        .quick()
         .start_from(StartFrom::Event(ev(4)))
         .build()
         .unwrap()
@@ -160,6 +166,47 @@ async fn from_an_event_starts_with_that_event() {
         .unwrap();
     assert_eq!(handled.ids(), ids(4..=9));
     assert_eq!(summary.cursor, Some(Cursor::After(ev(9))));
+}
+
+#[tokio::test]
+async fn until_ends_the_walk_with_that_event() {
+    let api = MockApi::start().await;
+    add(&api, 1..=12);
+    let client = api.client_builder().build().unwrap();
+    let handled = Handled::default();
+    let reconciler = Reconciler::builder(handled.receiver(client.clone()), client.clone())
+        .quick()
+        .start_from(StartFrom::Event(ev(3)))
+        .until(ev(6))
+        .build()
+        .unwrap();
+    let summary = reconciler.run_once().await.unwrap();
+    // ev_006 is in the middle of a page of 4: the walk stops there.
+    assert_eq!(handled.ids(), ids(3..=6));
+    assert_eq!(summary.cursor, Some(Cursor::After(ev(6))));
+    // Done: a later run walks nothing and lists nothing.
+    api.reset_requests();
+    let later = reconciler.run_once().await.unwrap();
+    assert_eq!((later.events_seen, later.pages), (0, 0));
+    assert_eq!(api.requests("/events"), 0);
+    assert_eq!(handled.ids(), ids(3..=6));
+
+    // The first event and the last one the same: that event alone, with
+    // no listing at all.
+    let handled = Handled::default();
+    api.reset_requests();
+    let summary = Reconciler::builder(handled.receiver(client.clone()), client)
+        .quick()
+        .start_from(StartFrom::Event(ev(2)))
+        .until(ev(2))
+        .build()
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(handled.ids(), [ev(2)]);
+    assert_eq!(summary.cursor, Some(Cursor::After(ev(2))));
+    assert_eq!(api.requests("/events"), 0);
 }
 
 #[tokio::test]
@@ -172,7 +219,7 @@ async fn from_a_time_walks_back_to_it_then_forward() {
         .unwrap();
     let handled = Handled::default();
     Reconciler::builder(handled.receiver(client.clone()), client.clone())
-        .pace(quick())
+        .quick()
         .start_from(StartFrom::Time(at))
         .build()
         .unwrap()
@@ -184,7 +231,7 @@ async fn from_a_time_walks_back_to_it_then_forward() {
     // Before every event: from the oldest.
     let handled = Handled::default();
     Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick())
+        .quick()
         .start_from(StartFrom::Time(SystemTime::UNIX_EPOCH))
         .build()
         .unwrap()
@@ -204,7 +251,7 @@ async fn a_stuck_event_is_reported_and_the_walk_goes_on() {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = Arc::clone(&seen);
     let summary = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick())
+        .quick()
         .start_from(StartFrom::Event(ev(1)))
         .retries(3, Duration::from_millis(5))
         .observer(move |progress: &Progress<'_>| {
@@ -249,7 +296,7 @@ async fn stuck_events_are_retried_by_later_runs(
     handled.failing.lock().unwrap().push(ev(2));
     let build = |cursors: &Arc<dyn CursorStore>| {
         Reconciler::builder(handled.receiver(client.clone()), client.clone())
-            .pace(quick())
+            .quick()
             .start_from(StartFrom::Event(ev(1)))
             .retries(2, Duration::from_millis(5))
             .cursor_store(Arc::clone(cursors))
@@ -290,7 +337,7 @@ async fn shutdown_does_not_wait_out_a_retry_and_keeps_the_event() {
     let (tx, retrying) = tokio::sync::oneshot::channel();
     let tx = Mutex::new(Some(tx));
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick())
+        .quick()
         .start_from(StartFrom::Event(ev(1)))
         .retries(5, Duration::from_secs(20))
         .cursor_store(Arc::clone(&store))
@@ -362,7 +409,8 @@ async fn keeps_the_budget_and_honours_retry_after() {
     let client = api.client_builder().build().unwrap();
     let handled = Handled::default();
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(Pace::new().requests_per_second(4.0).page_size(4))
+        .requests_per_second(4.0)
+        .page_size(4)
         .start_from(StartFrom::Event(ev(21)))
         .build()
         .unwrap();
@@ -395,6 +443,53 @@ async fn keeps_the_budget_and_honours_retry_after() {
 }
 
 #[tokio::test]
+async fn each_page_reports_the_rate_limit_the_api_gave() {
+    for limit in [Some(50), None] {
+        let api = match limit {
+            Some(limit) => MockApi::builder().rate_limit(limit).start().await,
+            None => MockApi::start().await,
+        };
+        add(&api, 1..=6);
+        let client = api.client_builder().build().unwrap();
+        // (rate_limit, rate_limit_remaining) of each page.
+        type Reported = Vec<(Option<u64>, Option<u64>)>;
+        let pages: Arc<Mutex<Reported>> = Arc::default();
+        let log = Arc::clone(&pages);
+        Reconciler::builder(Handled::default().receiver(client.clone()), client)
+            .quick()
+            .start_from(StartFrom::Event(ev(1)))
+            .observer(move |progress: &Progress<'_>| {
+                if let Progress::Page {
+                    rate_limit,
+                    rate_limit_remaining,
+                    ..
+                } = progress
+                {
+                    log.lock()
+                        .unwrap()
+                        .push((*rate_limit, *rate_limit_remaining));
+                }
+            })
+            .build()
+            .unwrap()
+            .run_once()
+            .await
+            .unwrap();
+        let pages = pages.lock().unwrap();
+        assert_eq!(pages.len(), 2, "{pages:?}");
+        for (reported, remaining) in pages.iter() {
+            assert_eq!(*reported, limit.map(u64::from), "{pages:?}");
+            match limit {
+                // The mock counts the requests of the current second.
+                Some(limit) => assert!(remaining.unwrap() < u64::from(limit), "{pages:?}"),
+                // Without the headers, nothing is made up.
+                None => assert_eq!(*remaining, None),
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_failing_api_ends_the_run_and_the_next_resumes_from_the_cursor() {
     let api = Arc::new(MockApi::start().await);
     add(&api, 1..=8);
@@ -402,7 +497,8 @@ async fn a_failing_api_ends_the_run_and_the_next_resumes_from_the_cursor() {
     let handled = Handled::default();
     let outage = Arc::clone(&api);
     let reconciler = Reconciler::builder(handled.receiver(client.clone()), client)
-        .pace(quick().max_attempts(2))
+        .quick()
+        .request_attempts(2)
         .start_from(StartFrom::Event(ev(1)))
         .observer(move |progress: &Progress<'_>| {
             // The API goes down once the first page is done.
@@ -431,7 +527,7 @@ async fn an_event_a_delivery_processed_is_a_duplicate() {
     let receiver = handled.receiver(client.clone());
     receiver.process(&ev(2)).await;
     let summary = Reconciler::builder(receiver, client)
-        .pace(quick())
+        .quick()
         .start_from(StartFrom::Event(ev(1)))
         .build()
         .unwrap()
@@ -451,7 +547,8 @@ async fn one_walk_at_a_time_on_a_shared_store() {
     let store = Arc::new(MemoryStore::default());
     let build = || {
         Reconciler::builder(handled.receiver(client.clone()), client.clone())
-            .pace(Pace::new().requests_per_second(20.0).page_size(4))
+            .requests_per_second(20.0)
+            .page_size(4)
             .start_from(StartFrom::Event(ev(1)))
             .cursor_store(Arc::clone(&store))
             .build()
@@ -493,7 +590,8 @@ async fn two_instances_sharing_redis_walk_once() {
             .unwrap();
         instances.push(
             Reconciler::builder(receiver, client.clone())
-                .pace(Pace::new().requests_per_second(50.0).page_size(5))
+                .requests_per_second(50.0)
+                .page_size(5)
                 .start_from(StartFrom::Event(ev(1)))
                 .cursor_store(store)
                 .build()
@@ -531,8 +629,8 @@ async fn the_audit_reports_events_whose_deliveries_all_failed() {
         &ev(4),
         serde_json::json!({"id": "wh_ok2", "response_code": 200}),
     );
-    let mut walk = EventWalk::new(api.client_builder().build().unwrap(), quick());
-    let missed = audit_deliveries(&mut walk, &Cursor::After(ev(1)), Some(&ev(5)))
+    let client = api.client_builder().build().unwrap();
+    let missed = audit_deliveries(&client, &Cursor::After(ev(1)), Some(&ev(5)))
         .await
         .unwrap();
     let found: Vec<_> = missed
@@ -551,4 +649,49 @@ async fn the_audit_reports_events_whose_deliveries_all_failed() {
         0,
         "stops at `until`"
     );
+}
+
+#[tokio::test]
+async fn the_audit_reads_each_delivery_record_as_the_api_writes_it() {
+    let api = MockApi::start().await;
+    add(&api, 1..=1);
+    let vendor = api
+        .add_event_json(include_str!("fixtures/event-transaction-failed.json"))
+        .unwrap();
+    add(&api, 3..=3);
+    // The vendor's event: a code written as text, a URL with credentials,
+    // a field the crate does not model, and a response time.
+    api.add_webhook(
+        &vendor,
+        serde_json::json!({"id": "wh_1", "event_id": vendor.as_str(), "response_code": "500",
+               "request_url": "https://hooks:s3cr3t@shop.example/webhooks", "status": 2}),
+    );
+    api.add_webhook(
+        &vendor,
+        serde_json::json!({"id": "wh_2", "event_id": vendor.as_str(), "response_code": 404,
+               "response_time_ms": 42}),
+    );
+    // Delivered at the second attempt: not missed.
+    api.add_webhook(
+        &ev(3),
+        serde_json::json!({"id": "wh_3", "response_code": 500}),
+    );
+    api.add_webhook(
+        &ev(3),
+        serde_json::json!({"id": "wh_4", "response_code": 200}),
+    );
+    let client = api.client_builder().build().unwrap();
+    let missed = audit_deliveries(&client, &Cursor::After(ev(1)), None)
+        .await
+        .unwrap();
+    assert_eq!(missed.len(), 1, "{missed:?}");
+    let missed = &missed[0];
+    assert_eq!(missed.event.id, vendor);
+    assert_eq!(missed.status_codes(), [Some(500), Some(404)]);
+    assert!(missed.deliveries.iter().all(|d| !d.is_delivered()));
+    assert_eq!(missed.deliveries[0].extra["status"], 2);
+    assert_eq!(missed.deliveries[1].response_time_ms, Some(42));
+    assert!(!format!("{missed:?}").contains("s3cr3t"));
+    assert_eq!(api.requests(&format!("/events/{vendor}/webhooks")), 1);
+    assert_eq!(api.requests("/events/ev_003/webhooks"), 1);
 }

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use smart_router_webhooks::reconcile::{Cursor, CursorStore};
-use smart_router_webhooks::reconcile::{Pace, Progress, Reconciler, StartFrom};
+use smart_router_webhooks::reconcile::{Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::{Failure, MockApi, RandomFailures, Sender};
 use smart_router_webhooks::{
     ClaimStore, Event, EventContext, EventId, EventType, HandlerError, MemoryStore, Receiver,
@@ -136,13 +136,10 @@ fn reconciler(api: &MockApi, stores: &Stores, runs: &Runs, done: &Arc<AtomicUsiz
     )
     .cursor_store(Arc::clone(&stores.cursors))
     .start_from(StartFrom::Time(SystemTime::UNIX_EPOCH))
-    .pace(
-        Pace::new()
-            .requests_per_second(500.0)
-            .page_size(25)
-            .backoff(Duration::from_millis(1), Duration::from_millis(20))
-            .max_attempts(30),
-    )
+    .requests_per_second(500.0)
+    .page_size(25)
+    .request_backoff(Duration::from_millis(1), Duration::from_millis(20))
+    .request_attempts(30)
     .retries(50, Duration::from_millis(20))
     .lease(Duration::from_millis(500))
     .observer(move |progress: &Progress<'_>| {

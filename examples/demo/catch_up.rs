@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use smart_router_webhooks::adapters::axum::webhook_router;
-use smart_router_webhooks::reconcile::{Pace, Progress, Reconciler, StartFrom};
+use smart_router_webhooks::reconcile::{Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::Sender;
 use smart_router_webhooks::{EventType, Outcome, TransactionStatus};
 
@@ -161,7 +161,7 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<CatchUp, Box<dyn Error 
     let walked: Arc<Mutex<Vec<String>>> = Arc::default();
     let reconciler = Reconciler::builder(receiver, shop.api.client_builder().build()?)
         .start_from(StartFrom::Event(story[0].1.id.clone()))
-        .pace(Pace::new().requests_per_second(50.0))
+        .requests_per_second(50.0)
         .observer({
             let walked = walked.clone();
             move |progress: &Progress<'_>| {

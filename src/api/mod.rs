@@ -9,8 +9,8 @@
 //! The client, its errors and the fetcher trait are at the crate root;
 //! this module holds the rest, which a receiver's code seldom names: a
 //! transport of your own ([`Transport`], [`transport_fn`] and their
-//! types), and the event list and delivery records
-//! ([`ApiClient::events_since`], [`WebhookDelivery`]).
+//! types), and the records of an event's delivery attempts
+//! ([`WebhookDelivery`], [`WebhookStatus`]).
 //!
 //! ```no_run
 //! # #[cfg(feature = "reqwest")]
@@ -27,6 +27,7 @@ pub(crate) mod client;
 mod envelope;
 pub(crate) mod error;
 pub(crate) mod fetcher;
+#[cfg(feature = "reconciler")]
 mod listing;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
@@ -38,12 +39,12 @@ mod transport;
 pub(crate) use client::{ApiClient, ApiClientBuilder};
 pub(crate) use error::{FetchError, FetchErrorKind};
 pub(crate) use fetcher::EventFetcher;
-pub(crate) use listing::MAX_PAGE_SIZE;
-// Here only: listing events and their deliveries, and carrying requests
+// The event list, read by the reconciler's walk.
+#[cfg(feature = "reconciler")]
+pub(crate) use listing::{EventPage, ListEvents, MAX_PAGE_SIZE, RateLimit};
+// Here only: the records of an event's deliveries, and carrying requests
 // with an HTTP client of your own.
-pub use crate::model::WebhookStatus;
-pub use client::EventPager;
-pub use listing::{EventPage, ListEvents, Order, RateLimit, WebhookDelivery, WebhookPage};
+pub use crate::model::{WebhookDelivery, WebhookStatus};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_transport::ReqwestTransport;

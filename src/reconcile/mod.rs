@@ -12,6 +12,7 @@
 //! looked at again later.
 
 mod audit;
+mod builder;
 mod pace;
 mod progress;
 mod walk;
@@ -23,25 +24,27 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use audit::{MissedEvent, audit_deliveries};
-pub use pace::Pace;
+pub use builder::ReconcilerBuilder;
 pub use progress::{Progress, ReconcileObserver, RunSummary};
-pub use walk::{EventWalk, Start, StartFrom, WalkPage};
+pub use walk::StartFrom;
 // The reconciler's cursor and where it is kept: here only (the stores are
 // the crate root's `MemoryStore` and `RedisStore`).
 pub use crate::store::{Cursor, CursorStore, WalkLease};
 
 use crate::api::{ApiClient, FetchError};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::model::{Event, EventId};
 use crate::receiver::{DeliveryReport, Outcome, Receiver};
 use crate::store::ClaimToken;
+use walk::EventWalk;
 
 /// Why a reconciler's run stopped before the newest event.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReconcileError {
-    /// The API could not list or fetch events after the pace's attempts,
-    /// or refused the request (credentials, an unknown cursor event).
+    /// The API could not list or fetch events after the attempts of
+    /// [`ReconcilerBuilder::request_attempts`], or refused the request
+    /// (credentials, an unknown cursor event).
     #[error("the reconciler could not read the event list")]
     Api(#[source] FetchError),
     /// The cursor store failed.
@@ -50,106 +53,6 @@ pub enum ReconcileError {
     /// Another instance took the walk's lease: this one stopped.
     #[error("another instance took the reconciler's lease")]
     LeaseLost,
-}
-
-/// Configures a [`Reconciler`]; made by [`Reconciler::builder`].
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct ReconcilerBuilder {
-    receiver: Receiver,
-    client: ApiClient,
-    cursors: Arc<dyn CursorStore>,
-    name: String,
-    start: StartFrom,
-    pace: Pace,
-    attempts: u32,
-    retry_delay: Duration,
-    max_retry_delay: Duration,
-    lease: Duration,
-    observer: Option<Arc<dyn ReconcileObserver>>,
-}
-
-impl ReconcilerBuilder {
-    /// Where the cursor and the walk's lease are kept (default: a
-    /// [`MemoryStore`](crate::MemoryStore) of its own). Share a
-    /// `RedisStore` (feature `redis`) between
-    /// instances so that one walks at a time.
-    pub fn cursor_store(mut self, store: impl CursorStore) -> Self {
-        self.cursors = Arc::new(store);
-        self
-    }
-
-    /// The walk's name, which keys its cursor and lease (default
-    /// `events`): letters, digits, `-`, `_`, `.` and `:`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Where the first run starts when no cursor is saved (default
-    /// [`StartFrom::Now`]).
-    pub fn start_from(mut self, start: StartFrom) -> Self {
-        self.start = start;
-        self
-    }
-
-    /// How politely to use the API (default [`Pace::default`]).
-    pub fn pace(mut self, pace: Pace) -> Self {
-        self.pace = pace;
-        self
-    }
-
-    /// How many times an event that is not done (a handler failed
-    /// retryably, a store failed, a delivery holds it) is tried before it
-    /// is reported stuck and passed (default 5, at least 1; a stuck event
-    /// is kept in the cursor store and tried once more at the start of
-    /// every later run until it is done), and the
-    /// delay before the second try, doubling after each (default 2 s, up
-    /// to 5 min).
-    pub fn retries(mut self, attempts: u32, first_delay: Duration) -> Self {
-        self.attempts = attempts.max(1);
-        self.retry_delay = first_delay;
-        self.max_retry_delay = self.max_retry_delay.max(first_delay);
-        self
-    }
-
-    /// How long the walk's lease lasts without being renewed (default
-    /// 60 s): it is renewed before each page and each event, so an
-    /// instance that dies frees the walk after this long.
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// Receives the progress of every run.
-    pub fn observer(mut self, observer: impl ReconcileObserver) -> Self {
-        self.observer = Some(Arc::new(observer));
-        self
-    }
-
-    /// The reconciler.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidConfig`] when the name is empty or has other
-    /// characters than those allowed, or the lease is zero.
-    pub fn build(self) -> Result<Reconciler, Error> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-        if self.name.is_empty() || !self.name.chars().all(allowed) {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                "the reconciler's name is empty or has characters other than letters, digits, `-`, `_`, `.`, `:`",
-            ));
-        }
-        if self.lease.is_zero() {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                "the reconciler's lease is zero",
-            ));
-        }
-        Ok(Reconciler {
-            inner: Arc::new(self),
-        })
-    }
 }
 
 /// Walks the API's event list and gives each event to a [`Receiver`], so
@@ -168,12 +71,12 @@ impl ReconcilerBuilder {
 /// ```no_run
 /// use std::time::Duration;
 /// use smart_router_webhooks::{ApiClient, Receiver};
-/// use smart_router_webhooks::reconcile::{Pace, Reconciler, StartFrom};
+/// use smart_router_webhooks::reconcile::{Reconciler, StartFrom};
 ///
 /// # async fn run(receiver: Receiver, client: ApiClient) -> Result<(), smart_router_webhooks::Error> {
 /// let reconciler = Reconciler::builder(receiver, client)
 ///     .start_from(StartFrom::Now)
-///     .pace(Pace::new().requests_per_second(2.0))
+///     .requests_per_second(2.0)
 ///     .build()?;
 /// let task = reconciler.spawn(Duration::from_secs(60));
 /// // … serve webhooks …
@@ -190,6 +93,7 @@ impl std::fmt::Debug for Reconciler {
         f.debug_struct("Reconciler")
             .field("name", &self.inner.name)
             .field("start", &self.inner.start)
+            .field("until", &self.inner.until)
             .field("pace", &self.inner.pace)
             .field("attempts", &self.inner.attempts)
             .finish_non_exhaustive()
@@ -200,19 +104,7 @@ impl Reconciler {
     /// A builder for a reconciler giving the events `client` lists to
     /// `receiver`.
     pub fn builder(receiver: Receiver, client: ApiClient) -> ReconcilerBuilder {
-        ReconcilerBuilder {
-            receiver,
-            client,
-            cursors: Arc::new(crate::store::MemoryStore::default()),
-            name: "events".to_owned(),
-            start: StartFrom::Now,
-            pace: Pace::default(),
-            attempts: 5,
-            retry_delay: Duration::from_secs(2),
-            max_retry_delay: Duration::from_secs(300),
-            lease: Duration::from_secs(60),
-            observer: None,
-        }
+        ReconcilerBuilder::new(receiver, client)
     }
 
     /// Walks once, up to the newest event (a backfill, or one tick of
@@ -403,6 +295,9 @@ impl Run<'_> {
         };
         self.summary.cursor = Some(cursor.clone());
         loop {
+            if self.is_last(&cursor) {
+                return Ok(());
+            }
             if *stop.borrow() {
                 self.summary.interrupted = true;
                 return Ok(());
@@ -419,9 +314,11 @@ impl Run<'_> {
             self.report(&Progress::Page {
                 events: page.events.len(),
                 has_more: page.has_more,
-                rate_limit: page.rate_limit,
+                rate_limit: page.rate_limit.and_then(|limit| limit.limit),
+                rate_limit_remaining: page.rate_limit.and_then(|limit| limit.remaining),
+                skipped: &page.skipped,
             });
-            let empty = page.events.is_empty();
+            let empty = page.events.is_empty() && page.newest.is_none();
             for event in page.events {
                 if *stop.borrow() {
                     self.summary.interrupted = true;
@@ -434,11 +331,30 @@ impl Run<'_> {
                     Some(next) => cursor = next,
                     None => return Ok(()),
                 }
+                if self.is_last(&cursor) {
+                    return Ok(());
+                }
+            }
+            // The newest items of the page are no events (`skipped`, and
+            // reported): the cursor moves past them, so that a page of
+            // nothing else does not stop every later run there.
+            if let Some(newest) = page.newest {
+                if cursor.event_id() != Some(&newest) {
+                    cursor = Cursor::After(newest);
+                    self.save(cursor.clone(), None).await?;
+                }
             }
             if !page.has_more || empty {
                 return Ok(());
             }
         }
+    }
+
+    /// Whether `cursor` is past the last event to walk
+    /// ([`ReconcilerBuilder::until`]).
+    fn is_last(&self, cursor: &Cursor) -> bool {
+        let last = self.reconciler.until.as_ref();
+        last.is_some_and(|last| cursor.event_id() == Some(last))
     }
 
     /// Counts and reports an event done.

@@ -1,5 +1,6 @@
-//! [`Pace`]: how politely the reconciler uses the API (a request budget,
-//! backoff on 429 and 5xx), and the pacer that keeps to it.
+//! How politely the reconciler uses the API (a request budget, backoff on
+//! 429 and 5xx), set on the `ReconcilerBuilder`, and the pacer that keeps
+//! to it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,10 +12,11 @@ use crate::api::{FetchError, FetchErrorKind, MAX_PAGE_SIZE, RateLimit};
 /// How politely to use the API: event listings and fetches share the
 /// vendor's "secondary" rate limit with the receiver's fetches, so the
 /// reconciler keeps a budget and backs off, leaving webhook deliveries
-/// their share.
+/// their share. Each setting is a method of `ReconcilerBuilder`, whose
+/// docs state the defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[must_use]
-pub struct Pace {
+pub(crate) struct Pace {
     pub(crate) requests_per_second: f64,
     pub(crate) page_size: usize,
     pub(crate) first_backoff: Duration,
@@ -37,39 +39,31 @@ impl Default for Pace {
 }
 
 impl Pace {
-    /// The default pace (see [`Default`]).
-    pub fn new() -> Self {
-        Pace::default()
-    }
-
-    /// At most this many requests per second (at least one every 10
-    /// minutes; NaN or less is the default).
-    pub fn requests_per_second(mut self, rps: f64) -> Self {
+    /// At most `rps` requests per second, at least one every 10 minutes;
+    /// a value that is not a positive number changes nothing.
+    pub(crate) fn requests_per_second(mut self, rps: f64) -> Self {
         if rps.is_finite() && rps > 0.0 {
             self.requests_per_second = rps.max(1.0 / 600.0);
         }
         self
     }
 
-    /// Events per page, from 1 to 100, the API's most (brought into that
-    /// range).
-    pub fn page_size(mut self, events: usize) -> Self {
+    /// Events per page, brought into 1 to 100 (the API's most).
+    pub(crate) fn page_size(mut self, events: usize) -> Self {
         self.page_size = events.clamp(1, MAX_PAGE_SIZE);
         self
     }
 
-    /// The backoff after a 429, 5xx or network failure without
-    /// `Retry-After`: `first`, doubling up to `max`, each drawn at random
-    /// between half and all of it (jitter).
-    pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
+    /// The backoff without `Retry-After`: `first`, doubling up to `max`
+    /// (at least `first`), with jitter.
+    pub(crate) fn backoff(mut self, first: Duration, max: Duration) -> Self {
         self.first_backoff = first;
         self.max_backoff = max.max(first);
         self
     }
 
-    /// How many times one request is tried before the run gives up (at
-    /// least 1).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
+    /// How many times one request is tried, at least 1.
+    pub(crate) fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
     }
@@ -201,14 +195,35 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_limit_nearly_used_holds_the_next_request_a_second() {
+        let limit = |remaining| {
+            Some(RateLimit {
+                limit: Some(50),
+                remaining: Some(remaining),
+            })
+        };
+        let mut pacer = Pacer::new(Pace::default());
+        pacer.heed(None);
+        pacer.heed(limit(5));
+        assert_eq!(pacer.next, None, "a tenth left is not low");
+        pacer.heed(limit(4));
+        let held = pacer.next.expect("held") - Instant::now();
+        assert!(held > Duration::from_millis(900), "{held:?}");
+    }
+
+    #[test]
     fn pace_keeps_its_bounds() {
-        let pace = Pace::new()
+        let pace = Pace::default()
             .page_size(1000)
             .requests_per_second(f64::NAN)
             .max_attempts(0);
         assert_eq!(pace.page_size, MAX_PAGE_SIZE);
         assert_eq!(pace.requests_per_second, 2.0);
         assert_eq!(pace.max_attempts, 1);
-        assert_eq!(Pace::new().page_size(0).page_size, 1);
+        assert_eq!(Pace::default().page_size(0).page_size, 1);
+        let pace = Pace::default().backoff(Duration::from_secs(5), Duration::from_secs(1));
+        assert_eq!(pace.max_backoff, Duration::from_secs(5));
+        let pace = Pace::default().requests_per_second(1e-9);
+        assert_eq!(pace.requests_per_second, 1.0 / 600.0);
     }
 }

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use crate::api::RateLimit;
-use crate::model::{Event, EventId};
+use crate::model::{Event, EventId, ModelWarning};
 use crate::receiver::DeliveryReport;
 use crate::store::Cursor;
 
@@ -18,8 +17,17 @@ pub enum Progress<'a> {
         events: usize,
         /// Whether newer events follow.
         has_more: bool,
-        /// The rate limit the API reported, if any.
-        rate_limit: Option<RateLimit>,
+        /// The requests the API allows in its current window, as it
+        /// reported with the page (`x-ratelimit`), if it did.
+        rate_limit: Option<u64>,
+        /// The requests left in that window (`x-ratelimit-remaining`), if
+        /// reported: the walk slows down when less than a tenth is left.
+        rate_limit_remaining: Option<u64>,
+        /// The items of the page that are no events (no readable `id` or
+        /// `name`), each with its place in the page (`events[2]`) and its
+        /// raw JSON: the walk passes them, since no handler could take
+        /// them (an error in tracing).
+        skipped: &'a [ModelWarning],
     },
     /// An event went through the receiver's pipeline and is done:
     /// processed now (`report.outcome` is `Processed`) or already
@@ -147,8 +155,16 @@ pub(crate) fn measure(progress: &Progress<'_>) {
 pub(crate) fn trace(progress: &Progress<'_>) {
     match progress {
         Progress::Page {
-            events, has_more, ..
-        } => tracing::debug!(events, has_more, "reconciler: page read"),
+            events,
+            has_more,
+            skipped,
+            ..
+        } => {
+            tracing::debug!(events, has_more, "reconciler: page read");
+            for warning in *skipped {
+                tracing::error!(%warning, "reconciler: an item of the event list is no event, passed");
+            }
+        }
         Progress::Done {
             event,
             report,

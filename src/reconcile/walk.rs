@@ -1,11 +1,12 @@
 //! [`EventWalk`]: the API's event list, walked forward in time from a
-//! cursor, in the budget of a [`Pace`].
+//! cursor, in the budget of a [`Pace`]: how the reconciler and the audit
+//! read the list.
 
 use std::time::SystemTime;
 
 use super::pace::{Pace, Pacer};
 use crate::api::{ApiClient, FetchError, ListEvents, RateLimit};
-use crate::model::{Event, EventId};
+use crate::model::{Event, EventId, ModelWarning};
 use crate::store::Cursor;
 
 /// Where a walk starts when no cursor was saved yet.
@@ -26,25 +27,28 @@ pub enum StartFrom {
 
 /// Where [`EventWalk::start`] found the walk begins.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Start {
+pub(crate) struct Start {
     /// The first event to give out, when the walk starts with an event
     /// rather than after one.
-    pub first: Option<Event>,
+    pub(crate) first: Option<Event>,
     /// The cursor to save now (`None` when `first` must be done first).
-    pub cursor: Option<Cursor>,
+    pub(crate) cursor: Option<Cursor>,
 }
 
 /// One page of a forward walk.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct WalkPage {
+pub(crate) struct WalkPage {
     /// The events after the cursor, oldest first.
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// Whether newer events follow.
-    pub has_more: bool,
+    pub(crate) has_more: bool,
     /// The rate limit the API reported, if any.
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
+    /// The items of the page that are no events, left out of `events`.
+    pub(crate) skipped: Vec<ModelWarning>,
+    /// The ID of the newest item of the page with a readable one, an
+    /// event or not: where the next page starts once the events are done.
+    pub(crate) newest: Option<EventId>,
 }
 
 /// Walks `GET /events` forward in time, with one cursor per request, in the
@@ -54,30 +58,15 @@ pub struct WalkPage {
 /// The API lists the newest first, and the SDKs page toward newer events
 /// with `end_before`: a page after cursor `C` is `end_before=C`, the
 /// events nearest `C` on its newer side, given out oldest first.
-///
-/// ```no_run
-/// use smart_router_webhooks::ApiClient;
-/// use smart_router_webhooks::reconcile::{EventWalk, Pace, StartFrom};
-///
-/// # async fn run(client: ApiClient) -> Result<(), smart_router_webhooks::FetchError> {
-/// let mut walk = EventWalk::new(client, Pace::new());
-/// let start = walk.start(&StartFrom::Now).await?;
-/// let mut cursor = start.cursor.expect("from now, the cursor is known at once");
-/// let page = walk.page_after(&cursor).await?;
-/// for event in &page.events {
-///     println!("{} {}", event.id, event.name);
-/// }
-/// # Ok(()) }
-/// ```
 #[derive(Debug)]
-pub struct EventWalk {
+pub(crate) struct EventWalk {
     client: ApiClient,
     pacer: Pacer,
 }
 
 impl EventWalk {
     /// A walk over `client`'s event list at `pace`.
-    pub fn new(client: ApiClient, pace: Pace) -> Self {
+    pub(crate) fn new(client: ApiClient, pace: Pace) -> Self {
         EventWalk {
             client,
             pacer: Pacer::new(pace),
@@ -85,7 +74,7 @@ impl EventWalk {
     }
 
     /// How many requests the walk made, retries included.
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.pacer.requests
     }
 
@@ -106,7 +95,7 @@ impl EventWalk {
     ///
     /// The last [`FetchError`] once the pace's attempts are spent, or at
     /// once when it is not transient.
-    pub async fn fetch_event(&mut self, id: &EventId) -> Result<Event, FetchError> {
+    pub(crate) async fn fetch_event(&mut self, id: &EventId) -> Result<Event, FetchError> {
         let client = &self.client;
         self.pacer.run(|| client.fetch_event(id)).await
     }
@@ -117,13 +106,12 @@ impl EventWalk {
     /// # Errors
     ///
     /// As for [`fetch_event`](EventWalk::fetch_event).
-    pub async fn event_webhooks(
+    pub(crate) async fn event_webhooks(
         &mut self,
         id: &EventId,
     ) -> Result<Vec<crate::api::WebhookDelivery>, FetchError> {
         let client = &self.client;
-        let page = self.pacer.run(|| client.event_webhooks(id)).await?;
-        Ok(page.webhooks)
+        self.pacer.run(|| client.event_webhooks(id)).await
     }
 
     /// Finds where a walk with no saved cursor begins.
@@ -131,7 +119,7 @@ impl EventWalk {
     /// # Errors
     ///
     /// As for [`fetch_event`](EventWalk::fetch_event).
-    pub async fn start(&mut self, from: &StartFrom) -> Result<Start, FetchError> {
+    pub(crate) async fn start(&mut self, from: &StartFrom) -> Result<Start, FetchError> {
         match from {
             StartFrom::Now => {
                 let page = self.list(ListEvents::new().limit(1)).await?;
@@ -169,11 +157,15 @@ impl EventWalk {
                     cursor: Some(Cursor::After(event.id.clone())),
                 });
             }
-            let Some(last) = page.events.last() else {
+            // Paging from the last item with a readable ID, an event or
+            // not: a page of items that are no events is not the end.
+            let Some(last) = page.last_id().cloned() else {
                 break;
             };
-            query = query.start_after(last.id.clone());
-            oldest = page.events.into_iter().last();
+            query = query.start_after(last);
+            if let Some(event) = page.events.into_iter().last() {
+                oldest = Some(event);
+            }
             if !page.has_more {
                 break;
             }
@@ -196,17 +188,21 @@ impl EventWalk {
     ///
     /// As for [`fetch_event`](EventWalk::fetch_event); a cursor event the
     /// API no longer knows is a [`NotFound`](crate::FetchErrorKind::NotFound).
-    pub async fn page_after(&mut self, cursor: &Cursor) -> Result<WalkPage, FetchError> {
+    pub(crate) async fn page_after(&mut self, cursor: &Cursor) -> Result<WalkPage, FetchError> {
         match cursor {
             Cursor::After(id) => {
                 let query = self.query().end_before(id.clone());
                 let page = self.list(query).await?;
+                // Newest first: the first item is the newest.
+                let newest = page.first_id().cloned();
                 let mut events = page.events;
                 events.reverse();
                 Ok(WalkPage {
                     events,
                     has_more: page.has_more,
                     rate_limit: page.rate_limit,
+                    skipped: page.warnings,
+                    newest,
                 })
             }
             // Nothing was done yet: the oldest event comes first.
@@ -216,6 +212,8 @@ impl EventWalk {
                     has_more: start.first.is_some(),
                     events: start.first.into_iter().collect(),
                     rate_limit: None,
+                    skipped: Vec::new(),
+                    newest: None,
                 })
             }
         }

@@ -10,7 +10,6 @@ use url::Url;
 
 use super::EventFetcher;
 use super::error::FetchError;
-use super::listing::{EventPage, ListEvents, Order, RateLimit, WebhookPage};
 use super::transport::{RequestLimits, Transport};
 use crate::model::{Event, EventId, Transaction, TransactionId};
 
@@ -24,17 +23,16 @@ const MAX_API_MESSAGE: usize = 1024;
 const ECHOED_CREDENTIALS: &str = "[hidden: the answer contained our credentials]";
 
 mod builder;
-mod pager;
 mod rate_limit;
 mod request;
 #[cfg(test)]
 mod tests;
 
 pub use builder::ApiClientBuilder;
-pub use pager::EventPager;
 
 /// A client of the Smart Router API: fetches events and transactions
-/// ([`EventFetcher`]), lists events and their delivery records.
+/// ([`EventFetcher`]); the reconciler also lists events and their
+/// delivery records through it.
 ///
 /// Cheap to clone: clones share the configuration and the transport (and
 /// so its connection pool).
@@ -147,60 +145,6 @@ impl ApiClient {
             .get(&["transactions", id.as_str()], &[], "transaction")
             .await?;
         Ok(transaction)
-    }
-
-    /// One page of events (`GET /events`).
-    ///
-    /// # Errors
-    ///
-    /// As for [`fetch_event`](Self::fetch_event). An item of the page that is
-    /// not an event (no readable `id` or `name`) does not fail the page: it
-    /// is skipped, with a warning in [`EventPage::warnings`].
-    pub async fn list_events(&self, query: &ListEvents) -> Result<EventPage, FetchError> {
-        let response = self.send(&["events"], &query.query_pairs()).await?;
-        let rate_limit = RateLimit::from_headers(response.headers());
-        let (items, has_more) =
-            self.read::<Vec<Box<serde_json::value::RawValue>>>(response, "events")?;
-        Ok(EventPage::read(
-            items,
-            has_more.unwrap_or(false),
-            rate_limit,
-        ))
-    }
-
-    /// A pager over `GET /events` with `query`, in `query`'s order; its
-    /// `start_after`, if any, is the starting cursor.
-    pub fn event_pager(&self, query: ListEvents) -> EventPager {
-        EventPager::new(self.clone(), query)
-    }
-
-    /// A pager over every event after `cursor` (or over all events when
-    /// `None`), the oldest first, 100 a page: the walk of a reconciliation
-    /// job that saves [`EventPager::cursor`] between runs.
-    pub fn events_since(&self, cursor: Option<EventId>) -> EventPager {
-        let mut query = ListEvents::new()
-            .order(Order::Asc)
-            .limit(super::MAX_PAGE_SIZE);
-        if let Some(cursor) = cursor {
-            query = query.start_after(cursor);
-        }
-        self.event_pager(query)
-    }
-
-    /// The delivery attempts of event `id` to its webhook URLs
-    /// (`GET /events/{id}/webhooks`).
-    ///
-    /// # Errors
-    ///
-    /// As for [`fetch_event`](Self::fetch_event).
-    pub async fn event_webhooks(&self, id: &EventId) -> Result<WebhookPage, FetchError> {
-        let (webhooks, has_more) = self
-            .get(&["events", id.as_str(), "webhooks"], &[], "webhooks")
-            .await?;
-        Ok(WebhookPage {
-            webhooks,
-            has_more: has_more.unwrap_or(false),
-        })
     }
 }
 

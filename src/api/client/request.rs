@@ -18,7 +18,7 @@ use super::{ApiClient, ECHOED_CREDENTIALS, MAX_API_MESSAGE, USER_AGENT_VALUE};
 impl ApiClient {
     /// `GET` the path made of `segments` (each one a validated ID or a
     /// literal) and read the object under `key`, with `has_more`.
-    pub(super) async fn get<T: DeserializeOwned>(
+    pub(in crate::api) async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
@@ -29,7 +29,7 @@ impl ApiClient {
     }
 
     /// `GET` the path made of `segments` with `query`: the raw answer.
-    pub(super) async fn send(
+    pub(in crate::api) async fn send(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
@@ -69,7 +69,7 @@ impl ApiClient {
             .map_err(FetchError::unavailable)
     }
 
-    pub(super) fn read<T: DeserializeOwned>(
+    pub(in crate::api) fn read<T: DeserializeOwned>(
         &self,
         response: Response<Bytes>,
         key: &'static str,

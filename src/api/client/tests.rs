@@ -108,26 +108,40 @@ async fn sends_the_exact_request_under_any_base_path() {
     }
 }
 
+#[cfg(feature = "reconciler")]
 #[tokio::test]
 async fn builds_listing_and_webhook_urls() {
+    use crate::api::ListEvents;
     let body = r#"{"success":true,"events":[],"has_more":false,"webhooks":[]}"#;
     let (client, seen) = client_answering("https://api.processout.com/", 200, &[], body);
-    let query = ListEvents::new()
-        .limit(20)
-        .start_after(ev("ev_1"))
-        .order(Order::Asc);
-    let page = client.list_events(&query).await.unwrap();
+    let page = client.list_events(&ListEvents::new()).await.unwrap();
     assert!(page.events.is_empty() && !page.has_more);
+    let query = ListEvents::new().limit(20).start_after(ev("ev_1"));
+    client.list_events(&query).await.unwrap();
+    let query = ListEvents::new().limit(20).end_before(ev("ev_1"));
+    client.list_events(&query).await.unwrap();
     client.event_webhooks(&ev("ev_2")).await.unwrap();
     let seen = seen.lock().unwrap();
+    let uris: Vec<String> = seen.iter().map(|(r, _)| r.uri().to_string()).collect();
     assert_eq!(
-        seen[0].0.uri().to_string(),
-        "https://api.processout.com/events?limit=20&start_after=ev_1&order=asc"
+        uris,
+        [
+            // No parameter, no query string: the API's defaults.
+            "https://api.processout.com/events",
+            "https://api.processout.com/events?limit=20&start_after=ev_1",
+            "https://api.processout.com/events?limit=20&end_before=ev_1",
+            "https://api.processout.com/events/ev_2/webhooks",
+        ]
     );
-    assert_eq!(
-        seen[1].0.uri().to_string(),
-        "https://api.processout.com/events/ev_2/webhooks"
-    );
+}
+
+#[cfg(feature = "reconciler")]
+#[tokio::test]
+async fn the_delivery_records_of_an_unknown_event_are_not_found() {
+    let body = r#"{"success":false,"error_type":"resource.event.not-found","message":"Not found"}"#;
+    let (client, _) = client_answering("https://api.processout.com", 404, &[], body);
+    let error = client.event_webhooks(&ev("ev_missing")).await.unwrap_err();
+    assert_eq!(error.kind(), FetchErrorKind::NotFound);
 }
 
 async fn fetch_error(
