@@ -23,6 +23,8 @@
 //! has for "taken, to be processed later", so logs, proxies and the
 //! sender's dashboard tell an event queued from one processed (200).
 
+#[cfg(feature = "tokio")]
+mod cause;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
