@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::model::EventId;
 
 use super::{MAX_DURATION, RedisStore, millis, unexpected_reply};
-use crate::store::{Claim, ClaimStore, ClaimToken, ClaimUpdate, DeliveryProgress};
+use crate::store::{Claim, ClaimStore, ClaimToken, ClaimUpdate};
 
 /// The Lua function the claim scripts share: whether `state`, the claim
 /// key's value, is a claim held by `token`.
@@ -148,17 +148,33 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// Appends `progress` to a script's arguments as `lua_record` reads them:
-/// whether owed work is given, its text, then the completed handlers.
-fn push_progress<'a>(args: &mut Vec<&'a str>, progress: &DeliveryProgress<'a>) {
-    args.push(if progress.owed().is_some() { "1" } else { "0" });
-    args.push(progress.owed().unwrap_or(""));
-    args.extend_from_slice(progress.completed());
-}
-
-/// The answer of a script that says 1 when the token held the claim.
-fn held(reply: i64) -> bool {
-    reply == 1
+impl RedisStore {
+    /// Runs `script` (the renewal or the release) on `update`'s event,
+    /// with the token, then `args`, then the progress to record as
+    /// `lua_record` reads it (`'1'`/`'0'` whether something is owed, the
+    /// owed text, the handlers that completed). Answers whether the token
+    /// held the claim.
+    async fn record_progress(
+        &self,
+        what: &'static str,
+        script: &Script,
+        update: &ClaimUpdate<'_>,
+        args: &[&str],
+    ) -> Result<bool, Error> {
+        let [claim, handlers, owed] = self.connection.event_keys(update.event);
+        let progress = &update.progress;
+        let mut all = Vec::with_capacity(3 + args.len() + progress.completed().len());
+        all.push(update.token.as_str());
+        all.extend_from_slice(args);
+        all.push(if progress.owed().is_some() { "1" } else { "0" });
+        all.push(progress.owed().unwrap_or(""));
+        all.extend_from_slice(progress.completed());
+        let reply: i64 = self
+            .connection
+            .invoke(what, script, &[&claim, &handlers, &owed], &all)
+            .await?;
+        Ok(reply == 1)
+    }
 }
 
 #[async_trait]
@@ -190,22 +206,12 @@ impl ClaimStore for RedisStore {
     }
 
     async fn renew(&self, update: ClaimUpdate<'_>, lease: Duration) -> Result<bool, Error> {
-        let ClaimUpdate {
-            event,
-            token,
-            progress,
-        } = &update;
-        let [claim, handlers, owed] = self.connection.event_keys(event);
         let lease_micros = lease.min(MAX_DURATION).as_micros().to_string();
         let lease_millis = millis(lease).to_string();
         let ttl = millis(self.handlers_ttl).to_string();
-        let mut args = vec![token.as_str(), &lease_micros, &lease_millis, &ttl];
-        push_progress(&mut args, progress);
-        let reply: i64 = self
-            .connection
-            .invoke("renew a claim", &RENEW, &[&claim, &handlers, &owed], &args)
-            .await?;
-        Ok(held(reply))
+        let args = [lease_micros.as_str(), &lease_millis, &ttl];
+        self.record_progress("renew a claim", &RENEW, &update, &args)
+            .await
     }
 
     async fn complete(&self, event: &EventId, token: &ClaimToken) -> Result<bool, Error> {
@@ -220,28 +226,12 @@ impl ClaimStore for RedisStore {
                 &[token.as_str(), &ttl],
             )
             .await?;
-        Ok(held(reply))
+        Ok(reply == 1)
     }
 
     async fn release(&self, update: ClaimUpdate<'_>) -> Result<bool, Error> {
-        let ClaimUpdate {
-            event,
-            token,
-            progress,
-        } = &update;
-        let [claim, handlers, owed] = self.connection.event_keys(event);
         let ttl = millis(self.handlers_ttl).to_string();
-        let mut args = vec![token.as_str(), &ttl];
-        push_progress(&mut args, progress);
-        let reply: i64 = self
-            .connection
-            .invoke(
-                "release a claim",
-                &RELEASE,
-                &[&claim, &handlers, &owed],
-                &args,
-            )
-            .await?;
-        Ok(held(reply))
+        self.record_progress("release a claim", &RELEASE, &update, &[&ttl])
+            .await
     }
 }
