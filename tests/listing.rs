@@ -18,7 +18,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use smart_router_webhooks::reconcile::{Progress, Reconciler, StartFrom};
+use smart_router_webhooks::reconcile::{CursorStore, Progress, Reconciler, StartFrom};
 use smart_router_webhooks::testing::MockApi;
 use smart_router_webhooks::{
     ApiClient, Event, EventContext, EventId, EventType, FetchErrorKind, HandlerError, Receiver,
@@ -247,6 +247,61 @@ async fn items_that_are_no_events_are_reported_and_the_walk_moves_past_them() {
             vec![not_an_event(1)]
         ]
     );
+}
+
+/// An item of the list that is no event but has a readable ID is not
+/// passed for good: it joins the stuck set, and the next run fetches it by
+/// its ID and processes it once the API answers it as an event.
+#[tokio::test]
+async fn an_item_that_is_no_event_but_has_an_id_is_kept_stuck_and_fetched_again() {
+    let client = canned(|target| match target {
+        "/events/ev_01" => {
+            r#"{"success":true,"event":{"id":"ev_01","name":"transaction.captured"}}"#
+        }
+        "/events?limit=2&end_before=ev_01" => {
+            r#"{"success":true,"has_more":false,"events":[
+                {"id":"ev_03","name":"transaction.refunded"},
+                {"id":"ev_02","name":null}]}"#
+        }
+        // By its ID, the API answers the item as an event.
+        "/events/ev_02" => {
+            r#"{"success":true,"event":{"id":"ev_02","name":"transaction.captured"}}"#
+        }
+        "/events?limit=2&end_before=ev_03" => r#"{"success":true,"has_more":false,"events":[]}"#,
+        _ => UNEXPECTED,
+    })
+    .await;
+    let handled: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let receiver = Receiver::builder()
+        .allow_unauthenticated()
+        .fetcher(client.clone())
+        .on_every_event("record", {
+            let handled = Arc::clone(&handled);
+            move |ctx: EventContext| {
+                handled.lock().unwrap().push(ctx.event().clone());
+                async { Ok::<_, HandlerError>(()) }
+            }
+        })
+        .build()
+        .unwrap();
+    let cursors = smart_router_webhooks::MemoryStore::default();
+    let reconciler = Reconciler::builder(receiver, client)
+        .requests_per_second(1000.0)
+        .page_size(2)
+        .request_attempts(1)
+        .start_from(StartFrom::Event(ev("ev_01")))
+        .cursor_store(cursors.clone())
+        .build()
+        .unwrap();
+    let first = reconciler.run_once().await.unwrap();
+    assert_eq!(ids(&handled.lock().unwrap()), "ev_01,ev_03");
+    assert_eq!(first.stuck, [ev("ev_02")]);
+    assert_eq!(cursors.stuck("events").await.unwrap(), [ev("ev_02")]);
+
+    let second = reconciler.run_once().await.unwrap();
+    assert_eq!(ids(&handled.lock().unwrap()), "ev_01,ev_03,ev_02");
+    assert_eq!((second.stuck_retried, second.stuck.len()), (1, 0));
+    assert!(cursors.stuck("events").await.unwrap().is_empty());
 }
 
 #[tokio::test]

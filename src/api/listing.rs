@@ -130,6 +130,8 @@ pub(crate) struct EventPage {
     /// here at its place in the page (`events[2]`), so one odd item never
     /// fails the page.
     pub(crate) warnings: Vec<ModelWarning>,
+    /// The readable IDs of the skipped items, in the page's order.
+    pub(crate) skipped_ids: Vec<EventId>,
     /// The IDs of the first and last items that have a readable one,
     /// skipped items included, so paging moves past a skipped item.
     bounds: Option<(EventId, EventId)>,
@@ -149,6 +151,7 @@ impl EventPage {
         }
         let mut events = Vec::with_capacity(items.len());
         let mut warnings = Vec::new();
+        let mut skipped_ids = Vec::new();
         let mut bounds: Option<(EventId, EventId)> = None;
         for (i, item) in items.into_iter().enumerate() {
             let id = match read_document(|| serde_json::from_str::<Event>(item.get())) {
@@ -164,7 +167,9 @@ impl EventPage {
                             .under(&format!("[{i}]"))
                             .under("events"),
                     );
-                    id.map(|item| item.id)
+                    let id = id.map(|item| item.id);
+                    skipped_ids.extend(id.clone());
+                    id
                 }
             };
             if let Some(id) = id {
@@ -179,6 +184,7 @@ impl EventPage {
             has_more,
             rate_limit,
             warnings,
+            skipped_ids,
             bounds,
         }
     }
@@ -343,6 +349,7 @@ mod tests {
             .collect();
         assert_eq!(warnings, expected);
         assert!(page.warnings[1].raw().get().contains("not an id!"));
+        assert_eq!(page.skipped_ids, [ev("ev_04"), ev("ev_02")]);
         // The first and last items with a readable ID, events or not, are
         // where the pages before and after it start.
         assert_eq!(page.first_id(), Some(&ev("ev_05")));

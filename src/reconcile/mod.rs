@@ -318,6 +318,13 @@ impl Run<'_> {
                 rate_limit_remaining: page.rate_limit.and_then(|limit| limit.remaining),
                 skipped: &page.skipped,
             });
+            // An item with a readable ID that is no event joins the stuck
+            // set before the cursor passes it: every later run fetches it
+            // by its ID again, so none is passed for good.
+            for id in &page.skipped_ids {
+                self.mark_stuck(id, true).await?;
+                self.summary.stuck.push(id.clone());
+            }
             let empty = page.events.is_empty() && page.newest.is_none();
             for event in page.events {
                 if *stop.borrow() {

@@ -26,7 +26,8 @@ pub enum Progress<'a> {
         /// The items of the page that are no events (no readable `id` or
         /// `name`), each with its place in the page (`events[2]`) and its
         /// raw JSON: the walk passes them, since no handler could take
-        /// them (an error in tracing).
+        /// them (an error in tracing); those with a readable ID join the
+        /// stuck set, which later runs fetch by ID again.
         skipped: &'a [ModelWarning],
     },
     /// An event went through the receiver's pipeline and is done:
@@ -113,7 +114,8 @@ pub struct RunSummary {
     /// `processed` too).
     pub permanent_failures: u64,
     /// Events stuck at the end of the run: reported stuck and passed by
-    /// this run, or stuck since an earlier one and still not done.
+    /// this run (items of the list with a readable ID that were no events
+    /// included), or stuck since an earlier one and still not done.
     pub stuck: Vec<EventId>,
     /// Events stuck on earlier runs that this run tried again (those now
     /// done are counted in `processed` or `already_done`).

@@ -46,6 +46,8 @@ pub(crate) struct WalkPage {
     pub(crate) rate_limit: Option<RateLimit>,
     /// The items of the page that are no events, left out of `events`.
     pub(crate) skipped: Vec<ModelWarning>,
+    /// The readable IDs of those items.
+    pub(crate) skipped_ids: Vec<EventId>,
     /// The ID of the newest item of the page with a readable one, an
     /// event or not: where the next page starts once the events are done.
     pub(crate) newest: Option<EventId>,
@@ -202,6 +204,7 @@ impl EventWalk {
                     has_more: page.has_more,
                     rate_limit: page.rate_limit,
                     skipped: page.warnings,
+                    skipped_ids: page.skipped_ids,
                     newest,
                 })
             }
@@ -213,6 +216,7 @@ impl EventWalk {
                     events: start.first.into_iter().collect(),
                     rate_limit: None,
                     skipped: Vec::new(),
+                    skipped_ids: Vec::new(),
                     newest: None,
                 })
             }
