@@ -45,10 +45,10 @@ struct Walked {
     raw: Vec<Vec<String>>,
 }
 
-/// Walks `client`'s list once from `start` in pages of `page_size`.
-async fn walk(client: ApiClient, start: StartFrom, page_size: usize) -> Walked {
+/// A receiver fetching from `client` whose one handler records each
+/// event, and what it recorded.
+fn recording(client: &ApiClient) -> (Receiver, Arc<Mutex<Vec<Event>>>) {
     let handled: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let walked: Arc<Mutex<Walked>> = Arc::default();
     let receiver = Receiver::builder()
         .allow_unauthenticated()
         .fetcher(client.clone())
@@ -61,6 +61,13 @@ async fn walk(client: ApiClient, start: StartFrom, page_size: usize) -> Walked {
         })
         .build()
         .unwrap();
+    (receiver, handled)
+}
+
+/// Walks `client`'s list once from `start` in pages of `page_size`.
+async fn walk(client: ApiClient, start: StartFrom, page_size: usize) -> Walked {
+    let (receiver, handled) = recording(&client);
+    let walked: Arc<Mutex<Walked>> = Arc::default();
     let log = Arc::clone(&walked);
     Reconciler::builder(receiver, client)
         .requests_per_second(1000.0)
@@ -271,19 +278,7 @@ async fn an_item_that_is_no_event_but_has_an_id_is_kept_stuck_and_fetched_again(
         _ => UNEXPECTED,
     })
     .await;
-    let handled: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let receiver = Receiver::builder()
-        .allow_unauthenticated()
-        .fetcher(client.clone())
-        .on_every_event("record", {
-            let handled = Arc::clone(&handled);
-            move |ctx: EventContext| {
-                handled.lock().unwrap().push(ctx.event().clone());
-                async { Ok::<_, HandlerError>(()) }
-            }
-        })
-        .build()
-        .unwrap();
+    let (receiver, handled) = recording(&client);
     let cursors = smart_router_webhooks::MemoryStore::default();
     let reconciler = Reconciler::builder(receiver, client)
         .requests_per_second(1000.0)
